@@ -1,0 +1,136 @@
+"""Greedy evaluation and play of a trained actor-critic model."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import tensorflow as tf
+
+from utils.envs import make_env, reward_threshold
+
+# Episodes of envs registered without a time limit are cut here, counted as finished.
+UNLIMITED_EPISODE_STEPS = 10_000
+
+
+class EvalResult(NamedTuple):
+    """Returns of greedy episodes and how they compare with the env's reward threshold.
+
+    Attributes:
+        returns: float64 ``(episodes,)``, undiscounted return of each episode.
+        threshold: gymnasium's reward threshold of the env, or None if it has none.
+    """
+
+    returns: np.ndarray
+    threshold: float | None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    @property
+    def solved(self) -> bool | None:
+        """Whether the mean return reaches the threshold (None if the env has none)."""
+        return None if self.threshold is None else self.mean >= self.threshold
+
+    def summary(self) -> str:
+        """One line: ``mean ± std over N episodes``, min, max and the threshold verdict."""
+        line = (
+            f"greedy return over {len(self.returns)} episodes: {self.mean:.1f} ± {self.std:.1f} "
+            f"(min {np.min(self.returns):.1f}, max {np.max(self.returns):.1f})"
+        )
+        if self.threshold is None:
+            return line + "; the env has no reward threshold"
+        verdict = "meets" if self.solved else "does not meet"
+        return line + f"; {verdict} the reward threshold {self.threshold:g}"
+
+
+def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """A compiled ``argmax_a pi(a|s)``: float32 ``(batch, obs_dim)`` states -> int ``(batch,)``."""
+
+    @tf.function(reduce_retracing=True)
+    def act(states):
+        logits, _ = model(states)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    return lambda states: act(np.asarray(states, np.float32)).numpy()
+
+
+def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int = 0) -> EvalResult:
+    """Plays ``episodes`` greedy episodes at once, one per env of a gymnasium vector env.
+
+    Env ``i`` is reset with seed ``seed + i``; each env's first episode counts and its later
+    steps are ignored. Episodes keep the env's time limit; an env registered without one is cut
+    after ``UNLIMITED_EPISODE_STEPS`` steps.
+
+    Args:
+        model: an actor-critic model built for the env.
+        env_id: gymnasium id, as in training.
+        episodes: number of episodes, >= 1.
+        seed: seed of the first env.
+
+    Returns:
+        ``EvalResult`` with the ``episodes`` returns.
+
+    Raises:
+        ValueError: if ``episodes`` < 1.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    envs = gym.make_vec(env_id, num_envs=episodes)
+    act = greedy_policy(model)
+    max_steps = gym.spec(env_id).max_episode_steps or UNLIMITED_EPISODE_STEPS
+    returns = np.zeros(episodes)
+    running = np.ones(episodes, bool)
+    try:
+        states, _ = envs.reset(seed=seed)
+        for _ in range(max_steps):
+            states, rewards, terminated, truncated, _ = envs.step(act(states))
+            returns += rewards * running
+            running &= ~(terminated | truncated)
+            if not running.any():
+                break
+    finally:
+        envs.close()
+    return EvalResult(returns, reward_threshold(env_id))
+
+
+def play(model: tf.keras.Model, env_id: str, episodes: int = 1, seed: int = 0, out=print) -> EvalResult:
+    """Plays greedy episodes in one env, printing step, action and running return each step.
+
+    Args:
+        model: an actor-critic model built for the env.
+        env_id: gymnasium id; the env keeps its time limit.
+        episodes: number of episodes, >= 1; episode ``k`` is reset with seed ``seed + k``.
+        seed: seed of the first episode.
+        out: where the lines go.
+
+    Returns:
+        ``EvalResult`` of the played episodes.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = make_env(env_id)
+    act = greedy_policy(model)
+    returns = []
+    try:
+        for episode in range(episodes):
+            state, _ = env.reset(seed=seed + episode)
+            episode_return, step, over = 0.0, 0, False
+            while not over:
+                action = int(act(state[None])[0])
+                state, reward, terminated, truncated, _ = env.step(action)
+                episode_return += float(reward)
+                step += 1
+                over = terminated or truncated
+                out(f"episode {episode + 1} | step {step} | action {action} | return {episode_return:g}")
+            out(f"episode {episode + 1} finished: return {episode_return:g} in {step} steps")
+            returns.append(episode_return)
+    finally:
+        env.close()
+    return EvalResult(np.asarray(returns), reward_threshold(env_id))

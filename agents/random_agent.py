@@ -1,0 +1,45 @@
+"""The baseline: an agent that picks actions uniformly at random."""
+
+from __future__ import annotations
+
+from agents.episode_log import Episode, EpisodeLog
+from utils.envs import make_env
+
+
+class RandomAgent:
+    """Plays ``max_eps`` episodes with uniformly random actions (about 22 a episode on CartPole).
+
+    Args:
+        env_id: gymnasium id of a supported env (see ``utils.envs.check_spaces``).
+        max_eps: number of episodes, >= 1.
+        seed: seeds the env's first reset and the action space's sampler.
+
+    Raises:
+        utils.envs.EnvError: if the env is unknown or unsupported.
+        ValueError: if ``max_eps`` < 1.
+    """
+
+    def __init__(self, env_id: str, max_eps: int, seed: int = 0):
+        self.episode_log = EpisodeLog(max_eps)
+        self.env = make_env(env_id)
+        self.seed = seed
+
+    def run(self) -> list[Episode]:
+        """Plays the episodes; returns them as recorded by the episode log."""
+        env, log = self.env, self.episode_log
+        env.action_space.seed(self.seed)
+        env.reset(seed=self.seed)
+        try:
+            while not log.done.is_set():
+                episode_return, length, over = 0.0, 0, False
+                while not over:
+                    _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                    episode_return += float(reward)
+                    length += 1
+                    over = terminated or truncated
+                log.add_steps(length)
+                log.record(worker=0, episode_return=episode_return, length=length)
+                env.reset()
+        finally:
+            env.close()
+        return list(log.episodes)

@@ -1,0 +1,5 @@
+"""Keras models."""
+
+from models.actor_critic import ActorCriticModel
+
+__all__ = ["ActorCriticModel"]

@@ -1,0 +1,34 @@
+"""Files written so that a crash never leaves a broken one in place of a good one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Writes ``path`` through ``write(temporary_path)``, then renames it into place.
+
+    The temporary file sits in the same directory and keeps ``path``'s suffixes (Keras wants
+    ``.weights.h5``), so the rename is atomic (POSIX ``rename``, Windows ``MoveFileEx``): readers
+    see the old file or the new one, never a half-written one. If ``write`` raises, the old file
+    is untouched and the temporary one removed.
+
+    Returns:
+        ``path`` as a ``Path``.
+    """
+    path = Path(path)
+    suffix = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
