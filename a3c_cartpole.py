@@ -56,20 +56,33 @@ def run(argv: list[str]) -> None:
     )
     if not FLAGS.train:
         commands.play_saved_model(
-            FLAGS.env, FLAGS.save_dir, FLAGS.episodes, FLAGS.seed, config.hidden_units,
+            FLAGS.env,
+            FLAGS.save_dir,
+            FLAGS.episodes,
+            FLAGS.seed,
+            config.hidden_units,
             "a3c_cartpole.py",
         )
         return
+    master = MasterAgent(config, FLAGS.save_dir)  # checks the env before anything is written
     save_dir = commands.prepare_save_dir(FLAGS.save_dir)
-    master = MasterAgent(config, save_dir)
-    logging.info("training A3C on %s with %d workers for %d episodes", config.env_id,
-                 config.workers, config.max_eps)
+    logging.info(
+        "training A3C on %s with %d workers for %d episodes",
+        config.env_id,
+        config.workers,
+        config.max_eps,
+    )
     episodes = master.train()
     best = commands.build_model(config.env_id, config.hidden_units)
     load_weights(best, master.save_path)
     commands.finish_training(
-        f"A3C on {config.env_id}", config.env_id, save_dir, episodes, best,
-        FLAGS.eval_episodes, config.seed,
+        f"A3C on {config.env_id}",
+        config.env_id,
+        save_dir,
+        episodes,
+        best,
+        FLAGS.eval_episodes,
+        config.seed,
     )
 
 

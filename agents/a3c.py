@@ -179,7 +179,9 @@ class Worker(threading.Thread):
         logits, _ = self.local_model(state[None])
         # Gumbel-max trick: argmax(logits + Gumbel noise) is a sample of softmax(logits).
         uniform = self.rng.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
-        return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)[0]
+        return tf.argmax(
+            logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32
+        )[0]
 
     def _update(self, rollout):
         """One A3C update; the caller holds the master's update lock.
@@ -203,8 +205,10 @@ class Worker(threading.Thread):
         gradients = tape.gradient(loss.total, self.local_model.trainable_variables)
         gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
         global_variables = self.master.global_model.trainable_variables
-        self.master.optimizer.apply_gradients(zip(gradients, global_variables))
-        for local, shared in zip(self.local_model.trainable_variables, global_variables):
+        self.master.optimizer.apply_gradients(zip(gradients, global_variables, strict=True))
+        for local, shared in zip(
+            self.local_model.trainable_variables, global_variables, strict=True
+        ):
             local.assign(shared)
         return loss, norm
 
@@ -240,7 +244,9 @@ class Worker(threading.Thread):
                     self.update(rollout)
                 master.episode_log.add_steps(len(memory))
                 if episode_over:
-                    episode = master.episode_log.record(self.worker_id, episode_return, episode_length)
+                    episode = master.episode_log.record(
+                        self.worker_id, episode_return, episode_length
+                    )
                     if episode is None:
                         return
                     master.on_episode(episode)
@@ -248,4 +254,3 @@ class Worker(threading.Thread):
                     episode_return, episode_length = 0.0, 0
         finally:
             env.close()
-

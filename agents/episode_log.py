@@ -26,9 +26,9 @@ class Episode(NamedTuple):
         recent_mean: mean return of the last ``window`` episodes (fewer at the start).
         env_steps: env steps taken by all workers when the episode was recorded.
         seconds: wall-clock seconds since the log was created.
-        is_best: True if ``recent_mean`` reached a new high (ties count, so the latest of equally
-            good models wins) over a full window (``window`` episodes, or all of a shorter budget); the
-            caller saves the model then.
+        is_best: True if ``recent_mean`` reached a new high (ties count, so the latest of
+            equally good models wins) over a full window (``window`` episodes, or all of a
+            shorter budget); the caller saves the model then.
     """
 
     index: int
@@ -103,6 +103,7 @@ class EpisodeLog:
             if len(self.episodes) >= self.max_episodes:
                 self.done.set()
             return episode
+
 
 def save_episodes_csv(episodes: list[Episode], path: str | os.PathLike) -> Path:
     """Writes episodes to a CSV file atomically, one row each with ``Episode``'s fields."""

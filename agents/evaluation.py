@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -100,7 +101,9 @@ def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int 
     return EvalResult(returns, reward_threshold(env_id))
 
 
-def play(model: tf.keras.Model, env_id: str, episodes: int = 1, seed: int = 0, out=print) -> EvalResult:
+def play(
+    model: tf.keras.Model, env_id: str, episodes: int = 1, seed: int = 0, out=print
+) -> EvalResult:
     """Plays greedy episodes in one env, printing step, action and running return each step.
 
     Args:
@@ -128,7 +131,10 @@ def play(model: tf.keras.Model, env_id: str, episodes: int = 1, seed: int = 0, o
                 episode_return += float(reward)
                 step += 1
                 over = terminated or truncated
-                out(f"episode {episode + 1} | step {step} | action {action} | return {episode_return:g}")
+                out(
+                    f"episode {episode + 1} | step {step} | action {action} | "
+                    f"return {episode_return:g}"
+                )
             out(f"episode {episode + 1} finished: return {episode_return:g} in {step} steps")
             returns.append(episode_return)
     finally:

@@ -7,7 +7,8 @@ Control Using Generalized Advantage Estimation" (arXiv:1506.02438), equation 16.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -15,15 +16,19 @@ from agents.memory import Rollout
 
 
 class LossInfo(NamedTuple):
-    """The total loss and its parts, float32 scalars, each a mean over the valid steps.
+    """The total loss, its parts, and the targets they were computed from.
 
-    ``total = policy_loss + value_coef * value_loss - entropy_coef * entropy``.
+    ``total = policy_loss + value_coef * value_loss - entropy_coef * entropy``; the four are
+    float32 scalars, each a mean over the valid steps. ``advantages`` and ``returns`` are float32
+    ``(T, N)``, constants for the gradient.
     """
 
     total: tf.Tensor
     policy_loss: tf.Tensor
     value_loss: tf.Tensor
     entropy: tf.Tensor
+    advantages: tf.Tensor
+    returns: tf.Tensor
 
 
 def compute_advantages(rewards, values, next_values, episode_ends, gamma, gae_lambda=1.0):
@@ -138,4 +143,4 @@ def compute_loss(
     value_loss = valid_mean(tf.square(returns - values[:-1]))
     mean_entropy = valid_mean(entropy)
     total = policy_loss + value_coef * value_loss - entropy_coef * mean_entropy
-    return LossInfo(total, policy_loss, value_loss, mean_entropy)
+    return LossInfo(total, policy_loss, value_loss, mean_entropy, advantages, returns)

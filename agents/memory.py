@@ -119,5 +119,7 @@ class Memory:
 def _per_env(value, dtype, num_envs: int, name: str) -> np.ndarray:
     array = np.asarray(value, dtype)
     if array.size != num_envs:
-        raise ValueError(f"{name} must have {num_envs} entries (one per env), got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have {num_envs} entries (one per env), got shape {array.shape}"
+        )
     return array.reshape(num_envs)

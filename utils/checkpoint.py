@@ -36,7 +36,9 @@ def load_weights(model: keras.Model, path: str | os.PathLike, train_hint: str = 
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no saved model at {path}" + (f"; {train_hint}" if train_hint else ""))
+        raise CheckpointError(
+            f"no saved model at {path}" + (f"; {train_hint}" if train_hint else "")
+        )
     try:
         model.load_weights(path)
     except Exception as error:  # h5py, Keras and TF raise many kinds here

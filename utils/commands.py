@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from agents.evaluation import EvalResult, evaluate, play
 from agents.random_agent import RandomAgent
 from models import ActorCriticModel
 from utils.checkpoint import CheckpointError, load_weights, model_path
-from utils.flags import exit_with_error
 from utils.envs import EnvError, env_dims, make_env, reward_threshold
+from utils.flags import exit_with_error
 from utils.plotting import plot_moving_average
 
 
@@ -52,7 +52,9 @@ def prepare_save_dir(save_dir: str | os.PathLike) -> Path:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
-        raise UsageError(f"--save_dir={save_dir} cannot be created or written: {error.strerror}")
+        raise UsageError(
+            f"--save_dir={save_dir} cannot be created or written: {error.strerror}"
+        ) from None
     return path
 
 
@@ -73,7 +75,12 @@ def run_random_baseline(env_id: str, max_eps: int, seed: int, out=print) -> floa
 
 
 def play_saved_model(
-    env_id: str, save_dir: str, episodes: int, seed: int, hidden_units: Sequence[int], program: str,
+    env_id: str,
+    save_dir: str,
+    episodes: int,
+    seed: int,
+    hidden_units: Sequence[int],
+    program: str,
     out=print,
 ) -> EvalResult:
     """Loads ``model_<env>.weights.h5`` from ``save_dir`` and plays greedy episodes, printing them.
@@ -84,8 +91,9 @@ def play_saved_model(
     model = build_model(env_id, hidden_units)
     path = model_path(save_dir, env_id)
     load_weights(
-        model, path, train_hint=f"train one with: python {program} --train --env={env_id} "
-        f"--save_dir={save_dir}"
+        model,
+        path,
+        train_hint=f"train one with: python {program} --train --env={env_id} --save_dir={save_dir}",
     )
     result = play(model, env_id, episodes=episodes, seed=seed, out=out)
     out(f"played {path}: " + result.summary())
@@ -93,10 +101,16 @@ def play_saved_model(
 
 
 def finish_training(
-    title: str, env_id: str, save_dir: Path, episodes: list[Episode], model, eval_episodes: int,
-    seed: int, out=print,
+    title: str,
+    env_id: str,
+    save_dir: Path,
+    episodes: list[Episode],
+    model,
+    eval_episodes: int,
+    seed: int,
+    out=print,
 ) -> EvalResult:
-    """Writes the plot and the episode CSV, evaluates ``model`` greedily, and prints where it all is.
+    """Writes the plot and episode CSV, evaluates ``model`` greedily, prints where it all is.
 
     Args:
         title: plot title, such as ``"A3C on CartPole-v1"``.
@@ -110,8 +124,10 @@ def finish_training(
     result = evaluate(model, env_id, episodes=eval_episodes, seed=seed + 10_000)
     steps = episodes[-1].env_steps if episodes else 0
     seconds = episodes[-1].seconds if episodes else 0.0
-    out(f"trained {len(episodes)} episodes, {steps} env steps in {seconds:.1f} s "
-        f"({steps / max(seconds, 1e-9):.0f} env steps/s)")
+    out(
+        f"trained {len(episodes)} episodes, {steps} env steps in {seconds:.1f} s "
+        f"({steps / max(seconds, 1e-9):.0f} env steps/s)"
+    )
     out(f"model: {model_path(save_dir, env_id)}")
     out(f"plot: {plot}")
     out(f"episode log: {csv}")

@@ -21,7 +21,9 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """
     if env_id not in gym.registry:
         close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry()"
+        hint = (
+            f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry()"
+        )
         raise EnvError(f"unknown env id {env_id!r}{hint}")
     env = gym.make(env_id, render_mode=render_mode)
     try:
@@ -32,7 +34,9 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     return env
 
 
-def check_spaces(observation_space: gym.Space, action_space: gym.Space, env_id: str = "env") -> None:
+def check_spaces(
+    observation_space: gym.Space, action_space: gym.Space, env_id: str = "env"
+) -> None:
     """Checks for a ``Discrete`` action space and a flat (1-D) ``Box`` observation space.
 
     Raises:

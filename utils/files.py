@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -22,7 +22,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path = Path(path)
     suffix = "".join(path.suffixes)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent
+    )
     os.close(handle)
     try:
         write(temporary)

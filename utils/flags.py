@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from absl import flags
 
@@ -13,23 +14,28 @@ FLAGS = flags.FLAGS
 
 def define_shared_flags(algorithm: str) -> None:
     """Defines the flags both entry points take; ``algorithm`` is the trained one ("a3c"/"a2c")."""
-    flags.DEFINE_enum("algorithm", algorithm, [algorithm, "random"],
-                      f"{algorithm}: the actor-critic agent; random: the uniform random baseline.")
+    flags.DEFINE_enum(
+        "algorithm",
+        algorithm,
+        [algorithm, "random"],
+        f"{algorithm}: the actor-critic agent; random: the uniform random baseline.",
+    )
     flags.DEFINE_boolean("train", False, "Train a model; without it, play the saved model.")
-    flags.DEFINE_string("env", "CartPole-v1",
-                        "gymnasium env id: Discrete actions, flat Box observations.")
+    flags.DEFINE_string(
+        "env", "CartPole-v1", "gymnasium env id: Discrete actions, flat Box observations."
+    )
     flags.DEFINE_float("lr", 1e-3, "Learning rate of the Adam optimizer (> 0).")
     flags.DEFINE_float("gamma", 0.99, "Discount factor, in (0, 1].")
-    flags.DEFINE_integer("update_freq", 20,
-                         "t_max: env steps per rollout between updates (>= 1).")
+    flags.DEFINE_integer("update_freq", 20, "t_max: env steps per rollout between updates (>= 1).")
     flags.DEFINE_integer("max_eps", 1000, "Episode budget of the run, summed over workers (>= 1).")
     flags.DEFINE_float("entropy_coef", 0.01, "Weight of the entropy bonus (>= 0).")
     flags.DEFINE_float("value_coef", 0.5, "Weight of the value loss (>= 0).")
     flags.DEFINE_float("max_grad_norm", 40.0, "Clip gradients to this global norm (> 0).")
     flags.DEFINE_string("save_dir", "runs", "Directory for the model, the plot and the logs.")
     flags.DEFINE_integer("seed", 0, "Random seed of weights, envs and action sampling (>= 0).")
-    flags.DEFINE_integer("eval_episodes", 100,
-                         "Greedy episodes of the evaluation after training (>= 1).")
+    flags.DEFINE_integer(
+        "eval_episodes", 100, "Greedy episodes of the evaluation after training (>= 1)."
+    )
     flags.DEFINE_integer("episodes", 1, "Greedy episodes to play without --train (>= 1).")
     flags.DEFINE_boolean("jit_compile", True, "Compile acting and updates with XLA.")
 

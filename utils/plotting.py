@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from matplotlib.figure import Figure
 
@@ -29,10 +29,21 @@ def plot_moving_average(
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.add_subplot()
     index = [episode.index for episode in episodes]
-    axes.plot(index, [e.episode_return for e in episodes], color="tab:blue", alpha=0.25, lw=0.8,
-              label="episode return")
-    axes.plot(index, [e.moving_average for e in episodes], color="tab:blue", lw=2,
-              label="moving average (0.99)")
+    axes.plot(
+        index,
+        [e.episode_return for e in episodes],
+        color="tab:blue",
+        alpha=0.25,
+        lw=0.8,
+        label="episode return",
+    )
+    axes.plot(
+        index,
+        [e.moving_average for e in episodes],
+        color="tab:blue",
+        lw=2,
+        label="moving average (0.99)",
+    )
     if threshold is not None:
         axes.axhline(threshold, color="tab:green", ls="--", lw=1, label=f"threshold {threshold:g}")
     axes.set(title=title, xlabel="episode", ylabel="return")

@@ -1,0 +1,97 @@
+"""The command lines of the README, run as a user runs them."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, check=True):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, "a3c_cartpole.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def error_lines(result):
+    """stderr without TensorFlow's start-up notices."""
+    return [line for line in result.stderr.splitlines() if line.startswith("a3c_cartpole.py:")]
+
+
+@pytest.mark.parametrize("train", [[], ["--train"]])
+def test_random_baseline_runs_with_or_without_train(tmp_path, train):
+    result = run(
+        "--algorithm=random", "--max-eps=300", "--seed=1", f"--save_dir={tmp_path}/x", *train
+    )
+    average = float(re.search(r"average return ([\d.]+) over 300 episodes", result.stdout)[1])
+    assert 15 < average < 30
+    assert not (tmp_path / "x").exists()  # the baseline writes nothing
+
+
+def test_train_writes_model_plot_and_log_then_play_loads_the_model(tmp_path):
+    result = run(
+        "--train",
+        "--max-eps=20",
+        "--workers=2",
+        "--update-freq=5",
+        "--eval_episodes=5",
+        f"--save-dir={tmp_path}",
+    )
+    model = tmp_path / "model_CartPole-v1.weights.h5"
+    plot = tmp_path / "CartPole-v1_moving_average.png"
+    log = tmp_path / "CartPole-v1_episodes.csv"
+    assert model.is_file() and plot.read_bytes()[:4] == b"\x89PNG"
+    assert len(log.read_text().splitlines()) == 21  # header and 20 episodes
+    for path in (model, plot, log):
+        assert str(path) in result.stdout
+    assert re.search(
+        r"greedy return over 5 episodes: [\d.]+ ± [\d.]+ .*reward threshold 475", result.stdout
+    )
+    assert "trained 20 episodes" in result.stdout
+
+    played = run(f"--save_dir={tmp_path}", "--episodes=2")
+    steps = re.findall(
+        r"episode (\d) \| step (\d+) \| action ([01]) \| return ([\d.]+)", played.stdout
+    )
+    assert steps[0] == ("1", "1", steps[0][2], "1")
+    assert {episode for episode, *_ in steps} == {"1", "2"}
+    assert len(steps) <= 2 * 500  # CartPole-v1's time limit holds in play
+    assert "greedy return over 2 episodes" in played.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr=abc"], "flag --lr=abc: could not convert string to float"),
+        (["--train", "--max-eps=0"], "flag --max_eps=0: must be >= 1"),
+        (["--train", "--gamma=0"], "flag --gamma=0.0: must be in (0, 1]"),
+        (["--train", "--env=CartPol-v1"], "unknown env id 'CartPol-v1'; did you mean CartPole-v1"),
+        (["--episodes=1"], "no saved model at"),
+    ],
+)
+def test_bad_input_gets_one_line_and_status_2(tmp_path, args, message):
+    result = run(*args, f"--save_dir={tmp_path}/out", check=False)
+    assert result.returncode == 2
+    lines = error_lines(result)
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_play_without_a_model_says_how_to_train_one(tmp_path):
+    result = run(f"--save_dir={tmp_path}", check=False)
+    assert result.returncode == 2
+    assert "python a3c_cartpole.py --train" in error_lines(result)[0]

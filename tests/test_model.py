@@ -1,0 +1,53 @@
+"""ActorCriticModel: shapes, the shared trunk, saving and loading."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import ActorCriticModel
+from utils.checkpoint import CheckpointError, load_weights, save_weights
+
+
+def test_call_returns_logits_and_a_flat_value():
+    model = ActorCriticModel(num_actions=3, hidden_units=(16, 8))
+    logits, value = model(tf.zeros((5, 4)))
+    assert logits.shape == (5, 3) and logits.dtype == tf.float32
+    assert value.shape == (5,) and value.dtype == tf.float32
+
+
+def test_both_heads_share_the_trunk():
+    model = ActorCriticModel(num_actions=2, hidden_units=(8,)).build_for(4)
+    trunk = model.trunk[0].kernel
+    with tf.GradientTape(persistent=True) as tape:
+        logits, value = model(tf.ones((1, 4)))
+        policy_output, value_output = tf.reduce_sum(logits), tf.reduce_sum(value)
+    assert tape.gradient(policy_output, trunk) is not None
+    assert tape.gradient(value_output, trunk) is not None
+    # trunk kernel and bias, then one kernel and bias for each head
+    assert len(model.trainable_variables) == 6
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="num_actions"):
+        ActorCriticModel(num_actions=0)
+    with pytest.raises(ValueError, match="hidden_units"):
+        ActorCriticModel(num_actions=2, hidden_units=(0,))
+
+
+def test_weights_round_trip_through_a_weights_h5_file(tmp_path):
+    model = ActorCriticModel(2).build_for(4)
+    path = save_weights(model, tmp_path / "model_CartPole-v1.weights.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_CartPole-v1.weights.h5"]
+    other = ActorCriticModel(2).build_for(4)
+    load_weights(other, path)
+    for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loading_a_missing_or_mismatched_file_says_what_is_wrong(tmp_path):
+    model = ActorCriticModel(2).build_for(4)
+    with pytest.raises(CheckpointError, match="no saved model.*train with this"):
+        load_weights(model, tmp_path / "none.weights.h5", train_hint="train with this")
+    path = save_weights(ActorCriticModel(3).build_for(6), tmp_path / "other.weights.h5")
+    with pytest.raises(CheckpointError, match="another env or architecture"):
+        load_weights(model, path)
