@@ -8,7 +8,6 @@ under a lock, and copies the global weights back into its local model.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 
@@ -16,45 +15,13 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from agents.episode_log import Episode, EpisodeLog
-from agents.losses import compute_loss
-from agents.memory import Memory, Rollout
+from agents.config import A3CConfig
+from agents.episode_log import Episode, EpisodeLog, solved
+from agents.memory import Memory
+from agents.training import compute_gradients, rollout_spec, sample_actions
 from models import ActorCriticModel
 from utils.checkpoint import model_path, save_weights
-from utils.envs import env_dims, make_env
-
-
-@dataclasses.dataclass(frozen=True)
-class A3CConfig:
-    """Hyperparameters of an A3C run. Defaults are the ones benchmarked in docs/BENCHMARKS.md.
-
-    Attributes:
-        env_id: gymnasium id of an env with a Discrete action space and a flat Box observation.
-        lr: Adam learning rate of the global model.
-        gamma: discount factor in (0, 1].
-        update_freq: t_max, env steps between updates (fewer at the end of an episode).
-        max_eps: episode budget of the whole run, summed over workers.
-        entropy_coef: weight of the entropy bonus.
-        value_coef: weight of the value loss.
-        max_grad_norm: gradients are clipped to this global norm before they are applied.
-        workers: number of worker threads.
-        seed: seeds the weights, each worker's env (``seed + worker``) and action sampling.
-        hidden_units: widths of the model's shared trunk.
-        jit_compile: compile acting and updates with XLA (faster; off for debugging).
-    """
-
-    env_id: str = "CartPole-v1"
-    lr: float = 1e-3
-    gamma: float = 0.99
-    update_freq: int = 20
-    max_eps: int = 1000
-    entropy_coef: float = 0.01
-    value_coef: float = 0.5
-    max_grad_norm: float = 40.0
-    workers: int = os.cpu_count() or 1
-    seed: int = 0
-    hidden_units: tuple[int, ...] = (128,)
-    jit_compile: bool = True
+from utils.envs import env_dims, make_env, reward_threshold
 
 
 class WorkerError(RuntimeError):
@@ -88,6 +55,7 @@ class MasterAgent:
         self.update_lock = threading.Lock()
         self.stop = threading.Event()
         self.episode_log = EpisodeLog(config.max_eps)
+        self.threshold = reward_threshold(config.env_id)
 
     def train(self) -> list[Episode]:
         """Runs the workers until ``max_eps`` episodes are recorded; returns the episodes.
@@ -115,10 +83,17 @@ class MasterAgent:
         return list(self.episode_log.episodes)
 
     def on_episode(self, episode: Episode) -> None:
-        """Called by a worker for each recorded episode: saves new bests, logs progress."""
+        """Called by a worker for each recorded episode: saves new bests, logs progress, and
+        with ``stop_at_threshold`` stops the run once the last 100 episodes average the env's
+        reward threshold."""
         if episode.is_best:
             with self.update_lock:
                 save_weights(self.global_model, self.save_path)
+        if self.config.stop_at_threshold and solved(episode, self.threshold):
+            logging.info(
+                "mean return of the last 100 episodes reached %g: stopping", self.threshold
+            )
+            self.stop.set()
         every = max(1, self.config.max_eps // 50)
         if episode.index % every == 0 or episode.index == self.config.max_eps:
             steps_per_second = episode.env_steps / max(episode.seconds, 1e-9)
@@ -161,27 +136,15 @@ class Worker(threading.Thread):
         # Concrete functions: calling one skips tf.function's signature matching, which costs
         # more than the tiny network itself (measured: 76 us against 173 us a step).
         compiled = tf.function(jit_compile=config.jit_compile)
-        t_max, obs_dim = config.update_freq, master.obs_dim
+        obs_dim = master.obs_dim
         self.act = compiled(self._act).get_concrete_function(tf.TensorSpec([obs_dim], tf.float32))
         self.update = compiled(self._update).get_concrete_function(
-            Rollout(
-                states=tf.TensorSpec([t_max + 1, 1, obs_dim], tf.float32),
-                actions=tf.TensorSpec([t_max, 1], tf.int32),
-                rewards=tf.TensorSpec([t_max, 1], tf.float32),
-                terminated=tf.TensorSpec([t_max, 1], tf.float32),
-                truncated=tf.TensorSpec([t_max, 1], tf.float32),
-                valid=tf.TensorSpec([t_max, 1], tf.float32),
-            )
+            rollout_spec(config.update_freq, 1, obs_dim)
         )
 
     def _act(self, state):
         """Samples a ~ pi(.|state) with the local model: float32 (obs_dim,) -> int32 scalar."""
-        logits, _ = self.local_model(state[None])
-        # Gumbel-max trick: argmax(logits + Gumbel noise) is a sample of softmax(logits).
-        uniform = self.rng.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
-        return tf.argmax(
-            logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32
-        )[0]
+        return sample_actions(self.local_model, self.rng, state[None])[0]
 
     def _update(self, rollout):
         """One A3C update; the caller holds the master's update lock.
@@ -191,19 +154,9 @@ class Worker(threading.Thread):
         global weights are copied back into the local model.
 
         Returns:
-            ``(LossInfo, gradient norm before clipping)``, float32 scalars.
+            ``(LossInfo, gradient norm before clipping)``.
         """
-        config = self.master.config
-        with tf.GradientTape() as tape:
-            loss = compute_loss(
-                self.local_model,
-                rollout,
-                gamma=config.gamma,
-                entropy_coef=config.entropy_coef,
-                value_coef=config.value_coef,
-            )
-        gradients = tape.gradient(loss.total, self.local_model.trainable_variables)
-        gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
+        gradients, loss, norm = compute_gradients(self.local_model, rollout, self.master.config)
         global_variables = self.master.global_model.trainable_variables
         self.master.optimizer.apply_gradients(zip(gradients, global_variables, strict=True))
         for local, shared in zip(
@@ -222,7 +175,7 @@ class Worker(threading.Thread):
     def _train(self) -> None:
         config, master = self.master.config, self.master
         env = make_env(config.env_id)
-        memory = Memory()
+        memory = Memory(capacity=config.update_freq)
         state, _ = env.reset(seed=config.seed + self.worker_id)
         episode_return, episode_length = 0.0, 0
         try:

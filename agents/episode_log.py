@@ -49,12 +49,12 @@ class EpisodeLog:
     after the budget is used and sets ``done``, which workers poll to stop.
 
     Args:
-        max_episodes: the run's episode budget, >= 1.
+        max_episodes: the run's episode budget, >= 1, or None for no budget (A2C's is in steps).
         window: episodes in ``Episode.recent_mean``, the 100 of gymnasium's "solved" rule.
     """
 
-    def __init__(self, max_episodes: int, window: int = 100):
-        if max_episodes < 1:
+    def __init__(self, max_episodes: int | None, window: int = 100):
+        if max_episodes is not None and max_episodes < 1:
             raise ValueError(f"max_episodes must be >= 1, got {max_episodes}")
         self.max_episodes = max_episodes
         self.window = window
@@ -79,12 +79,13 @@ class EpisodeLog:
     def record(self, worker: int, episode_return: float, length: int) -> Episode | None:
         """Records a finished episode; returns it, or None if the budget was already used."""
         with self._lock:
-            if len(self.episodes) >= self.max_episodes:
+            budget = self.max_episodes
+            if budget is not None and len(self.episodes) >= budget:
                 return None
             previous = self.episodes[-1].moving_average if self.episodes else episode_return
             self._recent.append(episode_return)
             recent_mean = sum(self._recent) / len(self._recent)
-            full = len(self._recent) >= min(self.window, self.max_episodes)
+            full = len(self._recent) >= min(self.window, budget or self.window)
             is_best = full and recent_mean >= self._best
             if is_best:
                 self._best = recent_mean
@@ -100,9 +101,15 @@ class EpisodeLog:
                 is_best=is_best,
             )
             self.episodes.append(episode)
-            if len(self.episodes) >= self.max_episodes:
+            if budget is not None and len(self.episodes) >= budget:
                 self.done.set()
             return episode
+
+
+def solved(episode: Episode, threshold: float | None, window: int = 100) -> bool:
+    """Whether ``episode`` closes ``window`` episodes whose mean return reaches ``threshold``:
+    gymnasium's "solved" rule (mean over 100 consecutive episodes). False without a threshold."""
+    return threshold is not None and episode.index >= window and episode.recent_mean >= threshold
 
 
 def save_episodes_csv(episodes: list[Episode], path: str | os.PathLike) -> Path:

@@ -34,31 +34,37 @@ class Memory:
 
     A3C workers use ``num_envs=1`` and pass one observation, action and reward per step; A2C
     passes arrays with a leading ``num_envs`` axis. Either way ``to_rollout`` returns time-major
-    arrays of shape ``(T, num_envs, ...)``.
+    arrays of shape ``(T, num_envs, ...)``. Steps are written into arrays allocated once (and
+    doubled when full), so storing a step costs a few array writes.
 
     Raises:
         ValueError: from ``store`` if an item does not have ``num_envs`` entries, or an
             observation has a shape other than the first one stored.
     """
 
-    def __init__(self, num_envs: int = 1):
+    _FIELDS = (
+        ("actions", np.int32),
+        ("rewards", np.float32),
+        ("terminated", np.float32),
+        ("truncated", np.float32),
+        ("valid", np.float32),
+    )
+
+    def __init__(self, num_envs: int = 1, capacity: int = 32):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
-        self.clear()
+        self._capacity = max(1, capacity)
+        self._states: np.ndarray | None = None  # allocated at the first store
+        self._steps = 0
 
     def __len__(self) -> int:
         """Number of steps stored since the last ``clear``."""
-        return len(self.actions)
+        return self._steps
 
     def clear(self) -> None:
         """Forgets every stored step."""
-        self.states: list[np.ndarray] = []
-        self.actions: list[np.ndarray] = []
-        self.rewards: list[np.ndarray] = []
-        self.terminated: list[np.ndarray] = []
-        self.truncated: list[np.ndarray] = []
-        self.valid: list[np.ndarray] = []
+        self._steps = 0
 
     def store(self, state, action, reward, terminated, truncated, valid=True) -> None:
         """Appends one step: the observation acted on, the action, and what ``env.step`` returned.
@@ -69,20 +75,30 @@ class Memory:
         """
         n = self.num_envs
         state = np.asarray(state, np.float32).reshape(n, -1)
-        if self.states and state.shape != self.states[0].shape:
+        if self._states is None:
+            self._allocate(state.shape[1])
+        elif state.shape != self._states.shape[1:]:
             raise ValueError(
                 f"observation shape {state.shape} differs from the first stored "
-                f"{self.states[0].shape}"
+                f"{self._states.shape[1:]}"
             )
-        self.states.append(state)
-        self.actions.append(_per_env(action, np.int32, n, "action"))
-        self.rewards.append(_per_env(reward, np.float32, n, "reward"))
-        self.terminated.append(_per_env(terminated, np.float32, n, "terminated"))
-        self.truncated.append(_per_env(truncated, np.float32, n, "truncated"))
-        self.valid.append(_per_env(valid, np.float32, n, "valid"))
+        if self._steps == len(self._states):
+            self._grow()
+        t = self._steps
+        self._states[t] = state
+        for (name, _), value in zip(
+            self._FIELDS, (action, reward, terminated, truncated, valid), strict=True
+        ):
+            if np.size(value) != n:
+                raise ValueError(
+                    f"{name[:-1] if name.endswith('s') else name} must have {n} entries "
+                    f"(one per env), got shape {np.shape(value)}"
+                )
+            getattr(self, "_" + name)[t] = np.reshape(value, n)
+        self._steps = t + 1
 
     def to_rollout(self, next_state, pad_to: int | None = None) -> Rollout:
-        """Stacks the stored steps into a time-major ``Rollout``.
+        """Copies the stored steps into a time-major ``Rollout``.
 
         Args:
             next_state: the observation(s) after the last stored step, ``(obs_dim,)`` or
@@ -94,32 +110,31 @@ class Memory:
         Raises:
             ValueError: if nothing is stored, or more than ``pad_to`` steps are.
         """
-        steps = len(self.actions)
+        steps = self._steps
         if not steps:
             raise ValueError("the memory is empty: store at least one step before to_rollout")
-        padding = 0 if pad_to is None else pad_to - steps
-        if padding < 0:
+        length = steps if pad_to is None else pad_to
+        if length < steps:
             raise ValueError(f"cannot pad {steps} stored steps to {pad_to}")
         next_state = np.asarray(next_state, np.float32).reshape(self.num_envs, -1)
-        zeros = [np.zeros(self.num_envs, np.float32)] * padding
+        states = np.empty((length + 1, *self._states.shape[1:]), np.float32)
+        states[:steps] = self._states[:steps]
+        states[steps:] = next_state
+        arrays = {}
+        for name, dtype in self._FIELDS:
+            array = np.zeros((length, self.num_envs), dtype)
+            array[:steps] = getattr(self, "_" + name)[:steps]
+            arrays[name] = array
+        return Rollout(states=states, **arrays)
 
-        def stack(items, dtype=np.float32):
-            return np.stack(items + zeros).astype(dtype, copy=False)
+    def _allocate(self, obs_dim: int) -> None:
+        shape = (self._capacity, self.num_envs)
+        self._states = np.zeros((*shape, obs_dim), np.float32)
+        for name, dtype in self._FIELDS:
+            setattr(self, "_" + name, np.zeros(shape, dtype))
 
-        return Rollout(
-            states=np.stack(self.states + [next_state] * (1 + padding)),
-            actions=stack(self.actions, np.int32),
-            rewards=stack(self.rewards),
-            terminated=stack(self.terminated),
-            truncated=stack(self.truncated),
-            valid=stack(self.valid),
-        )
-
-
-def _per_env(value, dtype, num_envs: int, name: str) -> np.ndarray:
-    array = np.asarray(value, dtype)
-    if array.size != num_envs:
-        raise ValueError(
-            f"{name} must have {num_envs} entries (one per env), got shape {array.shape}"
-        )
-    return array.reshape(num_envs)
+    def _grow(self) -> None:
+        self._states = np.concatenate([self._states, np.zeros_like(self._states)])
+        for name, _ in self._FIELDS:
+            array = getattr(self, "_" + name)
+            setattr(self, "_" + name, np.concatenate([array, np.zeros_like(array)]))

@@ -11,10 +11,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args, check=True):
+def run(*args, check=True, program="a3c_cartpole.py"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
-        [sys.executable, "a3c_cartpole.py", *args],
+        [sys.executable, program, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -28,7 +28,7 @@ def run(*args, check=True):
 
 def error_lines(result):
     """stderr without TensorFlow's start-up notices."""
-    return [line for line in result.stderr.splitlines() if line.startswith("a3c_cartpole.py:")]
+    return [line for line in result.stderr.splitlines() if re.match(r"a[23]c_cartpole.py:", line)]
 
 
 @pytest.mark.parametrize("train", [[], ["--train"]])
@@ -95,3 +95,55 @@ def test_play_without_a_model_says_how_to_train_one(tmp_path):
     result = run(f"--save_dir={tmp_path}", check=False)
     assert result.returncode == 2
     assert "python a3c_cartpole.py --train" in error_lines(result)[0]
+
+
+def test_a2c_trains_evaluates_and_plays_like_a3c(tmp_path):
+    result = run(
+        "--train",
+        "--max-steps=4000",
+        "--num-envs=4",
+        "--eval-interval=2000",
+        "--eval_episodes=5",
+        f"--save-dir={tmp_path}",
+        program="a2c_cartpole.py",
+    )
+    assert (tmp_path / "model_CartPole-v1.weights.h5").is_file()
+    assert (tmp_path / "CartPole-v1_moving_average.png").is_file()
+    assert re.search(r"trained \d+ episodes, 40\d\d env steps", result.stdout)
+    assert "greedy return over 5 episodes" in result.stdout
+    played = run(f"--save_dir={tmp_path}", program="a2c_cartpole.py")
+    assert "episode 1 | step 1 | action" in played.stdout
+    baseline = run("--algorithm=random", "--max_eps=50", program="a2c_cartpole.py")
+    assert "average return" in baseline.stdout
+
+
+def test_a2c_sync_and_async_vector_modes_train(tmp_path):
+    for mode in ("sync", "async"):
+        result = run(
+            "--train",
+            "--env=Acrobot-v1",
+            f"--vector-mode={mode}",
+            "--num_envs=2",
+            "--max_steps=600",
+            "--eval_interval=0",
+            "--eval_episodes=2",
+            f"--save_dir={tmp_path}/{mode}",
+            program="a2c_cartpole.py",
+        )
+        assert "greedy return over 2 episodes" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train", "--num-envs=0"], "flag --num_envs=0: must be >= 1"),
+        (["--train", "--vector-mode=native", "--env=Acrobot-v1"], "has no native vector env"),
+        (["--train", "--gae-lambda=2"], "flag --gae_lambda=2.0: must be in [0, 1]"),
+    ],
+)
+def test_a2c_bad_input_gets_one_line_and_status_2(tmp_path, args, message):
+    result = run(*args, f"--save_dir={tmp_path}/out", check=False, program="a2c_cartpole.py")
+    assert result.returncode == 2
+    lines = error_lines(result)
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()

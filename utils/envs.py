@@ -12,6 +12,17 @@ class EnvError(ValueError):
     """An env id that gymnasium does not know, or an env whose spaces the agents cannot handle."""
 
 
+VECTOR_MODES = ("auto", "native", "sync", "async")
+
+
+def check_registered(env_id: str) -> None:
+    """Raises ``EnvError``, naming close ids, if gymnasium has no env ``env_id``."""
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else "see gymnasium.pprint_registry()"
+        raise EnvError(f"unknown env id {env_id!r}; {hint}")
+
+
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked.
 
@@ -19,12 +30,7 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
         EnvError: if ``env_id`` is not registered (naming close ids), or its spaces are not
             supported (see ``check_spaces``).
     """
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
-        hint = (
-            f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry()"
-        )
-        raise EnvError(f"unknown env id {env_id!r}{hint}")
+    check_registered(env_id)
     env = gym.make(env_id, render_mode=render_mode)
     try:
         check_spaces(env.observation_space, env.action_space, env_id)
@@ -32,6 +38,52 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
         env.close()
         raise
     return env
+
+
+def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` stepped together, resetting on the next step.
+
+    Args:
+        env_id: gymnasium id of a supported env.
+        num_envs: number of envs, >= 1.
+        mode: ``native`` (the env's own batched implementation, as CartPole has), ``sync`` (a
+            Python loop over envs), ``async`` (one process per env), or ``auto``: native where the
+            env has one, else sync.
+
+    Returns:
+        A vector env in gymnasium's ``NEXT_STEP`` autoreset mode: the step after an episode ends
+        returns the reset observation with reward 0 and ignores its action.
+
+    Raises:
+        EnvError: for an unknown or unsupported env, or ``native`` where the env has none.
+        ValueError: for an unknown ``mode`` or ``num_envs`` < 1.
+    """
+    if mode not in VECTOR_MODES:
+        raise ValueError(f"vector mode must be one of {', '.join(VECTOR_MODES)}, got {mode!r}")
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    check_registered(env_id)
+    native = gym.spec(env_id).vector_entry_point is not None
+    if mode == "native" and not native:
+        raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")
+    if mode == "native" or (mode == "auto" and native):
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    else:
+        envs = gym.make_vec(
+            env_id,
+            num_envs=num_envs,
+            vectorization_mode="sync" if mode == "auto" else mode,
+            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+        )
+    try:
+        check_spaces(envs.single_observation_space, envs.single_action_space, env_id)
+        autoreset = envs.metadata.get("autoreset_mode")
+        if autoreset != gym.vector.AutoresetMode.NEXT_STEP:
+            raise EnvError(f"{env_id}'s vector env resets in mode {autoreset}; NEXT_STEP is needed")
+    except EnvError:
+        envs.close()
+        raise
+    return envs
 
 
 def check_spaces(

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from absl import flags
 
+from agents.config import ActorCriticConfig
+
 FLAGS = flags.FLAGS
+ConfigT = TypeVar("ConfigT", bound=ActorCriticConfig)
 
 
-def define_shared_flags(algorithm: str) -> None:
-    """Defines the flags both entry points take; ``algorithm`` is the trained one ("a3c"/"a2c")."""
+def define_shared_flags(
+    algorithm: str, defaults: ActorCriticConfig, max_eps: int, max_eps_help: str
+) -> None:
+    """Defines the flags both entry points take, with defaults read from ``defaults``.
+
+    Args:
+        algorithm: the trained algorithm, "a3c" or "a2c".
+        defaults: the algorithm's config; a flag's default is the field of the same name.
+        max_eps: default of ``--max_eps``, whose meaning ``max_eps_help`` gives.
+    """
     flags.DEFINE_enum(
         "algorithm",
         algorithm,
@@ -22,25 +34,42 @@ def define_shared_flags(algorithm: str) -> None:
     )
     flags.DEFINE_boolean("train", False, "Train a model; without it, play the saved model.")
     flags.DEFINE_string(
-        "env", "CartPole-v1", "gymnasium env id: Discrete actions, flat Box observations."
+        "env", defaults.env_id, "gymnasium env id: Discrete actions, flat Box observations."
     )
-    flags.DEFINE_float("lr", 1e-3, "Learning rate of the Adam optimizer (> 0).")
-    flags.DEFINE_float("gamma", 0.99, "Discount factor, in (0, 1].")
-    flags.DEFINE_integer("update_freq", 20, "t_max: env steps per rollout between updates (>= 1).")
-    flags.DEFINE_integer("max_eps", 1000, "Episode budget of the run, summed over workers (>= 1).")
-    flags.DEFINE_float("entropy_coef", 0.01, "Weight of the entropy bonus (>= 0).")
-    flags.DEFINE_float("value_coef", 0.5, "Weight of the value loss (>= 0).")
-    flags.DEFINE_float("max_grad_norm", 40.0, "Clip gradients to this global norm (> 0).")
-    flags.DEFINE_string("save_dir", "runs", "Directory for the model, the plot and the logs.")
-    flags.DEFINE_integer("seed", 0, "Random seed of weights, envs and action sampling (>= 0).")
+    flags.DEFINE_float("lr", defaults.lr, "Learning rate of the Adam optimizer (> 0).")
+    flags.DEFINE_float("gamma", defaults.gamma, "Discount factor, in (0, 1].")
+    flags.DEFINE_float(
+        "gae_lambda", defaults.gae_lambda, "GAE lambda in [0, 1]; 1 gives n-step returns."
+    )
     flags.DEFINE_integer(
-        "eval_episodes", 100, "Greedy episodes of the evaluation after training (>= 1)."
+        "update_freq", defaults.update_freq, "t_max: env steps per rollout between updates (>= 1)."
+    )
+    flags.DEFINE_integer("max_eps", max_eps, max_eps_help)
+    flags.DEFINE_float("entropy_coef", defaults.entropy_coef, "Weight of the entropy bonus (>= 0).")
+    flags.DEFINE_float("value_coef", defaults.value_coef, "Weight of the value loss (>= 0).")
+    flags.DEFINE_float(
+        "max_grad_norm", defaults.max_grad_norm, "Clip gradients to this global norm (> 0)."
+    )
+    flags.DEFINE_string("save_dir", "runs", "Directory for the model, the plot and the logs.")
+    flags.DEFINE_integer(
+        "seed", defaults.seed, "Random seed of weights, envs and action sampling (>= 0)."
+    )
+    flags.DEFINE_boolean(
+        "stop_at_threshold",
+        defaults.stop_at_threshold,
+        "Stop training once the last 100 training episodes average the env's reward threshold.",
+    )
+    flags.DEFINE_integer(
+        "eval_episodes", defaults.eval_episodes, "Episodes of each greedy evaluation (>= 1)."
     )
     flags.DEFINE_integer("episodes", 1, "Greedy episodes to play without --train (>= 1).")
-    flags.DEFINE_boolean("jit_compile", True, "Compile acting and updates with XLA.")
+    flags.DEFINE_boolean(
+        "jit_compile", defaults.jit_compile, "Compile acting and updates with XLA."
+    )
 
     require("lr", lambda v: v > 0, "must be > 0")
     require("gamma", lambda v: 0 < v <= 1, "must be in (0, 1]")
+    require("gae_lambda", lambda v: 0 <= v <= 1, "must be in [0, 1]")
     require("update_freq", lambda v: v >= 1, "must be >= 1")
     require("max_eps", lambda v: v >= 1, "must be >= 1")
     require("entropy_coef", lambda v: v >= 0, "must be >= 0")
@@ -49,6 +78,17 @@ def define_shared_flags(algorithm: str) -> None:
     require("seed", lambda v: v >= 0, "must be >= 0")
     require("eval_episodes", lambda v: v >= 1, "must be >= 1")
     require("episodes", lambda v: v >= 1, "must be >= 1")
+
+
+def config_from_flags(config_class: type[ConfigT]) -> ConfigT:
+    """A ``config_class`` whose fields are the parsed flags of the same names (``env_id`` from
+    ``--env``); fields without a flag keep their defaults."""
+    values = {}
+    for field in dataclasses.fields(config_class):
+        name = "env" if field.name == "env_id" else field.name
+        if name in FLAGS:
+            values[field.name] = FLAGS[name].value
+    return config_class(**values)
 
 
 def require(name: str, check: Callable[[float], bool], allowed: str) -> None:
@@ -83,6 +123,16 @@ def exit_with_error(message: str) -> NoReturn:
     program = os.path.basename(sys.argv[0]) if sys.argv else "program"
     sys.stderr.write(f"{program}: error: {message}\n")
     sys.exit(2)
+
+
+def start_tensorflow(argv: list[str]) -> None:
+    """Refuses stray arguments, then quiets TensorFlow's C++ notices before it loads.
+
+    Entry points import TensorFlow only after this, so ``--help`` and flag errors are instant.
+    """
+    if len(argv) > 1:
+        exit_with_error(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_flags(argv: list[str]) -> list[str]:

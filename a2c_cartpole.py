@@ -1,0 +1,72 @@
+"""A2C, the synchronous batched A3C, on CartPole or another discrete-action gymnasium env.
+
+    python a2c_cartpole.py --train                              # train A2C, evaluate, save
+    python a2c_cartpole.py --train --stop-at-threshold          # stop once CartPole is solved
+    python a2c_cartpole.py                                      # play the saved model greedily
+    python a2c_cartpole.py --algorithm=random --max-eps=4000    # the random baseline
+
+Flags take dashes or underscores (``--max-steps`` or ``--max_steps``); ``--helpshort`` lists them.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags, logging
+
+import utils.flags
+from agents.config import A2CConfig
+from utils.envs import VECTOR_MODES
+from utils.flags import define_shared_flags, parse_flags, require, start_tensorflow
+
+DEFAULTS = A2CConfig()
+define_shared_flags("a2c", DEFAULTS, 1000, "Episodes of the random baseline (>= 1).")
+flags.adopt_module_key_flags(utils.flags)  # --helpshort lists the shared flags too
+flags.DEFINE_integer("num_envs", DEFAULTS.num_envs, "Envs stepped together (>= 1).")
+flags.DEFINE_enum(
+    "vector_mode",
+    DEFAULTS.vector_mode,
+    list(VECTOR_MODES),
+    "native: the env's own batched version; sync: a loop over envs; async: a process per env; "
+    "auto: native where the env has one, else sync.",
+)
+flags.DEFINE_integer("max_steps", DEFAULTS.max_steps, "Budget of env steps, all envs (>= 1).")
+flags.DEFINE_integer(
+    "eval_interval",
+    DEFAULTS.eval_interval,
+    "Env steps between greedy evaluations that keep the best model (0: none, save at the end).",
+)
+require("num_envs", lambda v: v >= 1, "must be >= 1")
+require("max_steps", lambda v: v >= 1, "must be >= 1")
+require("eval_interval", lambda v: v >= 0, "must be >= 0")
+
+
+def trainer(config: A2CConfig, save_dir):
+    """Builds the A2C agent; the returned function trains it, keeping the best model by
+    periodic greedy evaluation in ``save_dir``."""
+    from agents.a2c import A2CAgent
+    from utils.commands import TrainOutcome
+
+    agent = A2CAgent(config, save_dir)
+
+    def train() -> TrainOutcome:
+        logging.info(
+            "training A2C on %s with %d envs for %d env steps",
+            config.env_id,
+            config.num_envs,
+            config.max_steps,
+        )
+        episodes = agent.train()
+        steps = agent.episode_log.env_steps
+        return TrainOutcome(f"A2C on {config.env_id}", episodes, steps, agent.train_seconds)
+
+    return train
+
+
+def main(argv: list[str]) -> None:
+    start_tensorflow(argv)
+    from utils import commands
+
+    commands.run("a2c_cartpole.py", A2CConfig, trainer)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,182 @@
+"""A2C: the synchronous, batched variant of A3C (OpenAI Baselines, 2017).
+
+All envs of a gymnasium vector env step together with one batched forward pass; every
+``update_freq`` steps the rollout of ``update_freq x num_envs`` transitions gives one gradient
+step of the same ``compute_loss`` as A3C. The same seed gives the same run.
+
+gymnasium 1.x vector envs reset an env on the step *after* its episode ended (``NEXT_STEP``): that
+step returns the reset observation with reward 0 and ignores the action. It is stored with
+``valid`` 0, so it enters no loss and no advantage; the step before it, which ended the episode,
+bootstraps from 0 if it terminated and from V(final observation) if it was truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import gymnasium as gym
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from agents.config import A2CConfig
+from agents.episode_log import Episode, EpisodeLog, solved
+from agents.evaluation import EvalResult, evaluate
+from agents.memory import Memory, Rollout
+from agents.training import compute_gradients, rollout_spec, sample_actions
+from models import ActorCriticModel
+from utils.checkpoint import model_path, save_weights
+from utils.envs import make_vector_env, reward_threshold
+
+
+class A2CAgent:
+    """Trains one ``ActorCriticModel`` on a vector env with synchronous batched updates.
+
+    Args:
+        config: the run's hyperparameters.
+        save_dir: where the best weights go, as ``model_path(save_dir, env_id)``.
+        envs: a ready vector env of ``config.num_envs`` envs in ``NEXT_STEP`` autoreset mode to
+            train on instead of ``make_vector_env(config.env_id, ...)`` (evaluation still uses
+            ``config.env_id``); the agent closes it.
+
+    Raises:
+        utils.envs.EnvError: if the env is unknown or unsupported.
+    """
+
+    def __init__(
+        self,
+        config: A2CConfig,
+        save_dir: str | os.PathLike,
+        envs: gym.vector.VectorEnv | None = None,
+    ):
+        self.config = config
+        self.save_path = model_path(save_dir, config.env_id)
+        self.threshold = reward_threshold(config.env_id)
+        keras.utils.set_random_seed(config.seed)
+        if envs is None:
+            envs = make_vector_env(config.env_id, config.num_envs, config.vector_mode)
+        self.envs = envs
+        obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        num_actions = int(self.envs.single_action_space.n)
+        self.model = ActorCriticModel(num_actions, config.hidden_units).build_for(obs_dim)
+        self.optimizer = keras.optimizers.Adam(config.lr)
+        self.optimizer.build(self.model.trainable_variables)
+        self.rng = tf.random.Generator.from_seed(config.seed)
+        compiled = tf.function(jit_compile=config.jit_compile)
+        self.act = compiled(self._act).get_concrete_function(
+            tf.TensorSpec([config.num_envs, obs_dim], tf.float32)
+        )
+        self.update = compiled(self._update).get_concrete_function(
+            rollout_spec(config.update_freq, config.num_envs, obs_dim)
+        )
+        self.memory = Memory(config.num_envs, capacity=config.update_freq)
+        self.episode_log = EpisodeLog(max_episodes=None)
+        self.evaluations: list[tuple[int, EvalResult]] = []
+        self.train_seconds = 0.0
+        # Per env: the observation to act on, whether its last step ended an episode (so the
+        # next step is a reset step), and the running return and length of its episode.
+        self.states, _ = self.envs.reset(seed=config.seed)
+        self.ended = np.zeros(config.num_envs, bool)
+        self.episode_returns = np.zeros(config.num_envs)
+        self.episode_lengths = np.zeros(config.num_envs, np.int64)
+
+    def _act(self, states):
+        return sample_actions(self.model, self.rng, states)
+
+    def _update(self, rollout):
+        """One gradient step on ``rollout``; returns ``(LossInfo, gradient norm)``."""
+        gradients, loss, norm = compute_gradients(self.model, rollout, self.config)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
+        return loss, norm
+
+    def collect_rollout(self) -> Rollout:
+        """Steps all envs ``update_freq`` times with sampled actions; returns the rollout.
+
+        Finished episodes are recorded in ``episode_log``.
+        """
+        memory = self.memory
+        memory.clear()
+        for _ in range(self.config.update_freq):
+            actions = self.act(self.states).numpy()
+            next_states, rewards, terminated, truncated, _ = self.envs.step(actions)
+            valid = ~self.ended  # False on the reset step that follows an episode's end
+            memory.store(self.states, actions, rewards, terminated, truncated, valid)
+            self.episode_log.add_steps(self.config.num_envs)
+            self.episode_returns += rewards * valid
+            self.episode_lengths += valid
+            self.ended = terminated | truncated
+            for env in np.flatnonzero(self.ended):
+                self.episode_log.record(env, self.episode_returns[env], self.episode_lengths[env])
+            self.episode_returns[self.ended] = 0.0
+            self.episode_lengths[self.ended] = 0
+            self.states = next_states
+        return memory.to_rollout(self.states)
+
+    def train(self) -> list[Episode]:
+        """Trains until ``max_steps`` env steps, or the threshold with ``stop_at_threshold``.
+
+        Returns:
+            The finished training episodes, in order.
+        """
+        config, log = self.config, self.episode_log
+        next_eval = config.eval_interval
+        next_report = 0
+        start = time.perf_counter()
+        try:
+            while log.env_steps < config.max_steps:
+                loss, _ = self.update(self.collect_rollout())
+                if log.env_steps >= next_report:
+                    self._report(loss, start)
+                    next_report += max(config.max_steps // 50, 1)
+                if config.eval_interval and log.env_steps >= next_eval:
+                    self.train_seconds += time.perf_counter() - start
+                    self._evaluate()
+                    start = time.perf_counter()
+                    next_eval += config.eval_interval
+                if (
+                    config.stop_at_threshold
+                    and log.episodes
+                    and solved(log.episodes[-1], self.threshold, log.window)
+                ):
+                    logging.info(
+                        "mean return of the last 100 episodes reached %g at %d env steps",
+                        self.threshold,
+                        log.env_steps,
+                    )
+                    break
+        finally:
+            self.train_seconds += time.perf_counter() - start
+            self.envs.close()
+        if not config.eval_interval or not self.save_path.exists():
+            save_weights(self.model, self.save_path)
+        return list(log.episodes)
+
+    def _evaluate(self) -> None:
+        """Greedy evaluation; saves the model when its mean return is the best so far (or tied)."""
+        result = evaluate(
+            self.model,
+            self.config.env_id,
+            self.config.eval_episodes,
+            seed=self.config.seed + 10_000,
+        )
+        best = max((r.mean for _, r in self.evaluations), default=float("-inf"))
+        self.evaluations.append((self.episode_log.env_steps, result))
+        if result.mean >= best:
+            save_weights(self.model, self.save_path)
+        logging.info("%d env steps: %s", self.episode_log.env_steps, result.summary())
+
+    def _report(self, loss, start: float) -> None:
+        log = self.episode_log
+        last = log.episodes[-1] if log.episodes else None
+        seconds = self.train_seconds + time.perf_counter() - start
+        logging.info(
+            "%d/%d env steps | %d episodes | mean(100) %.1f | entropy %.3f | %.0f steps/s",
+            log.env_steps,
+            self.config.max_steps,
+            len(log.episodes),
+            last.recent_mean if last else float("nan"),
+            float(loss.entropy),
+            log.env_steps / max(seconds, 1e-9),
+        )

@@ -1,0 +1,145 @@
+"""A2C: NEXT_STEP autoreset masking, terminated vs truncated, determinism, one loss, learning."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agents.training
+from agents.a2c import A2CAgent
+from agents.a3c import MasterAgent, Worker
+from agents.config import A2CConfig, A3CConfig
+from agents.evaluation import evaluate
+from agents.losses import compute_loss
+
+
+class CounterEnv(gym.Env):
+    """Observation [t], the steps since reset; reward 1 a step; terminal after ``length`` steps."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length):
+        self.length = length
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), 1.0, self.t == self.length, False, {}
+
+
+def scripted_envs():
+    """Env 0 terminates after 3 steps; env 1 never terminates but a time limit truncates it at 2."""
+    return gym.vector.SyncVectorEnv(
+        [lambda: CounterEnv(3), lambda: gym.wrappers.TimeLimit(CounterEnv(100), 2)],
+        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
+    )
+
+
+class ValueIsTenTimesT:
+    """Stand-in model: uniform policy, V(s) = 10 * t."""
+
+    def __call__(self, states):
+        return np.zeros((len(states), 2), np.float32), 10.0 * states[:, 0]
+
+
+def test_reset_steps_are_masked_and_each_episode_end_bootstraps_correctly(tmp_path):
+    config = A2CConfig(num_envs=2, update_freq=6, eval_interval=0)
+    agent = A2CAgent(config, tmp_path, envs=scripted_envs())
+    rollout = agent.collect_rollout()
+
+    # env 0: steps t=1,2,3 (terminated), reset step, t=1,2.  env 1: t=1,2 (truncated), reset,
+    # t=1,2 (truncated), reset.  The bootstrap states are t=2 and t=0.
+    np.testing.assert_array_equal(rollout.states[:, 0, 0], [0, 1, 2, 3, 0, 1, 2])
+    np.testing.assert_array_equal(rollout.states[:, 1, 0], [0, 1, 2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(rollout.valid[:, 0], [1, 1, 1, 0, 1, 1])
+    np.testing.assert_array_equal(rollout.valid[:, 1], [1, 1, 0, 1, 1, 0])
+    np.testing.assert_array_equal(rollout.terminated[:, 0], [0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(rollout.truncated[:, 1], [0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(rollout.rewards[:, 0], [1, 1, 1, 0, 1, 1])
+
+    g = 0.9
+    loss = compute_loss(ValueIsTenTimesT(), rollout, gamma=g)
+    returns = loss.returns.numpy()
+    # env 0, terminated after 3 rewards: no bootstrap. Then a new episode cut by the rollout's
+    # end, bootstrapped from V(t=2) = 20.
+    np.testing.assert_allclose(returns[[0, 1, 2], 0], [1 + g + g * g, 1 + g, 1], rtol=1e-6)
+    np.testing.assert_allclose(returns[[4, 5], 0], [1 + g * (1 + 20 * g), 1 + 20 * g], rtol=1e-6)
+    # env 1, truncated at t=2: bootstrap from V(final observation t=2) = 20, never from the
+    # reset observation t=0 that the next step returns.
+    np.testing.assert_allclose(returns[[0, 1], 1], [1 + g * (1 + 20 * g), 1 + 20 * g], rtol=1e-6)
+    np.testing.assert_allclose(returns[[3, 4], 1], [1 + g * (1 + 20 * g), 1 + 20 * g], rtol=1e-6)
+
+    recorded = [(e.worker, e.episode_return, e.length) for e in agent.episode_log.episodes]
+    assert sorted(recorded) == [(0, 3.0, 3), (1, 2.0, 2), (1, 2.0, 2)]
+    agent.envs.close()
+
+
+def test_reset_steps_change_no_loss(tmp_path):
+    # Rewriting what the masked reset steps hold must leave every loss term unchanged.
+    agent = A2CAgent(
+        A2CConfig(num_envs=2, update_freq=6, eval_interval=0), tmp_path, envs=scripted_envs()
+    )
+    rollout = agent.collect_rollout()
+    invalid = rollout.valid == 0
+    altered = rollout._replace(
+        rewards=np.where(invalid, 99.0, rollout.rewards).astype(np.float32),
+        actions=np.where(invalid, 1 - rollout.actions, rollout.actions).astype(np.int32),
+    )
+    model = agent.model
+    plain, changed = compute_loss(model, rollout, 0.9), compute_loss(model, altered, 0.9)
+    for name in ("total", "policy_loss", "value_loss", "entropy"):
+        assert float(getattr(plain, name)) == pytest.approx(float(getattr(changed, name)))
+    agent.envs.close()
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    def run(seed):
+        config = A2CConfig(num_envs=4, max_steps=4000, eval_interval=0, seed=seed)
+        agent = A2CAgent(config, tmp_path)
+        episodes = agent.train()
+        return [e.episode_return for e in episodes], agent.model.get_weights()
+
+    (returns_a, weights_a), (returns_b, weights_b) = run(0), run(0)
+    assert len(returns_a) > 50 and returns_a == returns_b
+    for a, b in zip(weights_a, weights_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+    returns_c, _ = run(1)
+    assert returns_c != returns_a
+
+
+def test_a3c_and_a2c_train_through_the_one_compute_loss(tmp_path, monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["gamma"])
+        return compute_loss(*args, **kwargs)
+
+    monkeypatch.setattr(agents.training, "compute_loss", spy)
+    A2CAgent(A2CConfig(num_envs=2, gamma=0.5, eval_interval=0), tmp_path).envs.close()
+    Worker(0, MasterAgent(A3CConfig(workers=1, gamma=0.25), tmp_path))  # traces its update
+    assert 0.5 in calls and 0.25 in calls  # both traced their update through the spy
+
+
+def test_stop_at_threshold_stops_once_the_last_100_episodes_reach_it(tmp_path):
+    # CartPole-v0's threshold is 195: the agent must stop early, after the mean reached it.
+    config = A2CConfig(
+        env_id="CartPole-v0", max_steps=400_000, eval_interval=0, stop_at_threshold=True, seed=0
+    )
+    agent = A2CAgent(config, tmp_path)
+    episodes = agent.train()
+    assert agent.episode_log.env_steps < 400_000
+    assert episodes[-1].recent_mean >= 195.0
+    assert all(e.recent_mean < 195.0 for e in episodes[99:-1])
+
+
+def test_a2c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
+    config = A2CConfig(max_steps=60_000, eval_interval=20_000, eval_episodes=20, seed=0)
+    agent = A2CAgent(config, tmp_path)
+    agent.train()
+    assert len(agent.evaluations) == 3 and agent.save_path.is_file()
+    result = evaluate(agent.model, "CartPole-v1", episodes=20, seed=123)
+    assert result.mean > 100  # random play averages about 22
