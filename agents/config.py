@@ -71,7 +71,7 @@ class A2CConfig(ActorCriticConfig):
             keep the best model; 0 turns them off (the model is then saved at the end).
     """
 
-    lr: float = 2e-3
+    lr: float = 3e-3
     update_freq: int = 8
     entropy_coef: float = 0.0
     max_grad_norm: float = 0.5
