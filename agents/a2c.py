@@ -149,17 +149,23 @@ class A2CAgent:
         finally:
             self.train_seconds += time.perf_counter() - start
             self.envs.close()
-        if not config.eval_interval or not self.save_path.exists():
+        if not config.eval_interval:
             save_weights(self.model, self.save_path)
+        elif not self.evaluations or self.evaluations[-1][0] != log.env_steps:
+            self._evaluate()  # the final model competes too
         return list(log.episodes)
 
     def _evaluate(self) -> None:
-        """Greedy evaluation; saves the model when its mean return is the best so far (or tied)."""
+        """Greedy evaluation; saves the model when its mean return is the best so far (or tied).
+
+        Its episodes are seeded from ``seed + 20_000``, apart from those of the report after
+        training (``seed + 10_000``), so the model is not chosen on the episodes it is judged on.
+        """
         result = evaluate(
             self.model,
             self.config.env_id,
             self.config.eval_episodes,
-            seed=self.config.seed + 10_000,
+            seed=self.config.seed + 20_000,
         )
         best = max((r.mean for _, r in self.evaluations), default=float("-inf"))
         self.evaluations.append((self.episode_log.env_steps, result))

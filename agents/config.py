@@ -68,7 +68,8 @@ class A2CConfig(ActorCriticConfig):
         vector_mode: ``auto``, ``native``, ``sync`` or ``async`` (see ``make_vector_env``).
         max_steps: budget of env steps (summed over envs), >= 1.
         eval_interval: env steps between greedy evaluations of ``eval_episodes`` episodes, which
-            keep the best model; 0 turns them off (the model is then saved at the end).
+            keep the best model (the final model is evaluated too); 0 turns them off and saves
+            the final model.
     """
 
     lr: float = 3e-3

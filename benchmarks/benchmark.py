@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import os
 import platform
 import re
@@ -40,6 +41,12 @@ SUITES = {
         "A2C, 8 envs, 300k steps (throughput)",
         ["a2c_cartpole.py", "--train", "--num-envs=8", "--max-steps=300000", "--eval-interval=0"],
         "Training throughput with 8 envs, the setting of Stable-Baselines3's zoo for CartPole.",
+    ),
+    "sb3-a2c": (
+        "Peer: Stable-Baselines3 A2C, zoo settings, stop at the threshold",
+        ["benchmarks/sb3_a2c.py"],
+        "The best-known peer under the same stopping rule (8 envs, RMSprop 7e-4, n_steps 5; "
+        "PyTorch on the CPU). Runs only where `stable_baselines3` is installed.",
     ),
     "a3c": (
         "A3C, 2 workers, stop at the threshold",
@@ -93,7 +100,15 @@ def run_once(command: list[str], seed: int) -> dict:
 
 def versions() -> str:
     found = [f"Python {platform.python_version()}"]
-    for name in ["tensorflow-cpu", "tensorflow", "keras", "gymnasium", "numpy"]:
+    for name in [
+        "tensorflow-cpu",
+        "tensorflow",
+        "keras",
+        "gymnasium",
+        "numpy",
+        "torch",
+        "stable-baselines3",
+    ]:
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -158,6 +173,9 @@ def main() -> None:
     sections = []
     for name in args.suites.split(","):
         title, command, purpose = SUITES[name]
+        if name.startswith("sb3") and importlib.util.find_spec("stable_baselines3") is None:
+            print(f"skipping {name}: stable_baselines3 is not installed")
+            continue
         rows = []
         for seed in seeds:
             row = run_once(command, seed)

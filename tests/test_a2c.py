@@ -1,5 +1,7 @@
 """A2C: NEXT_STEP autoreset masking, terminated vs truncated, determinism, one loss, learning."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -148,3 +150,12 @@ def test_a2c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     load_weights(saved, agent.save_path)
     result = evaluate(saved, "CartPole-v1", episodes=20, seed=123)
     assert result.mean > 200  # random play averages about 22
+
+
+def test_no_second_copy_of_the_loss_math_exists():
+    # The loss's building blocks appear in agents/losses.py and nowhere else in the code.
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for p in root.glob("**/*.py") if "tests" not in p.parts and ".venv" not in p.parts]
+    for token in ("log_softmax", "stop_gradient", "tf.scan", "def compute_loss"):
+        holders = [p.relative_to(root).as_posix() for p in sources if token in p.read_text()]
+        assert holders == ["agents/losses.py"], (token, holders)
