@@ -77,7 +77,8 @@ def run_once(command: list[str], seed: int) -> dict:
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{output[-2000:]}")
         trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
-        greedy = re.search(r"greedy return over (\d+) episodes: ([\d.]+) ± ([\d.]+)", output)
+        # The last greedy line is the report after training; A2C logs its periodic ones before.
+        greedy = re.findall(r"greedy return over \d+ episodes: ([\d.]+) ± ([\d.]+)", output)[-1]
         with open(Path(save_dir) / "CartPole-v1_episodes.csv") as handle:
             episodes = list(csv.DictReader(handle))
     solved = next(
@@ -92,8 +93,8 @@ def run_once(command: list[str], seed: int) -> dict:
         "steps_per_s": int(trained[2]) / float(trained[3]),
         "solved_steps": int(solved["env_steps"]) if solved else None,
         "solved_s": float(solved["seconds"]) if solved else None,
-        "greedy_mean": float(greedy[2]),
-        "greedy_std": float(greedy[3]),
+        "greedy_mean": float(greedy[0]),
+        "greedy_std": float(greedy[1]),
         "peak_mib": usage.ru_maxrss / 1024,  # KiB on Linux
     }
 
