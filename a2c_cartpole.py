@@ -39,33 +39,25 @@ require("max_steps", lambda v: v >= 1, "must be >= 1")
 require("eval_interval", lambda v: v >= 0, "must be >= 0")
 
 
-def trainer(config: A2CConfig, save_dir):
-    """Builds the A2C agent; the returned function trains it, keeping the best model by
-    periodic greedy evaluation in ``save_dir``."""
+def make_agent(config: A2CConfig, save_dir, resume: bool):
+    """The A2C agent for ``commands.run``; it logs what it will train."""
     from agents.a2c import A2CAgent
-    from utils.commands import TrainOutcome
 
-    agent = A2CAgent(config, save_dir)
-
-    def train() -> TrainOutcome:
-        logging.info(
-            "training A2C on %s with %d envs for %d env steps",
-            config.env_id,
-            config.num_envs,
-            config.max_steps,
-        )
-        episodes = agent.train()
-        steps = agent.episode_log.env_steps
-        return TrainOutcome(f"A2C on {config.env_id}", episodes, steps, agent.train_seconds)
-
-    return train
+    agent = A2CAgent(config, save_dir, resume=resume)
+    logging.info(
+        "training A2C on %s with %d envs for %d env steps",
+        config.env_id,
+        config.num_envs,
+        config.max_steps,
+    )
+    return agent
 
 
 def main(argv: list[str]) -> None:
     start_tensorflow(argv)
     from utils import commands
 
-    commands.run("a2c_cartpole.py", A2CConfig, trainer)
+    commands.run("a2c_cartpole.py", A2CConfig, make_agent)
 
 
 if __name__ == "__main__":

@@ -24,33 +24,25 @@ flags.DEFINE_integer("workers", DEFAULTS.workers, "Worker threads (>= 1); defaul
 require("workers", lambda v: v >= 1, "must be >= 1")
 
 
-def trainer(config: A3CConfig, save_dir):
-    """Builds the A3C master; the returned function trains, saving the best weights as it goes."""
+def make_agent(config: A3CConfig, save_dir, resume: bool):
+    """The A3C master for ``commands.run``; it logs what it will train."""
     from agents.a3c import MasterAgent
-    from utils.commands import TrainOutcome
 
-    master = MasterAgent(config, save_dir)
-
-    def train() -> TrainOutcome:
-        logging.info(
-            "training A3C on %s with %d workers for %d episodes",
-            config.env_id,
-            config.workers,
-            config.max_eps,
-        )
-        episodes = master.train()
-        seconds = episodes[-1].seconds if episodes else 0.0
-        steps = master.episode_log.env_steps
-        return TrainOutcome(f"A3C on {config.env_id}", episodes, steps, seconds)
-
-    return train
+    master = MasterAgent(config, save_dir, resume=resume)
+    logging.info(
+        "training A3C on %s with %d workers for %d episodes",
+        config.env_id,
+        config.workers,
+        config.max_eps,
+    )
+    return master
 
 
 def main(argv: list[str]) -> None:
     start_tensorflow(argv)
     from utils import commands
 
-    commands.run("a3c_cartpole.py", A3CConfig, trainer)
+    commands.run("a3c_cartpole.py", A3CConfig, make_agent)
 
 
 if __name__ == "__main__":

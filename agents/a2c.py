@@ -13,6 +13,7 @@ bootstraps from 0 if it terminated and from V(final observation) if it was trunc
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import gymnasium as gym
@@ -25,9 +26,16 @@ from agents.config import A2CConfig
 from agents.episode_log import Episode, EpisodeLog, solved
 from agents.evaluation import EvalResult, evaluate
 from agents.memory import Memory, Rollout
-from agents.training import compute_gradients, rollout_spec, sample_actions
+from agents.training import (
+    NonFiniteCounter,
+    apply_if_finite,
+    compute_gradients,
+    rollout_spec,
+    sample_actions,
+)
+from agents.training_state import NoCheckpointError, TrainingState
 from models import ActorCriticModel
-from utils.checkpoint import model_path, save_weights
+from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import make_vector_env, reward_threshold
 
 
@@ -40,9 +48,12 @@ class A2CAgent:
         envs: a ready vector env of ``config.num_envs`` envs in ``NEXT_STEP`` autoreset mode to
             train on instead of ``make_vector_env(config.env_id, ...)`` (evaluation still uses
             ``config.env_id``); the agent closes it.
+        resume: continue from the newest checkpoint in ``save_dir``: weights, optimizer, random
+            generator, episode and step counts, best evaluation.
 
     Raises:
         utils.envs.EnvError: if the env is unknown or unsupported.
+        NoCheckpointError: with ``resume``, if there is no checkpoint to resume.
     """
 
     def __init__(
@@ -50,8 +61,10 @@ class A2CAgent:
         config: A2CConfig,
         save_dir: str | os.PathLike,
         envs: gym.vector.VectorEnv | None = None,
+        resume: bool = False,
     ):
         self.config = config
+        self.title = f"A2C on {config.env_id}"
         self.save_path = model_path(save_dir, config.env_id)
         self.threshold = reward_threshold(config.env_id)
         keras.utils.set_random_seed(config.seed)
@@ -74,10 +87,32 @@ class A2CAgent:
         self.memory = Memory(config.num_envs, capacity=config.update_freq)
         self.episode_log = EpisodeLog(max_episodes=None)
         self.evaluations: list[tuple[int, EvalResult]] = []
-        self.train_seconds = 0.0
+        self.stop = threading.Event()
+        self.interrupted = False
+        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
+        # Checkpointed with the model: seconds of training (evaluations excluded) and the best
+        # greedy evaluation so far, so a resumed run keeps counting and keeps the best model.
+        self.seconds = tf.Variable(0.0, dtype=tf.float64)
+        self.best_evaluation = tf.Variable(float("-inf"), dtype=tf.float64)
+        self.state = TrainingState(
+            save_dir,
+            config.env_id,
+            self.episode_log,
+            model=self.model,
+            optimizer=self.optimizer,
+            rng=self.rng,
+            seconds=self.seconds,
+            best_evaluation=self.best_evaluation,
+        )
+        if resume:
+            try:
+                self.state.restore()
+            except NoCheckpointError:
+                self.envs.close()
+                raise
         # Per env: the observation to act on, whether its last step ended an episode (so the
         # next step is a reset step), and the running return and length of its episode.
-        self.states, _ = self.envs.reset(seed=config.seed)
+        self.states, _ = self.envs.reset(seed=config.seed + self.episode_log.env_steps)
         self.ended = np.zeros(config.num_envs, bool)
         self.episode_returns = np.zeros(config.num_envs)
         self.episode_lengths = np.zeros(config.num_envs, np.int64)
@@ -86,10 +121,24 @@ class A2CAgent:
         return sample_actions(self.model, self.rng, states)
 
     def _update(self, rollout):
-        """One gradient step on ``rollout``; returns ``(LossInfo, gradient norm)``."""
+        """One gradient step on ``rollout``, skipped if the loss or gradient is not finite.
+
+        Returns:
+            ``(LossInfo, gradient norm before clipping, whether it was applied)``.
+        """
         gradients, loss, norm = compute_gradients(self.model, rollout, self.config)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
-        return loss, norm
+        variables = self.model.trainable_variables
+        return loss, norm, apply_if_finite(self.optimizer, gradients, variables, loss, norm)
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds of training, evaluations excluded, over all resumed parts of the run."""
+        return float(self.seconds.numpy())
+
+    def request_stop(self) -> None:
+        """Asks ``train`` to stop after the current rollout (a signal handler calls this)."""
+        self.interrupted = True
+        self.stop.set()
 
     def collect_rollout(self) -> Rollout:
         """Steps all envs ``update_freq`` times with sampled actions; returns the rollout.
@@ -115,26 +164,37 @@ class A2CAgent:
         return memory.to_rollout(self.states)
 
     def train(self) -> list[Episode]:
-        """Trains until ``max_steps`` env steps, or the threshold with ``stop_at_threshold``.
+        """Trains until ``max_steps`` env steps, the threshold with ``stop_at_threshold``, or
+        ``request_stop``; checkpoints every ``checkpoint_every`` updates and at the end.
 
         Returns:
             The finished training episodes, in order.
+
+        Raises:
+            TrainingError: after more than ``max_nonfinite_updates`` non-finite updates; no
+                checkpoint is written over the last good one.
         """
         config, log = self.config, self.episode_log
-        next_eval = config.eval_interval
-        next_report = 0
+        interval = config.eval_interval
+        next_eval = (log.env_steps // interval + 1) * interval if interval else 0
+        next_report = log.env_steps
+        updates = 0
         start = time.perf_counter()
         try:
-            while log.env_steps < config.max_steps:
-                loss, _ = self.update(self.collect_rollout())
+            while log.env_steps < config.max_steps and not self.stop.is_set():
+                loss, _, applied = self.update(self.collect_rollout())
+                self.nonfinite.add(applied, loss)
+                updates += 1
                 if log.env_steps >= next_report:
                     self._report(loss, start)
                     next_report += max(config.max_steps // 50, 1)
-                if config.eval_interval and log.env_steps >= next_eval:
-                    self.train_seconds += time.perf_counter() - start
+                if interval and log.env_steps >= next_eval:
+                    start = self._pause_clock(start)
                     self._evaluate()
-                    start = time.perf_counter()
-                    next_eval += config.eval_interval
+                    next_eval += interval
+                if updates % config.checkpoint_every == 0:
+                    start = self._pause_clock(start)
+                    self.state.save()
                 if (
                     config.stop_at_threshold
                     and log.episodes
@@ -146,14 +206,21 @@ class A2CAgent:
                         log.env_steps,
                     )
                     break
+            self._pause_clock(start)
         finally:
-            self.train_seconds += time.perf_counter() - start
             self.envs.close()
         if not config.eval_interval:
-            save_weights(self.model, self.save_path)
+            if all_finite(self.model):
+                save_weights(self.model, self.save_path, config.env_id)
         elif not self.evaluations or self.evaluations[-1][0] != log.env_steps:
             self._evaluate()  # the final model competes too
+        self.state.save()
         return list(log.episodes)
+
+    def _pause_clock(self, start: float) -> float:
+        """Adds the seconds since ``start`` to the training time; returns a new start."""
+        self.seconds.assign_add(time.perf_counter() - start)
+        return time.perf_counter()
 
     def _evaluate(self) -> None:
         """Greedy evaluation; saves the model when its mean return is the best so far (or tied).
@@ -167,10 +234,10 @@ class A2CAgent:
             self.config.eval_episodes,
             seed=self.config.seed + 20_000,
         )
-        best = max((r.mean for _, r in self.evaluations), default=float("-inf"))
         self.evaluations.append((self.episode_log.env_steps, result))
-        if result.mean >= best:
-            save_weights(self.model, self.save_path)
+        if result.mean >= self.best_evaluation.numpy() and all_finite(self.model):
+            self.best_evaluation.assign(result.mean)
+            save_weights(self.model, self.save_path, self.config.env_id)
         logging.info("%d env steps: %s", self.episode_log.env_steps, result.summary())
 
     def _report(self, loss, start: float) -> None:

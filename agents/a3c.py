@@ -18,13 +18,21 @@ from absl import logging
 from agents.config import A3CConfig
 from agents.episode_log import Episode, EpisodeLog, solved
 from agents.memory import Memory
-from agents.training import compute_gradients, rollout_spec, sample_actions
+from agents.training import (
+    NonFiniteCounter,
+    TrainingError,
+    apply_if_finite,
+    compute_gradients,
+    rollout_spec,
+    sample_actions,
+)
+from agents.training_state import TrainingState
 from models import ActorCriticModel
-from utils.checkpoint import model_path, save_weights
+from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import env_dims, make_env, reward_threshold
 
 
-class WorkerError(RuntimeError):
+class WorkerError(TrainingError):
     """A worker thread failed; the message names the worker and the cause."""
 
 
@@ -33,14 +41,19 @@ class MasterAgent:
 
     Args:
         config: the run's hyperparameters.
-        save_dir: where the best weights are written, as ``model_path(save_dir, env_id)``.
+        save_dir: where the best weights (``model_path(save_dir, env_id)``) and the training
+            checkpoints (``TrainingState``) are written.
+        resume: continue from the newest checkpoint in ``save_dir``: weights, optimizer, random
+            generators, episode and step counts.
 
     Raises:
         utils.envs.EnvError: if the env is unknown or unsupported.
+        NoCheckpointError: with ``resume``, if there is no checkpoint to resume.
     """
 
-    def __init__(self, config: A3CConfig, save_dir: str | os.PathLike):
+    def __init__(self, config: A3CConfig, save_dir: str | os.PathLike, resume: bool = False):
         self.config = config
+        self.title = f"A3C on {config.env_id}"
         self.save_path = model_path(save_dir, config.env_id)
         keras.utils.set_random_seed(config.seed)
         probe = make_env(config.env_id)
@@ -52,35 +65,69 @@ class MasterAgent:
         # A Keras 3 optimizer creates its slots lazily on the first apply_gradients; two threads
         # doing that at once crash. Create them now, before any worker starts.
         self.optimizer.build(self.global_model.trainable_variables)
+        self.rngs = [tf.random.Generator.from_seed(config.seed + i) for i in range(config.workers)]
         self.update_lock = threading.Lock()
         self.stop = threading.Event()
+        self.interrupted = False
+        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.episode_log = EpisodeLog(config.max_eps)
         self.threshold = reward_threshold(config.env_id)
+        self.state = TrainingState(
+            save_dir,
+            config.env_id,
+            self.episode_log,
+            model=self.global_model,
+            optimizer=self.optimizer,
+            rngs=self.rngs,
+        )
+        if resume:
+            self.state.restore()
+        self.first_reset_seed = config.seed + self.episode_log.env_steps
+        self.train_seconds = 0.0  # of the whole run, resumed parts included, once trained
+
+    def request_stop(self) -> None:
+        """Asks the workers to stop after their current step (a signal handler calls this)."""
+        self.interrupted = True
+        self.stop.set()
 
     def train(self) -> list[Episode]:
         """Runs the workers until ``max_eps`` episodes are recorded; returns the episodes.
 
+        Checkpoints the training state every ``checkpoint_every`` updates and when it ends,
+        whether the budget, the threshold or ``request_stop`` ended it.
+
         Raises:
-            WorkerError: if a worker raised; the other workers are stopped first.
-            KeyboardInterrupt: after stopping the workers, if the user pressed Ctrl-C.
+            WorkerError: if a worker raised; the workers are stopped first, and no checkpoint
+                is written over the last good one.
         """
         workers = [Worker(i, self) for i in range(self.config.workers)]
         for worker in workers:
             worker.start()
+        next_checkpoint = int(self.optimizer.iterations) + self.config.checkpoint_every
         try:
             while not (self.episode_log.done.is_set() or self.stop.is_set()):
                 self.episode_log.done.wait(timeout=0.2)
+                if int(self.optimizer.iterations) >= next_checkpoint:
+                    self.save_state()
+                    next_checkpoint += self.config.checkpoint_every
         finally:
             self.stop.set()
             for worker in workers:
                 worker.join()
+        self.train_seconds = self.episode_log.seconds
         for worker in workers:
             if worker.error is not None:
                 raise WorkerError(
                     f"worker {worker.worker_id} failed: {type(worker.error).__name__}: "
                     f"{worker.error}"
                 ) from worker.error
+        self.save_state()
         return list(self.episode_log.episodes)
+
+    def save_state(self) -> str:
+        """Checkpoints the training state (under the update lock); returns its path prefix."""
+        with self.update_lock:
+            return self.state.save()
 
     def on_episode(self, episode: Episode) -> None:
         """Called by a worker for each recorded episode: saves new bests, logs progress, and
@@ -88,7 +135,10 @@ class MasterAgent:
         reward threshold."""
         if episode.is_best:
             with self.update_lock:
-                save_weights(self.global_model, self.save_path)
+                if all_finite(self.global_model):
+                    save_weights(self.global_model, self.save_path, self.config.env_id)
+                else:
+                    logging.warning("not saving non-finite weights at episode %d", episode.index)
         if self.config.stop_at_threshold and solved(episode, self.threshold):
             logging.info(
                 "mean return of the last 100 episodes reached %g: stopping", self.threshold
@@ -115,7 +165,8 @@ class Worker(threading.Thread):
     """One actor-learner thread: its own env and local model, updating the global model.
 
     Args:
-        worker_id: 0-based id; the worker's env is seeded with ``config.seed + worker_id``.
+        worker_id: 0-based id; the worker's env is first reset with seed
+            ``config.seed + worker_id`` (plus the env steps before a resume).
         master: the ``MasterAgent`` whose global model, optimizer and lock the worker shares.
 
     Attributes:
@@ -131,7 +182,7 @@ class Worker(threading.Thread):
         self.local_model = ActorCriticModel(master.num_actions, config.hidden_units)
         self.local_model.build_for(master.obs_dim)
         self.local_model.set_weights(master.global_model.get_weights())
-        self.rng = tf.random.Generator.from_seed(config.seed + worker_id)
+        self.rng = master.rngs[worker_id]
 
         # Concrete functions: calling one skips tf.function's signature matching, which costs
         # more than the tiny network itself (measured: 76 us against 173 us a step).
@@ -153,17 +204,19 @@ class Worker(threading.Thread):
         ``max_grad_norm``, applied to the global weights (theta) by the shared optimizer, and the
         global weights are copied back into the local model.
 
+        A non-finite loss or gradient is not applied (``apply_if_finite``).
+
         Returns:
-            ``(LossInfo, gradient norm before clipping)``.
+            ``(LossInfo, gradient norm before clipping, whether it was applied)``.
         """
         gradients, loss, norm = compute_gradients(self.local_model, rollout, self.master.config)
         global_variables = self.master.global_model.trainable_variables
-        self.master.optimizer.apply_gradients(zip(gradients, global_variables, strict=True))
+        applied = apply_if_finite(self.master.optimizer, gradients, global_variables, loss, norm)
         for local, shared in zip(
             self.local_model.trainable_variables, global_variables, strict=True
         ):
             local.assign(shared)
-        return loss, norm
+        return loss, norm, applied
 
     def run(self) -> None:
         try:
@@ -176,7 +229,7 @@ class Worker(threading.Thread):
         config, master = self.master.config, self.master
         env = make_env(config.env_id)
         memory = Memory(capacity=config.update_freq)
-        state, _ = env.reset(seed=config.seed + self.worker_id)
+        state, _ = env.reset(seed=master.first_reset_seed + self.worker_id)
         episode_return, episode_length = 0.0, 0
         try:
             while not master.stop.is_set():
@@ -194,7 +247,8 @@ class Worker(threading.Thread):
                 if master.stop.is_set():
                     return
                 with master.update_lock:
-                    self.update(rollout)
+                    loss, _, applied = self.update(rollout)
+                    master.nonfinite.add(applied, loss)
                 master.episode_log.add_steps(len(memory))
                 if episode_over:
                     episode = master.episode_log.record(

@@ -27,6 +27,10 @@ class ActorCriticConfig:
         stop_at_threshold: end training once the mean return of the last 100 training episodes
             reaches the env's reward threshold.
         eval_episodes: greedy episodes of each evaluation, seeded from ``seed + 10_000``.
+        checkpoint_every: updates between checkpoints of the training state (for ``--resume``);
+            one is also written at the end and on an interrupt.
+        max_nonfinite_updates: updates with a NaN or infinite loss or gradient are skipped; one
+            more than this many stops the run with an error.
     """
 
     env_id: str = "CartPole-v1"
@@ -42,6 +46,8 @@ class ActorCriticConfig:
     jit_compile: bool = True
     stop_at_threshold: bool = False
     eval_episodes: int = 100
+    checkpoint_every: int = 500
+    max_nonfinite_updates: int = 10
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,6 +41,22 @@ class Episode(NamedTuple):
     seconds: float
     is_best: bool
 
+    @classmethod
+    def from_values(cls, values) -> Episode:
+        """An ``Episode`` from its fields as plain numbers, in order (a saved row)."""
+        index, worker, episode_return, length, average, recent, steps, seconds, best = values
+        return cls(
+            int(index),
+            int(worker),
+            float(episode_return),
+            int(length),
+            float(average),
+            float(recent),
+            int(steps),
+            float(seconds),
+            bool(best),
+        )
+
 
 class EpisodeLog:
     """Counts episodes and env steps across threads and stops the run after ``max_episodes``.
@@ -67,6 +83,11 @@ class EpisodeLog:
         self._start = time.perf_counter()
 
     @property
+    def seconds(self) -> float:
+        """Seconds since the log started, counting those before a restore."""
+        return time.perf_counter() - self._start
+
+    @property
     def env_steps(self) -> int:
         """Env steps added so far by all workers."""
         return self._env_steps
@@ -75,6 +96,25 @@ class EpisodeLog:
         """Adds ``steps`` env steps taken by one worker."""
         with self._lock:
             self._env_steps += steps
+
+    def snapshot(self) -> tuple[list[Episode], int]:
+        """A consistent copy of ``(episodes, env_steps)``."""
+        with self._lock:
+            return list(self.episodes), self._env_steps
+
+    def restore(self, episodes: list[Episode], env_steps: int) -> None:
+        """Continues from a saved snapshot: counts, averages, best and clock go on from there."""
+        with self._lock:
+            self.episodes = list(episodes)
+            self._env_steps = env_steps
+            self._recent.clear()
+            self._recent.extend(e.episode_return for e in episodes[-self.window :])
+            bests = [e.recent_mean for e in episodes if e.is_best]
+            self._best = bests[-1] if bests else float("-inf")
+            self._start = time.perf_counter() - (episodes[-1].seconds if episodes else 0.0)
+            budget = self.max_episodes
+            if budget is not None and len(self.episodes) >= budget:
+                self.done.set()
 
     def record(self, worker: int, episode_return: float, length: int) -> Episode | None:
         """Records a finished episode; returns it, or None if the budget was already used."""

@@ -52,3 +52,48 @@ def rollout_spec(steps: int, num_envs: int, obs_dim: int) -> Rollout:
         truncated=per_step,
         valid=per_step,
     )
+
+
+class TrainingError(RuntimeError):
+    """Training stopped by a fault: a worker failed, or updates kept being non-finite."""
+
+
+def apply_if_finite(optimizer, gradients, variables, loss: LossInfo, norm) -> tf.Tensor:
+    """Applies ``gradients`` to ``variables`` only if the loss and the gradient norm are finite.
+
+    A NaN or infinite loss or gradient (from a diverging value function, a bad reward) never
+    reaches the weights or the optimizer's moments.
+
+    Returns:
+        A bool scalar tensor: whether the update was applied.
+    """
+    finite = tf.math.is_finite(loss.total) & tf.math.is_finite(norm)
+
+    def apply():
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return tf.constant(True)
+
+    return tf.cond(finite, apply, lambda: tf.constant(False))
+
+
+class NonFiniteCounter:
+    """Counts skipped non-finite updates; raises once there have been more than ``limit``.
+
+    Not thread-safe: A3C calls it under the update lock.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.count = 0
+
+    def add(self, applied, loss: LossInfo) -> None:
+        """Records an update's outcome; raises ``TrainingError`` past the limit."""
+        if bool(applied):
+            return
+        self.count += 1
+        if self.count > self.limit:
+            raise TrainingError(
+                f"{self.count} updates had a non-finite loss or gradient (last loss "
+                f"{float(loss.total)}, value loss {float(loss.value_loss)}); none reached the "
+                "weights. Try a lower --lr or --max_grad_norm"
+            )

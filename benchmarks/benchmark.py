@@ -53,6 +53,12 @@ SUITES = {
         ["a3c_cartpole.py", "--train", "--stop-at-threshold", "--max-eps=3000"],
         "Time to solve with the defaults (2 workers, t_max 20, Adam 1e-3), up to 3000 episodes.",
     ),
+    "a3c-8workers": (
+        "A3C under load: 8 workers on the 2 cores, 3000 episodes",
+        ["a3c_cartpole.py", "--train", "--workers=8", "--max-eps=3000"],
+        "Four threads a core contend for the GIL, the lock and the optimizer; the run must "
+        "end with exactly 3000 episodes, no deadlock, no lost result.",
+    ),
     "a3c-defaults": (
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
@@ -164,6 +170,33 @@ def summary(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
+HEADER = """# Benchmarks
+
+Written by `python benchmarks/benchmark.py`; each section says when, with which command and
+versions, on which machine. Re-running some suites (`--suites=a2c`) rewrites their sections and
+keeps the others.
+
+- Every run is a fresh process on CartPole-v1, timed from start to exit ("whole process").
+- "To solve": the first episode at which the mean return of the last 100 training episodes
+  reached 475, the classic rule; its env steps, and seconds of training until then (start-up
+  excluded). "Env steps/s" is over the whole training, XLA compilation included and periodic
+  evaluations excluded. The greedy mean is the saved model over 100 new seeded episodes.
+- The machine is shared and noisy: compare suites of one date, and read medians.
+"""
+
+
+def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
+    """The header and every section: the new ones replace old ones of the same suite name."""
+    sections = {}
+    for chunk in old_text.split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].split("`")[1] if "`" in chunk.split("\n", 1)[0] else None
+        if name:
+            sections[name] = "## " + chunk.rstrip() + "\n"
+    sections.update(new_sections)
+    ordered = [sections[name] for name in SUITES if name in sections]
+    return HEADER + "\n" + "\n".join(ordered)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
@@ -171,7 +204,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    sections = []
+    sections = {}
     for name in args.suites.split(","):
         title, command, purpose = SUITES[name]
         if name.startswith("sb3") and importlib.util.find_spec("stable_baselines3") is None:
@@ -182,27 +215,19 @@ def main() -> None:
             row = run_once(command, seed)
             print(name, row, flush=True)
             rows.append(row)
-        sections.append(
-            f"## {title}\n\n{purpose} Each run: `python {' '.join(command)} --seed=S`.\n\n"
+        sections[name] = (
+            f"## `{name}`: {title}\n\n{purpose}\n\n"
+            f"- Each run: `python {' '.join(command)} --seed=S`; seeds {args.seeds}.\n"
+            f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
+            f"--suites={name} --seeds={args.seeds}` on {machine()}.\n"
+            f"- Versions: {versions()}.\n\n"
             f"{table(rows)}\nSummary: {summary(rows)}\n"
         )
-    text = f"""# Benchmarks
-
-Produced by `python benchmarks/benchmark.py --suites={args.suites} --seeds={args.seeds}` on
-{time.strftime("%Y-%m-%d")}.
-
-- Machine: {machine()}; shared and noisy, so compare within one run and read medians.
-- Versions: {versions()}.
-- Every run is a fresh process on CartPole-v1, timed from start to exit ("whole process").
-- "To solve": the first episode at which the mean return of the last 100 training episodes
-  reached 475, the classic rule; its env steps, and seconds of training until then (start-up
-  excluded). "Env steps/s" is over the whole training, XLA compilation included and periodic
-  evaluations excluded. The greedy mean is the saved model over 100 new seeded episodes.
-
-{chr(10).join(sections)}"""
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(text)
-    print(f"wrote {args.output}")
+    output = Path(args.output)
+    old = output.read_text() if output.exists() else ""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(merge_sections(old, sections))
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

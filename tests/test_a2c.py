@@ -147,7 +147,7 @@ def test_a2c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     agent.train()
     assert [steps for steps, _ in agent.evaluations] == [20_096, 40_064, 60_032]
     saved = ActorCriticModel(2).build_for(4)
-    load_weights(saved, agent.save_path)
+    load_weights(saved, agent.save_path, "CartPole-v1")
     result = evaluate(saved, "CartPole-v1", episodes=20, seed=123)
     assert result.mean > 200  # random play averages about 22
 

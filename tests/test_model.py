@@ -36,10 +36,10 @@ def test_bad_sizes_are_refused():
 
 def test_weights_round_trip_through_a_weights_h5_file(tmp_path):
     model = ActorCriticModel(2).build_for(4)
-    path = save_weights(model, tmp_path / "model_CartPole-v1.weights.h5")
+    path = save_weights(model, tmp_path / "model_CartPole-v1.weights.h5", "CartPole-v1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model_CartPole-v1.weights.h5"]
     other = ActorCriticModel(2).build_for(4)
-    load_weights(other, path)
+    load_weights(other, path, "CartPole-v1")
     for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -47,7 +47,24 @@ def test_weights_round_trip_through_a_weights_h5_file(tmp_path):
 def test_loading_a_missing_or_mismatched_file_says_what_is_wrong(tmp_path):
     model = ActorCriticModel(2).build_for(4)
     with pytest.raises(CheckpointError, match="no saved model.*train with this"):
-        load_weights(model, tmp_path / "none.weights.h5", train_hint="train with this")
-    path = save_weights(ActorCriticModel(3).build_for(6), tmp_path / "other.weights.h5")
-    with pytest.raises(CheckpointError, match="another env or architecture"):
-        load_weights(model, path)
+        load_weights(model, tmp_path / "none.weights.h5", "CartPole-v1", "train with this")
+    path = save_weights(
+        ActorCriticModel(3).build_for(6), tmp_path / "other.weights.h5", "Acrobot-v1"
+    )
+    with pytest.raises(CheckpointError, match="was trained on Acrobot-v1, not CartPole-v1"):
+        load_weights(model, path, "CartPole-v1")
+    path = save_weights(
+        ActorCriticModel(2, (8,)).build_for(4), tmp_path / "small.weights.h5", "CartPole-v1"
+    )
+    with pytest.raises(CheckpointError, match="another architecture"):
+        load_weights(model, path, "CartPole-v1")
+
+
+def test_non_finite_weights_are_never_saved(tmp_path):
+    model = ActorCriticModel(2).build_for(4)
+    weights = model.get_weights()
+    weights[0][0, 0] = np.nan
+    model.set_weights(weights)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        save_weights(model, tmp_path / "m.weights.h5", "CartPole-v1")
+    assert not list(tmp_path.iterdir())

@@ -1,13 +1,19 @@
-"""Saving and loading the trained model's weights."""
+"""Saving and loading the trained model's weights, with what they were trained for."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import h5py
 import keras
+import numpy as np
 
-from utils.files import atomic_write
+from utils.files import atomic_write, safe_name
+
+# HDF5 attribute of the weights file naming the env and the architecture they belong to.
+METADATA_KEY = "a3c_keras"
 
 
 class CheckpointError(ValueError):
@@ -16,34 +22,92 @@ class CheckpointError(ValueError):
 
 def model_path(save_dir: str | os.PathLike, env_id: str) -> Path:
     """``<save_dir>/model_<env_id>.weights.h5``, the best weights of a run on ``env_id``."""
-    return Path(save_dir) / f"model_{env_id}.weights.h5"
+    return Path(save_dir) / f"model_{safe_name(env_id)}.weights.h5"
 
 
-def save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
+def describe(model: keras.Model, env_id: str) -> dict:
+    """What a weights file must match to load into ``model``: env id and architecture."""
+    return {
+        "env_id": env_id,
+        "num_actions": int(getattr(model, "num_actions", -1)),
+        "hidden_units": list(getattr(model, "hidden_units", ())),
+        "shapes": [list(weight.shape) for weight in model.weights],
+    }
+
+
+def all_finite(model: keras.Model) -> bool:
+    """Whether every weight of ``model`` is a finite number."""
+    return all(np.isfinite(weight).all() for weight in model.get_weights())
+
+
+def save_weights(model: keras.Model, path: str | os.PathLike, env_id: str) -> Path:
     """Saves ``model``'s weights to ``path`` (ending ``.weights.h5``) atomically; returns the path.
 
-    The model must be built. The caller keeps other threads from changing the weights meanwhile.
+    The file also records ``env_id`` and the architecture, so loading it elsewhere can say what
+    does not match. The model must be built; the caller keeps other threads from changing the
+    weights meanwhile.
+
+    Raises:
+        CheckpointError: if a weight is NaN or infinite (a good file is never replaced by those).
     """
-    return atomic_write(path, model.save_weights)
+    if not all_finite(model):
+        raise CheckpointError(f"refusing to save non-finite weights to {path}")
+
+    def write(temporary: str) -> None:
+        model.save_weights(temporary)
+        with h5py.File(temporary, "a") as handle:
+            handle.attrs[METADATA_KEY] = json.dumps(describe(model, env_id))
+
+    return atomic_write(path, write)
 
 
-def load_weights(model: keras.Model, path: str | os.PathLike, train_hint: str = "") -> None:
+def load_weights(
+    model: keras.Model, path: str | os.PathLike, env_id: str, train_hint: str = ""
+) -> None:
     """Loads weights saved by ``save_weights`` into the built ``model``.
 
     Raises:
-        CheckpointError: if ``path`` does not exist (with ``train_hint``, how to make one), or
-            cannot be read as weights of this model's architecture.
+        CheckpointError: one line saying what is wrong: no file at ``path`` (with
+            ``train_hint``, how to make one); a file that is not a readable weights file
+            (corrupt or truncated); weights trained on another env; or another architecture.
     """
     path = Path(path)
+    hint = f"; {train_hint}" if train_hint else ""
     if not path.is_file():
+        raise CheckpointError(f"no saved model at {path}{hint}")
+    try:
+        with h5py.File(path, "r") as handle:
+            saved = json.loads(handle.attrs.get(METADATA_KEY, "{}"))
+    except (OSError, ValueError) as error:
         raise CheckpointError(
-            f"no saved model at {path}" + (f"; {train_hint}" if train_hint else "")
+            f"{path} is corrupt or truncated: not a readable weights file ({first_line(error)})"
+            f"{hint}"
+        ) from None
+    wanted = describe(model, env_id)
+    if saved.get("env_id", env_id) != env_id:
+        raise CheckpointError(
+            f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
+            f"--env={saved['env_id']} to use it, or train a model for {env_id}"
+        )
+    if saved and saved != wanted:
+        raise CheckpointError(
+            f"{path} holds another architecture ({architecture(saved)}) than this program "
+            f"builds ({architecture(wanted)})"
         )
     try:
         model.load_weights(path)
     except Exception as error:  # h5py, Keras and TF raise many kinds here
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"cannot load {path}: it is corrupt or was saved from another env or architecture "
-            f"({reason})"
-        ) from error
+        raise CheckpointError(f"cannot load {path}: {first_line(error)}{hint}") from None
+
+
+def architecture(description: dict) -> str:
+    return (
+        f"hidden units {tuple(description.get('hidden_units', ()))}, "
+        f"{description.get('num_actions')} actions, weight shapes "
+        f"{[tuple(shape) for shape in description.get('shapes', [])]}"
+    )
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

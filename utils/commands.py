@@ -1,25 +1,31 @@
 """The command line that a3c_cartpole.py and a2c_cartpole.py share: baseline, play, train, report.
 
-Each entry point defines its flags and a ``trainer`` function; ``run`` does the rest.
+Each entry point defines its flags and how to make its agent; ``run`` does the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import signal
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Protocol
 
 import numpy as np
-from absl import flags
+from absl import flags, logging
 
 from agents.config import ActorCriticConfig
-from agents.episode_log import Episode, save_episodes_csv
+from agents.episode_log import Episode, EpisodeLog, save_episodes_csv
 from agents.evaluation import EvalResult, evaluate, play
 from agents.random_agent import RandomAgent
+from agents.training import TrainingError
+from agents.training_state import NoCheckpointError, TrainingState
 from models import ActorCriticModel
 from utils.checkpoint import CheckpointError, load_weights, model_path
-from utils.envs import EnvError, env_dims, make_env, reward_threshold
+from utils.envs import EnvError, env_dims, make_env, resolve_env_id, reward_threshold
+from utils.files import safe_name
 from utils.flags import config_from_flags, exit_with_error
 from utils.plotting import plot_moving_average
 
@@ -33,52 +39,117 @@ class UsageError(ValueError):
 USER_ERRORS = (UsageError, EnvError, CheckpointError)
 
 
-class TrainOutcome(NamedTuple):
-    """What a ``train`` function of an entry point returns.
+class Agent(Protocol):
+    """What ``run`` needs of ``MasterAgent`` (A3C) and ``A2CAgent``."""
 
-    Attributes:
-        title: names the algorithm and env, such as ``"A3C on CartPole-v1"``.
-        episodes: the finished training episodes, in order.
-        env_steps: env steps of training.
-        train_seconds: seconds of training, periodic evaluations excluded.
-    """
+    title: str  # "A3C on CartPole-v1"
+    save_path: Path  # the best model's weights file
+    episode_log: EpisodeLog
+    train_seconds: float  # of training, evaluations excluded; set by train
+    state: TrainingState
 
-    title: str
-    episodes: list[Episode]
-    env_steps: int
-    train_seconds: float
+    def train(self) -> list[Episode]: ...
+
+    def request_stop(self) -> None: ...
 
 
 def run(
     program: str,
     config_class: type[ActorCriticConfig],
-    trainer: Callable[[ActorCriticConfig, Path], Callable[[], TrainOutcome]],
+    make_agent: Callable[[ActorCriticConfig, Path, bool], Agent],
 ) -> None:
-    """Runs the baseline, play or training, as the flags say; user errors exit 2 with one line.
+    """Runs the baseline, play or training, as the flags say.
+
+    Bad input exits 2 with one line and writes nothing; a failed run exits 1 keeping its last
+    checkpoint; SIGINT or SIGTERM stops training cleanly, checkpoints, writes the plot and exits
+    128 + the signal number.
 
     Args:
         program: the entry point's file name, for messages.
         config_class: the algorithm's config, built from the flags of the same names.
-        trainer: builds the agent for a config and save directory, writing nothing (so bad
-            input fails first), and returns the function that trains it, saving the best model
-            to ``model_path(save_dir, env)``.
+        make_agent: builds the agent for a config, a save directory and whether to resume,
+            writing nothing, so bad input fails before any file is touched.
     """
     try:
         config = config_from_flags(config_class)
+        config = dataclasses.replace(config, env_id=resolve_env_id(config.env_id))
         if FLAGS.algorithm == "random":
             run_random_baseline(config.env_id, FLAGS.max_eps, config.seed)
         elif not FLAGS.train:
             play_saved_model(config, FLAGS.save_dir, FLAGS.episodes, program)
         else:
-            save_dir = Path(FLAGS.save_dir)
-            train = trainer(config, save_dir)
-            prepare_save_dir(save_dir)
-            outcome = train()
-            best = build_model(config.env_id, config.hidden_units)
-            load_weights(best, model_path(save_dir, config.env_id))
-            finish_training(config, save_dir, outcome, best)
+            train_and_report(config, Path(FLAGS.save_dir), make_agent, FLAGS.resume)
     except USER_ERRORS as error:
         exit_with_error(str(error))
+    except TrainingError as error:
+        exit_with_error(f"training failed: {error}", status=1)
+    except KeyboardInterrupt:
+        exit_with_error("interrupted", status=128 + signal.SIGINT)
+
+
+def train_and_report(
+    config: ActorCriticConfig,
+    save_dir: Path,
+    make_agent: Callable[[ActorCriticConfig, Path, bool], Agent],
+    resume: bool,
+    out=print,
+) -> None:
+    """Trains (resuming if asked), then writes the plot and log, evaluates and reports."""
+    try:
+        agent = make_agent(config, save_dir, resume)
+    except NoCheckpointError as error:
+        raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
+    prepare_save_dir(save_dir)
+    with stop_on_signals(agent.request_stop) as received:
+        episodes = agent.train()
+    env_id = config.env_id
+    plot = plot_moving_average(
+        episodes,
+        save_dir / f"{safe_name(env_id)}_moving_average.png",
+        agent.title,
+        reward_threshold(env_id),
+    )
+    csv = save_episodes_csv(episodes, save_dir / f"{safe_name(env_id)}_episodes.csv")
+    steps, seconds = agent.episode_log.env_steps, agent.train_seconds
+    out(
+        f"trained {len(episodes)} episodes, {steps} env steps in {seconds:.1f} s "
+        f"({steps / max(seconds, 1e-9):.0f} env steps/s)"
+    )
+    out(f"model: {agent.save_path}")
+    out(f"plot: {plot}")
+    out(f"episode log: {csv}")
+    out(f"checkpoint: {agent.state.latest} (continue with --resume)")
+    if received:
+        name = signal.Signals(received[0]).name
+        exit_with_error(f"interrupted by {name}; the run was saved", status=128 + received[0])
+    best = build_model(env_id, config.hidden_units)
+    load_weights(best, agent.save_path, env_id)
+    result = evaluate(best, env_id, episodes=config.eval_episodes, seed=config.seed + 10_000)
+    out(result.summary())
+
+
+@contextlib.contextmanager
+def stop_on_signals(request_stop: Callable[[], None]):
+    """Within the block, SIGINT (Ctrl-C) and SIGTERM call ``request_stop`` instead of killing.
+
+    Yields the list of signal numbers received. After the first signal the previous handler is
+    back, so a second Ctrl-C interrupts at once: the program never hangs on a stop.
+    """
+    received: list[int] = []
+    catch = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum, frame):
+        received.append(signum)
+        signal.signal(signum, previous[signum])
+        logging.warning("%s: stopping after the current step", signal.Signals(signum).name)
+        request_stop()
+
+    previous = {signum: signal.signal(signum, handler) for signum in catch}
+    try:
+        yield received
+    finally:
+        for signum in catch:
+            signal.signal(signum, previous[signum])
 
 
 def prepare_save_dir(save_dir: str | Path) -> Path:
@@ -126,37 +197,7 @@ def play_saved_model(
     model = build_model(env_id, config.hidden_units)
     path = model_path(save_dir, env_id)
     hint = f"train one with: python {program} --train --env={env_id} --save_dir={save_dir}"
-    load_weights(model, path, train_hint=hint)
+    load_weights(model, path, env_id, train_hint=hint)
     result = play(model, env_id, episodes=episodes, seed=config.seed, out=out)
     out(f"played {path}: " + result.summary())
-    return result
-
-
-def finish_training(
-    config: ActorCriticConfig, save_dir: Path, outcome: TrainOutcome, model, out=print
-) -> EvalResult:
-    """Writes the plot and episode CSV, evaluates ``model`` greedily, prints where it all is.
-
-    Args:
-        model: the saved best model, loaded; evaluated over ``config.eval_episodes`` episodes
-            seeded from ``config.seed + 10_000`` (seeds the training envs did not start from).
-    """
-    env_id = config.env_id
-    plot = plot_moving_average(
-        outcome.episodes,
-        save_dir / f"{env_id}_moving_average.png",
-        outcome.title,
-        reward_threshold(env_id),
-    )
-    csv = save_episodes_csv(outcome.episodes, save_dir / f"{env_id}_episodes.csv")
-    result = evaluate(model, env_id, episodes=config.eval_episodes, seed=config.seed + 10_000)
-    steps, seconds = outcome.env_steps, outcome.train_seconds
-    out(
-        f"trained {len(outcome.episodes)} episodes, {steps} env steps in {seconds:.1f} s "
-        f"({steps / max(seconds, 1e-9):.0f} env steps/s)"
-    )
-    out(f"model: {model_path(save_dir, env_id)}")
-    out(f"plot: {plot}")
-    out(f"episode log: {csv}")
-    out(result.summary())
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 
 import gymnasium as gym
 import numpy as np
@@ -15,12 +16,26 @@ class EnvError(ValueError):
 VECTOR_MODES = ("auto", "native", "sync", "async")
 
 
-def check_registered(env_id: str) -> None:
-    """Raises ``EnvError``, naming close ids, if gymnasium has no env ``env_id``."""
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+def resolve_env_id(env_id: str) -> str:
+    """The registered id of ``env_id``, importing ``module`` first for ``module:EnvId`` ids.
+
+    ``module:EnvId`` is gymnasium's way to name an env that a module registers on import (your
+    own env, say); the module must be importable from the working directory.
+
+    Raises:
+        EnvError: if the module cannot be imported or no env has the id (naming close ids).
+    """
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise EnvError(f"cannot import {module!r} for env id {env_id!r}: {error}") from None
+    if name not in gym.registry:
+        close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}?" if close else "see gymnasium.pprint_registry()"
         raise EnvError(f"unknown env id {env_id!r}; {hint}")
+    return name
 
 
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
@@ -30,7 +45,7 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
         EnvError: if ``env_id`` is not registered (naming close ids), or its spaces are not
             supported (see ``check_spaces``).
     """
-    check_registered(env_id)
+    env_id = resolve_env_id(env_id)
     env = gym.make(env_id, render_mode=render_mode)
     try:
         check_spaces(env.observation_space, env.action_space, env_id)
@@ -62,7 +77,7 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
         raise ValueError(f"vector mode must be one of {', '.join(VECTOR_MODES)}, got {mode!r}")
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    check_registered(env_id)
+    env_id = resolve_env_id(env_id)
     native = gym.spec(env_id).vector_entry_point is not None
     if mode == "native" and not native:
         raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")

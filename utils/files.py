@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +35,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             os.remove(temporary)
         raise
     return path
+
+
+def safe_name(env_id: str) -> str:
+    """``env_id`` made fit for a file name: every character but letters, digits, ``.-_`` becomes
+    ``_`` (``phys2d/CartPole-v1`` -> ``phys2d_CartPole-v1``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", env_id)

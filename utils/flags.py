@@ -66,6 +66,14 @@ def define_shared_flags(
     flags.DEFINE_boolean(
         "jit_compile", defaults.jit_compile, "Compile acting and updates with XLA."
     )
+    flags.DEFINE_boolean(
+        "resume", False, "Continue training from the newest checkpoint in --save_dir."
+    )
+    flags.DEFINE_integer(
+        "checkpoint_every",
+        defaults.checkpoint_every,
+        "Updates between checkpoints of the training state, for --resume (>= 1).",
+    )
 
     require("lr", lambda v: v > 0, "must be > 0")
     require("gamma", lambda v: 0 < v <= 1, "must be in (0, 1]")
@@ -78,6 +86,7 @@ def define_shared_flags(
     require("seed", lambda v: v >= 0, "must be >= 0")
     require("eval_episodes", lambda v: v >= 1, "must be >= 1")
     require("episodes", lambda v: v >= 1, "must be >= 1")
+    require("checkpoint_every", lambda v: v >= 1, "must be >= 1")
 
 
 def config_from_flags(config_class: type[ConfigT]) -> ConfigT:
@@ -118,11 +127,12 @@ def normalize_flag_names(argv: list[str], names) -> list[str]:
     return out
 
 
-def exit_with_error(message: str) -> NoReturn:
-    """Prints ``<program>: error: <message>`` as one line on stderr and exits with status 2."""
+def exit_with_error(message: str, status: int = 2) -> NoReturn:
+    """Prints ``<program>: error: <message>`` as one line on stderr and exits with ``status``
+    (2, the default, for bad input)."""
     program = os.path.basename(sys.argv[0]) if sys.argv else "program"
     sys.stderr.write(f"{program}: error: {message}\n")
-    sys.exit(2)
+    sys.exit(status)
 
 
 def start_tensorflow(argv: list[str]) -> None:

@@ -1,0 +1,34 @@
+"""Envs that fail on purpose, for the reliability tests. Name them on the command line as
+``--env=tests.faulty_envs:CrashOddSeed-v0``: gymnasium imports this module, which registers them.
+"""
+
+import gymnasium as gym
+from gymnasium.envs.classic_control import CartPoleEnv
+
+
+class CrashOddSeed(CartPoleEnv):
+    """CartPole that raises on its 30th step if it was first reset with an odd seed (in A3C with
+    ``--seed=0``: worker 1's env)."""
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self.crash, self.steps = seed % 2 == 1, 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.steps += 1
+        if self.crash and self.steps == 30:
+            raise RuntimeError("the simulator crashed")
+        return super().step(action)
+
+
+class NanReward(CartPoleEnv):
+    """CartPole whose rewards are NaN: every loss is NaN."""
+
+    def step(self, action):
+        state, _, terminated, truncated, info = super().step(action)
+        return state, float("nan"), terminated, truncated, info
+
+
+gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
+gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=500)

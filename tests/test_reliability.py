@@ -1,0 +1,262 @@
+"""Bad input, faults and resuming, through the real command lines."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from agents.a3c import MasterAgent
+from agents.config import A3CConfig
+from agents.memory import Memory
+from agents.training import apply_if_finite, compute_gradients
+from models import ActorCriticModel
+from utils.checkpoint import load_weights, save_weights
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def command(program, *args):
+    return [sys.executable, program, *args]
+
+
+def environment():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+
+
+def run(program, *args, timeout=300):
+    return subprocess.run(
+        command(program, *args),
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def error_line(result):
+    """The program's one error line (TensorFlow's start-up notices are left out)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("a3c_", "a2c_"))]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def episodes_csv(save_dir):
+    with open(Path(save_dir) / "CartPole-v1_episodes.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+# Bad input: one line, exit status 2, nothing written.
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env=Pendulum-v1"], "only Discrete action spaces are supported"),
+        (["--env=FrozenLake-v1"], "only flat (1-D) Box observation spaces are supported"),
+        (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
+        (["--lr=-1"], "flag --lr=-1.0: must be > 0"),
+        (["--workers=0"], "flag --workers=0: must be >= 1"),
+        (["--entropy-coef=-0.1"], "flag --entropy_coef=-0.1: must be >= 0"),
+        (["--update-freq=0"], "flag --update_freq=0: must be >= 1"),
+        (["--max-eps=ten"], "flag --max_eps=ten: invalid literal for int()"),
+        (["--resume"], "--resume: no checkpoint to resume in"),
+    ],
+)
+def test_bad_training_input(tmp_path, args, message):
+    result = run("a3c_cartpole.py", "--train", *args, f"--save_dir={tmp_path}/out")
+    assert result.returncode == 2
+    assert message in error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_save_dir_that_cannot_be_created(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    result = run("a2c_cartpole.py", "--train", f"--save_dir={tmp_path}/file/out")
+    assert result.returncode == 2
+    assert f"--save_dir={tmp_path}/file/out cannot be created or written" in error_line(result)
+
+
+def saved(tmp_path, num_actions=2, obs_dim=4, hidden=(128,), env_id="CartPole-v1"):
+    model = ActorCriticModel(num_actions, hidden).build_for(obs_dim)
+    return save_weights(model, tmp_path / "model_CartPole-v1.weights.h5", env_id)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(b"definitely not HDF5"), "is corrupt or truncated"),
+        (lambda p: p.write_bytes(p.read_bytes()[:3000]), "is corrupt or truncated"),
+        (lambda p: saved(p.parent, 3, 6, env_id="Acrobot-v1"), "was trained on Acrobot-v1, not"),
+        (lambda p: saved(p.parent, hidden=(64, 64)), "holds another architecture"),
+    ],
+)
+def test_play_refuses_a_damaged_or_mismatched_model(tmp_path, damage, message):
+    damage(saved(tmp_path))
+    result = run("a3c_cartpole.py", f"--save_dir={tmp_path}")
+    assert result.returncode == 2
+    assert message in error_line(result)
+
+
+def test_weights_record_their_env_and_load_back(tmp_path):
+    model = ActorCriticModel(2).build_for(4)
+    path = save_weights(model, tmp_path / "m.weights.h5", "CartPole-v1")
+    other = ActorCriticModel(2).build_for(4)
+    load_weights(other, path, "CartPole-v1")
+    for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# Faults: nothing lost.
+
+
+def test_non_finite_updates_never_reach_the_weights():
+    model = ActorCriticModel(2).build_for(4)
+    optimizer = tf.keras.optimizers.Adam(1e-2)
+    optimizer.build(model.trainable_variables)
+    memory = Memory()
+    memory.store(np.ones(4), 0, float("nan"), True, False)
+    rollout = memory.to_rollout(np.ones(4))
+    before = model.get_weights()
+    gradients, loss, norm = compute_gradients(model, rollout, A3CConfig())
+    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, loss, norm)
+    assert not bool(applied) and not np.isfinite(float(loss.total))
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(optimizer.iterations) == 0
+
+
+def test_nan_rewards_stop_the_run_with_a_clear_error_and_a_finite_model(tmp_path):
+    start = time.perf_counter()
+    result = run(
+        "a3c_cartpole.py",
+        "--train",
+        "--env=tests.faulty_envs:NanReward-v0",
+        "--max-eps=500",
+        "--update-freq=5",
+        f"--save_dir={tmp_path}",
+    )
+    assert result.returncode == 1
+    line = error_line(result)
+    assert "training failed: worker" in line and "non-finite loss or gradient" in line
+    assert time.perf_counter() - start < 60
+    for path in tmp_path.glob("model_*.weights.h5"):
+        model = ActorCriticModel(2).build_for(4)
+        load_weights(model, path, "NanReward-v0")
+        assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_a_failing_worker_stops_everything_and_is_named(tmp_path):
+    start = time.perf_counter()
+    result = run(
+        "a3c_cartpole.py",
+        "--train",
+        "--env=tests.faulty_envs:CrashOddSeed-v0",
+        "--workers=2",
+        "--max-eps=100000",
+        f"--save_dir={tmp_path}",
+    )
+    assert result.returncode == 1
+    assert "worker 1 failed: RuntimeError: the simulator crashed" in error_line(result)
+    assert time.perf_counter() - start < 60
+
+
+def wait_for_checkpoint(save_dir, process, also=None, timeout=120):
+    """Waits until the run has written a checkpoint (and the file ``also``)."""
+    wanted = [Path(save_dir) / "checkpoints_CartPole-v1" / "checkpoint", *([also] if also else [])]
+    deadline = time.time() + timeout
+    while not all(path.exists() for path in wanted):
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    "program, budget",
+    [("a3c_cartpole.py", "--max-eps=100000"), ("a2c_cartpole.py", "--max-steps=5000000")],
+)
+def test_sigterm_stops_cleanly_saves_and_resume_continues(tmp_path, program, budget):
+    args = ["--train", budget, "--checkpoint-every=20", f"--save_dir={tmp_path}"]
+    process = subprocess.Popen(
+        command(program, *args),
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_checkpoint(tmp_path, process)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)  # never hangs
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "interrupted by SIGTERM; the run was saved" in stderr
+    assert (tmp_path / "CartPole-v1_moving_average.png").is_file()
+    first = episodes_csv(tmp_path)
+    assert len(first) > 0
+
+    small = "--max-eps=" if program.startswith("a3c") else "--max-steps="
+    target = len(first) + 40 if program.startswith("a3c") else int(first[-1]["env_steps"]) + 3000
+    resumed = run(
+        program,
+        "--train",
+        "--resume",
+        f"{small}{target}",
+        "--eval-episodes=5",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    second = episodes_csv(tmp_path)
+    assert [row["index"] for row in second[: len(first)]] == [row["index"] for row in first]
+    assert [int(row["index"]) for row in second] == list(range(1, len(second) + 1))
+    assert int(second[-1]["env_steps"]) >= int(first[-1]["env_steps"])
+    if program.startswith("a3c"):
+        assert len(second) == target
+    played = run(program, f"--save_dir={tmp_path}")
+    assert played.returncode == 0 and "episode 1 | step 1" in played.stdout
+
+
+@pytest.mark.parametrize("program", ["a3c_cartpole.py", "a2c_cartpole.py"])
+def test_sigkill_leaves_a_loadable_checkpoint_and_model(tmp_path, program):
+    args = [
+        "--train",
+        "--checkpoint-every=10",
+        f"--save_dir={tmp_path}",
+        "--max-eps=100000" if program.startswith("a3c") else "--max-steps=5000000",
+        "--eval-interval=2000" if program.startswith("a2c") else "--workers=2",
+    ]
+    process = subprocess.Popen(
+        command(program, *args),
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_checkpoint(tmp_path, process, also=tmp_path / "model_CartPole-v1.weights.h5")
+    time.sleep(np.random.default_rng().uniform(0.2, 1.5))  # anywhere, perhaps mid-write
+    process.kill()
+    process.wait(timeout=30)
+    model = ActorCriticModel(2).build_for(4)
+    load_weights(model, tmp_path / "model_CartPole-v1.weights.h5", "CartPole-v1")
+    small = "--max-eps=5" if program.startswith("a3c") else "--max-steps=1"
+    resumed = run(
+        program, "--train", "--resume", small, "--eval-episodes=3", f"--save_dir={tmp_path}"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "greedy return over 3 episodes" in resumed.stdout
+
+
+def test_eight_workers_on_two_cores_record_exactly_the_budget(tmp_path):
+    master = MasterAgent(A3CConfig(max_eps=400, workers=8, update_freq=5), tmp_path)
+    episodes = master.train()
+    assert [e.index for e in episodes] == list(range(1, 401))
+    assert {e.worker for e in episodes} == set(range(8))
