@@ -29,14 +29,8 @@ flags.DEFINE_enum(
     "auto: native where the env has one, else sync.",
 )
 flags.DEFINE_integer("max_steps", DEFAULTS.max_steps, "Budget of env steps, all envs (>= 1).")
-flags.DEFINE_integer(
-    "eval_interval",
-    DEFAULTS.eval_interval,
-    "Env steps between greedy evaluations that keep the best model (0: none, save at the end).",
-)
 require("num_envs", lambda v: v >= 1, "must be >= 1")
 require("max_steps", lambda v: v >= 1, "must be >= 1")
-require("eval_interval", lambda v: v >= 0, "must be >= 0")
 
 
 def make_agent(config: A2CConfig, save_dir, resume: bool):

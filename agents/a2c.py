@@ -24,8 +24,9 @@ from absl import logging
 
 from agents.config import A2CConfig
 from agents.episode_log import Episode, EpisodeLog, solved
-from agents.evaluation import EvalResult, evaluate
+from agents.evaluation import Evaluation, evaluate, greedy_policy
 from agents.memory import Memory, Rollout
+from agents.summaries import Summaries, progress_line, run_directory
 from agents.training import (
     NonFiniteCounter,
     apply_if_finite,
@@ -86,7 +87,9 @@ class A2CAgent:
         )
         self.memory = Memory(config.num_envs, capacity=config.update_freq)
         self.episode_log = EpisodeLog(max_episodes=None)
-        self.evaluations: list[tuple[int, EvalResult]] = []
+        self.evaluations: list[Evaluation] = []
+        self.eval_policy = greedy_policy(self.model)
+        self.summaries = Summaries(run_directory(save_dir, "a2c"))
         self.stop = threading.Event()
         self.interrupted = False
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
@@ -110,6 +113,7 @@ class A2CAgent:
             except NoCheckpointError:
                 self.envs.close()
                 raise
+        self._reported = len(self.episode_log.episodes)
         # Per env: the observation to act on, whether its last step ended an episode (so the
         # next step is a reset step), and the running return and length of its episode.
         self.states, _ = self.envs.reset(seed=config.seed + self.episode_log.env_steps)
@@ -182,11 +186,11 @@ class A2CAgent:
         start = time.perf_counter()
         try:
             while log.env_steps < config.max_steps and not self.stop.is_set():
-                loss, _, applied = self.update(self.collect_rollout())
+                loss, norm, applied = self.update(self.collect_rollout())
                 self.nonfinite.add(applied, loss)
                 updates += 1
                 if log.env_steps >= next_report:
-                    self._report(loss, start)
+                    self._report(loss, norm, start)
                     next_report += max(config.max_steps // 50, 1)
                 if interval and log.env_steps >= next_eval:
                     start = self._pause_clock(start)
@@ -209,10 +213,11 @@ class A2CAgent:
             self._pause_clock(start)
         finally:
             self.envs.close()
+            self.summaries.close()
         if not config.eval_interval:
             if all_finite(self.model):
                 save_weights(self.model, self.save_path, config.env_id)
-        elif not self.evaluations or self.evaluations[-1][0] != log.env_steps:
+        elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
             self._evaluate()  # the final model competes too
         self.state.save()
         return list(log.episodes)
@@ -228,28 +233,43 @@ class A2CAgent:
         Its episodes are seeded from ``seed + 20_000``, apart from those of the report after
         training (``seed + 10_000``), so the model is not chosen on the episodes it is judged on.
         """
+        log = self.episode_log
         result = evaluate(
             self.model,
             self.config.env_id,
             self.config.eval_episodes,
             seed=self.config.seed + 20_000,
+            policy=self.eval_policy,
         )
-        self.evaluations.append((self.episode_log.env_steps, result))
+        self.evaluations.append(Evaluation(log.env_steps, len(log.episodes), result))
+        self.summaries.evaluation(log.env_steps, result)
         if result.mean >= self.best_evaluation.numpy() and all_finite(self.model):
             self.best_evaluation.assign(result.mean)
             save_weights(self.model, self.save_path, self.config.env_id)
-        logging.info("%d env steps: %s", self.episode_log.env_steps, result.summary())
+        logging.info("%d env steps: %s", log.env_steps, result.summary())
 
-    def _report(self, loss, start: float) -> None:
+    def _report(self, loss, norm, start: float) -> None:
+        """TensorBoard scalars of the new episodes and this update; the progress line."""
         log = self.episode_log
-        last = log.episodes[-1] if log.episodes else None
         seconds = self.train_seconds + time.perf_counter() - start
+        steps_per_second = log.env_steps / max(seconds, 1e-9)
+        self.summaries.episodes(log.episodes[self._reported :])
+        self._reported = len(log.episodes)
+        self.summaries.update(
+            log.env_steps, loss, norm, self.optimizer.learning_rate, steps_per_second
+        )
+        last = log.episodes[-1] if log.episodes else None
         logging.info(
-            "%d/%d env steps | %d episodes | mean(100) %.1f | entropy %.3f | %.0f steps/s",
-            log.env_steps,
-            self.config.max_steps,
+            "%s | %d episodes | mean(100) %.1f | entropy %.3f",
+            progress_line(
+                log.env_steps,
+                self.config.max_steps,
+                "env step",
+                last.moving_average if last else float("nan"),
+                steps_per_second,
+                seconds,
+            ),
             len(log.episodes),
             last.recent_mean if last else float("nan"),
             float(loss.entropy),
-            log.env_steps / max(seconds, 1e-9),
         )

@@ -17,7 +17,9 @@ from absl import logging
 
 from agents.config import A3CConfig
 from agents.episode_log import Episode, EpisodeLog, solved
+from agents.evaluation import Evaluation, evaluate, greedy_policy
 from agents.memory import Memory
+from agents.summaries import Summaries, progress_line, run_directory
 from agents.training import (
     NonFiniteCounter,
     TrainingError,
@@ -83,6 +85,13 @@ class MasterAgent:
         if resume:
             self.state.restore()
         self.first_reset_seed = config.seed + self.episode_log.env_steps
+        self.summaries = Summaries(run_directory(save_dir, "a3c"))
+        self.last_update = None  # (LossInfo, gradient norm) of the latest update
+        self._reported = len(self.episode_log.episodes)
+        self.evaluations: list[Evaluation] = []
+        self.eval_model = ActorCriticModel(self.num_actions, config.hidden_units)
+        self.eval_model.build_for(self.obs_dim)
+        self.eval_policy = greedy_policy(self.eval_model)
         self.train_seconds = 0.0  # of the whole run, resumed parts included, once trained
 
     def request_stop(self) -> None:
@@ -93,28 +102,39 @@ class MasterAgent:
     def train(self) -> list[Episode]:
         """Runs the workers until ``max_eps`` episodes are recorded; returns the episodes.
 
-        Checkpoints the training state every ``checkpoint_every`` updates and when it ends,
-        whether the budget, the threshold or ``request_stop`` ended it.
+        Meanwhile this (the master) thread writes the progress line and TensorBoard scalars,
+        runs the greedy evaluations every ``eval_interval`` env steps, and checkpoints the
+        training state every ``checkpoint_every`` updates and when the run ends, whether the
+        budget, the threshold or ``request_stop`` ended it.
 
         Raises:
             WorkerError: if a worker raised; the workers are stopped first, and no checkpoint
                 is written over the last good one.
         """
-        workers = [Worker(i, self) for i in range(self.config.workers)]
+        config, log = self.config, self.episode_log
+        workers = [Worker(i, self) for i in range(config.workers)]
         for worker in workers:
             worker.start()
-        next_checkpoint = int(self.optimizer.iterations) + self.config.checkpoint_every
+        next_checkpoint = int(self.optimizer.iterations) + config.checkpoint_every
+        interval = config.eval_interval
+        next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         try:
-            while not (self.episode_log.done.is_set() or self.stop.is_set()):
-                self.episode_log.done.wait(timeout=0.2)
+            while not (log.done.is_set() or self.stop.is_set()):
+                log.done.wait(timeout=0.2)
+                self._report()
                 if int(self.optimizer.iterations) >= next_checkpoint:
                     self.save_state()
-                    next_checkpoint += self.config.checkpoint_every
+                    next_checkpoint += config.checkpoint_every
+                if interval and log.env_steps >= next_eval:
+                    self._evaluate()
+                    next_eval += interval
         finally:
             self.stop.set()
             for worker in workers:
                 worker.join()
-        self.train_seconds = self.episode_log.seconds
+            self._report(final=True)
+            self.summaries.close()
+        self.train_seconds = log.seconds
         for worker in workers:
             if worker.error is not None:
                 raise WorkerError(
@@ -122,7 +142,7 @@ class MasterAgent:
                     f"{worker.error}"
                 ) from worker.error
         self.save_state()
-        return list(self.episode_log.episodes)
+        return list(log.episodes)
 
     def save_state(self) -> str:
         """Checkpoints the training state (under the update lock); returns its path prefix."""
@@ -130,8 +150,8 @@ class MasterAgent:
             return self.state.save()
 
     def on_episode(self, episode: Episode) -> None:
-        """Called by a worker for each recorded episode: saves new bests, logs progress, and
-        with ``stop_at_threshold`` stops the run once the last 100 episodes average the env's
+        """Called by a worker for each recorded episode: saves new bests and, with
+        ``stop_at_threshold``, stops the run once the last 100 episodes average the env's
         reward threshold."""
         if episode.is_best:
             with self.update_lock:
@@ -144,21 +164,53 @@ class MasterAgent:
                 "mean return of the last 100 episodes reached %g: stopping", self.threshold
             )
             self.stop.set()
+
+    def _report(self, final: bool = False) -> None:
+        """Writes new episodes and the latest losses to TensorBoard; logs a progress line at
+        every 2% of the episode budget."""
+        episodes, env_steps = self.episode_log.snapshot()
+        new = episodes[self._reported :]
+        if not new:
+            return
+        self._reported = len(episodes)
+        seconds = self.episode_log.seconds
+        steps_per_second = env_steps / max(seconds, 1e-9)
+        self.summaries.episodes(new)
+        if self.last_update is not None:
+            loss, norm = self.last_update
+            learning_rate = self.optimizer.learning_rate
+            self.summaries.update(env_steps, loss, norm, learning_rate, steps_per_second)
         every = max(1, self.config.max_eps // 50)
-        if episode.index % every == 0 or episode.index == self.config.max_eps:
-            steps_per_second = episode.env_steps / max(episode.seconds, 1e-9)
+        if final or len(episodes) // every > (len(episodes) - len(new)) // every:
             logging.info(
-                "episode %d/%d | worker %d | return %.1f | moving avg %.1f | mean(100) %.1f | "
-                "%d env steps | %.0f steps/s",
-                episode.index,
-                self.config.max_eps,
-                episode.worker,
-                episode.episode_return,
-                episode.moving_average,
-                episode.recent_mean,
-                episode.env_steps,
-                steps_per_second,
+                "%s | return %.1f | mean(100) %.1f",
+                progress_line(
+                    len(episodes),
+                    self.config.max_eps,
+                    "episode",
+                    episodes[-1].moving_average,
+                    steps_per_second,
+                    seconds,
+                ),
+                episodes[-1].episode_return,
+                episodes[-1].recent_mean,
             )
+
+    def _evaluate(self) -> None:
+        """Greedy evaluation of a snapshot of the global weights, for the log and the plot."""
+        with self.update_lock:
+            self.eval_model.set_weights(self.global_model.get_weights())
+        episodes, env_steps = self.episode_log.snapshot()
+        result = evaluate(
+            self.eval_model,
+            self.config.env_id,
+            self.config.eval_episodes,
+            seed=self.config.seed + 20_000,
+            policy=self.eval_policy,
+        )
+        self.evaluations.append(Evaluation(env_steps, len(episodes), result))
+        self.summaries.evaluation(env_steps, result)
+        logging.info("%d env steps: %s", env_steps, result.summary())
 
 
 class Worker(threading.Thread):
@@ -247,8 +299,9 @@ class Worker(threading.Thread):
                 if master.stop.is_set():
                     return
                 with master.update_lock:
-                    loss, _, applied = self.update(rollout)
+                    loss, norm, applied = self.update(rollout)
                     master.nonfinite.add(applied, loss)
+                    master.last_update = (loss, norm)
                 master.episode_log.add_steps(len(memory))
                 if episode_over:
                     episode = master.episode_log.record(

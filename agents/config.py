@@ -27,6 +27,8 @@ class ActorCriticConfig:
         stop_at_threshold: end training once the mean return of the last 100 training episodes
             reaches the env's reward threshold.
         eval_episodes: greedy episodes of each evaluation, seeded from ``seed + 10_000``.
+        eval_interval: env steps between greedy evaluations during training (0: none); A2C
+            keeps the best evaluated model, A3C plots and logs them.
         checkpoint_every: updates between checkpoints of the training state (for ``--resume``);
             one is also written at the end and on an interrupt.
         max_nonfinite_updates: updates with a NaN or infinite loss or gradient are skipped; one
@@ -46,6 +48,7 @@ class ActorCriticConfig:
     jit_compile: bool = True
     stop_at_threshold: bool = False
     eval_episodes: int = 100
+    eval_interval: int = 50_000
     checkpoint_every: int = 500
     max_nonfinite_updates: int = 10
 
@@ -73,9 +76,6 @@ class A2CConfig(ActorCriticConfig):
         num_envs: envs stepped together; env ``i`` is seeded with ``seed + i``.
         vector_mode: ``auto``, ``native``, ``sync`` or ``async`` (see ``make_vector_env``).
         max_steps: budget of env steps (summed over envs), >= 1.
-        eval_interval: env steps between greedy evaluations of ``eval_episodes`` episodes, which
-            keep the best model (the final model is evaluated too); 0 turns them off and saves
-            the final model.
     """
 
     lr: float = 3e-3
@@ -85,4 +85,3 @@ class A2CConfig(ActorCriticConfig):
     num_envs: int = 16
     vector_mode: str = "auto"
     max_steps: int = 500_000
-    eval_interval: int = 50_000

@@ -51,6 +51,14 @@ class EvalResult(NamedTuple):
         return line + f"; {verdict} the reward threshold {self.threshold:g}"
 
 
+class Evaluation(NamedTuple):
+    """A greedy evaluation during training: when it ran and what it found."""
+
+    env_steps: int  # env steps of training before it
+    episodes: int  # training episodes finished before it
+    result: EvalResult
+
+
 def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """A compiled ``argmax_a pi(a|s)``: float32 ``(batch, obs_dim)`` states -> int ``(batch,)``."""
 
@@ -62,7 +70,13 @@ def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda states: act(np.asarray(states, np.float32)).numpy()
 
 
-def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int = 0) -> EvalResult:
+def evaluate(
+    model: tf.keras.Model,
+    env_id: str,
+    episodes: int = 100,
+    seed: int = 0,
+    policy: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> EvalResult:
     """Plays ``episodes`` greedy episodes at once, one per env of a gymnasium vector env.
 
     Env ``i`` is reset with seed ``seed + i``; each env's first episode counts and its later
@@ -74,6 +88,7 @@ def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int 
         env_id: gymnasium id, as in training.
         episodes: number of episodes, >= 1.
         seed: seed of the first env.
+        policy: ``greedy_policy(model)``, if the caller keeps one (compiling it takes time).
 
     Returns:
         ``EvalResult`` with the ``episodes`` returns.
@@ -84,7 +99,7 @@ def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     envs = gym.make_vec(env_id, num_envs=episodes)
-    act = greedy_policy(model)
+    act = policy or greedy_policy(model)
     max_steps = gym.spec(env_id).max_episode_steps or UNLIMITED_EPISODE_STEPS
     returns = np.zeros(episodes)
     running = np.ones(episodes, bool)
@@ -102,8 +117,13 @@ def evaluate(model: tf.keras.Model, env_id: str, episodes: int = 100, seed: int 
 
 
 def play(
-    model: tf.keras.Model, env_id: str, episodes: int = 1, seed: int = 0, out=print
-) -> EvalResult:
+    model: tf.keras.Model,
+    env_id: str,
+    episodes: int = 1,
+    seed: int = 0,
+    render_mode: str | None = None,
+    out=print,
+) -> tuple[EvalResult, list[np.ndarray]]:
     """Plays greedy episodes in one env, printing step, action and running return each step.
 
     Args:
@@ -111,23 +131,29 @@ def play(
         env_id: gymnasium id; the env keeps its time limit.
         episodes: number of episodes, >= 1; episode ``k`` is reset with seed ``seed + k``.
         seed: seed of the first episode.
+        render_mode: None, ``"human"`` (a window) or ``"rgb_array"`` (frames are returned).
         out: where the lines go.
 
     Returns:
-        ``EvalResult`` of the played episodes.
+        ``(EvalResult of the played episodes, frames)``: with ``rgb_array``, uint8
+        ``(height, width, 3)`` images, one after each reset and each step; else none.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = make_env(env_id)
+    env = make_env(env_id, render_mode=render_mode)
     act = greedy_policy(model)
-    returns = []
+    returns, frames = [], []
     try:
         for episode in range(episodes):
             state, _ = env.reset(seed=seed + episode)
+            if render_mode == "rgb_array":
+                frames.append(env.render())
             episode_return, step, over = 0.0, 0, False
             while not over:
                 action = int(act(state[None])[0])
                 state, reward, terminated, truncated, _ = env.step(action)
+                if render_mode == "rgb_array":
+                    frames.append(env.render())
                 episode_return += float(reward)
                 step += 1
                 over = terminated or truncated
@@ -139,4 +165,4 @@ def play(
             returns.append(episode_return)
     finally:
         env.close()
-    return EvalResult(np.asarray(returns), reward_threshold(env_id))
+    return EvalResult(np.asarray(returns), reward_threshold(env_id)), frames

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package="a3c_keras")
 class ActorCriticModel(keras.Model):
     """Policy and value function on one shared trunk.
 
@@ -22,6 +23,9 @@ class ActorCriticModel(keras.Model):
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
         ``(logits, value)``: float32 ``(batch, num_actions)`` and float32 ``(batch,)``.
+
+    Saving: ``save_weights`` to a ``.weights.h5`` file, or the whole model to a ``.keras`` file
+    that ``keras.saving.load_model`` reads back wherever this module has been imported.
 
     Raises:
         ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1.

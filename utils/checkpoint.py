@@ -111,3 +111,38 @@ def architecture(description: dict) -> str:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Saves the whole model (architecture and weights) as a Keras ``.keras`` file, atomically.
+
+    Raises:
+        CheckpointError: if ``path`` does not end in ``.keras``.
+    """
+    if Path(path).suffix != ".keras":
+        raise CheckpointError(f"--export={path}: a Keras model file must end in .keras")
+    return atomic_write(path, model.save)
+
+
+def load_model_file(path: str | os.PathLike, obs_dim: int, num_actions: int) -> keras.Model:
+    """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env.
+
+    Raises:
+        CheckpointError: if the file is missing, unreadable, or made for other spaces.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no saved model at {path}")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # zip, JSON and h5 errors all end here
+        message = f"{path} is not a readable .keras model: {first_line(error)}"
+        raise CheckpointError(message) from None
+    wanted_obs = model.weights[0].shape[0] if model.weights else None
+    wanted_actions = getattr(model, "num_actions", None)
+    if (wanted_obs, wanted_actions) != (obs_dim, num_actions):
+        raise CheckpointError(
+            f"{path} takes observations of {wanted_obs} numbers and {wanted_actions} actions; "
+            f"the env has {obs_dim} and {num_actions}"
+        )
+    return model

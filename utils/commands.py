@@ -7,27 +7,37 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import keras
 import numpy as np
 from absl import flags, logging
 
 from agents.config import ActorCriticConfig
 from agents.episode_log import Episode, EpisodeLog, save_episodes_csv
-from agents.evaluation import EvalResult, evaluate, play
+from agents.evaluation import EvalResult, Evaluation, evaluate, play
 from agents.random_agent import RandomAgent
 from agents.training import TrainingError
 from agents.training_state import NoCheckpointError, TrainingState
 from models import ActorCriticModel
-from utils.checkpoint import CheckpointError, load_weights, model_path
+from utils.checkpoint import (
+    CheckpointError,
+    export_model,
+    load_model_file,
+    load_weights,
+    model_path,
+)
 from utils.envs import EnvError, env_dims, make_env, resolve_env_id, reward_threshold
 from utils.files import safe_name
 from utils.flags import config_from_flags, exit_with_error
 from utils.plotting import plot_moving_average
+from utils.video import VideoError, check_video_path, write_video
 
 FLAGS = flags.FLAGS
 
@@ -36,7 +46,7 @@ class UsageError(ValueError):
     """Bad input from the user, reported as one line and exit status 2."""
 
 
-USER_ERRORS = (UsageError, EnvError, CheckpointError)
+USER_ERRORS = (UsageError, EnvError, CheckpointError, VideoError)
 
 
 class Agent(Protocol):
@@ -47,6 +57,7 @@ class Agent(Protocol):
     episode_log: EpisodeLog
     train_seconds: float  # of training, evaluations excluded; set by train
     state: TrainingState
+    evaluations: list[Evaluation]  # greedy evaluations during training
 
     def train(self) -> list[Episode]: ...
 
@@ -75,10 +86,18 @@ def run(
         config = dataclasses.replace(config, env_id=resolve_env_id(config.env_id))
         if FLAGS.algorithm == "random":
             run_random_baseline(config.env_id, FLAGS.max_eps, config.seed)
-        elif not FLAGS.train:
-            play_saved_model(config, FLAGS.save_dir, FLAGS.episodes, program)
-        else:
+        elif FLAGS.train:
             train_and_report(config, Path(FLAGS.save_dir), make_agent, FLAGS.resume)
+            if FLAGS.export:
+                print(f"exported: {export_model(load_saved_model(config, program), FLAGS.export)}")
+        elif FLAGS.export:
+            print(f"exported: {export_model(load_saved_model(config, program), FLAGS.export)}")
+        elif FLAGS.evaluate:
+            model = load_saved_model(config, program)
+            seed = config.seed + 10_000
+            print(evaluate(model, config.env_id, config.eval_episodes, seed=seed).summary())
+        else:
+            play_saved_model(config, program)
     except USER_ERRORS as error:
         exit_with_error(str(error))
     except TrainingError as error:
@@ -108,6 +127,7 @@ def train_and_report(
         save_dir / f"{safe_name(env_id)}_moving_average.png",
         agent.title,
         reward_threshold(env_id),
+        agent.evaluations,
     )
     csv = save_episodes_csv(episodes, save_dir / f"{safe_name(env_id)}_episodes.csv")
     steps, seconds = agent.episode_log.env_steps, agent.train_seconds
@@ -185,19 +205,52 @@ def run_random_baseline(env_id: str, max_eps: int, seed: int, out=print) -> floa
     return average
 
 
-def play_saved_model(
-    config: ActorCriticConfig, save_dir: str, episodes: int, program: str, out=print
-) -> EvalResult:
-    """Loads ``model_<env>.weights.h5`` from ``save_dir`` and plays greedy episodes, printing them.
+def load_saved_model(config: ActorCriticConfig, program: str) -> keras.Model:
+    """The model named by ``--model``: a ``.keras`` file, or weights (by default the run's
+    ``<save_dir>/model_<env>.weights.h5``) loaded into a new ``ActorCriticModel``.
 
     Raises:
-        CheckpointError: if there is no saved model or it does not fit the env (with how to train).
+        CheckpointError: if there is no such model (saying how to train one), or it does not
+            fit the env.
     """
     env_id = config.env_id
     model = build_model(env_id, config.hidden_units)
-    path = model_path(save_dir, env_id)
-    hint = f"train one with: python {program} --train --env={env_id} --save_dir={save_dir}"
+    path = Path(FLAGS.model) if FLAGS.model else model_path(FLAGS.save_dir, env_id)
+    if path.suffix == ".keras":
+        return load_model_file(path, model.trunk[0].kernel.shape[0], model.num_actions)
+    hint = f"train one with: python {program} --train --env={env_id} --save_dir={FLAGS.save_dir}"
     load_weights(model, path, env_id, train_hint=hint)
-    result = play(model, env_id, episodes=episodes, seed=config.seed, out=out)
-    out(f"played {path}: " + result.summary())
+    return model
+
+
+def play_saved_model(config: ActorCriticConfig, program: str, out=print) -> EvalResult:
+    """Plays ``--episodes`` greedy episodes of the saved model, printing each step; with
+    ``--render=human`` in a window, with ``--record=PATH`` into a GIF or MP4.
+
+    Raises:
+        CheckpointError: if there is no saved model or it does not fit the env.
+        VideoError: for a ``--record`` path of another format, checked before playing.
+        UsageError: for ``--render=human`` where there is no display.
+    """
+    record = check_video_path(FLAGS.record) if FLAGS.record else None
+    if FLAGS.render == "human" and not has_display():
+        raise UsageError("--render=human needs a display; --record=PATH.gif saves the play")
+    model = load_saved_model(config, program)
+    render_mode = "rgb_array" if record else (None if FLAGS.render == "none" else FLAGS.render)
+    result, frames = play(
+        model, config.env_id, FLAGS.episodes, seed=config.seed, render_mode=render_mode, out=out
+    )
+    returns = ", ".join(f"{value:g}" for value in result.returns)
+    out(f"returns: {returns}; mean {result.mean:g}")
+    out(result.summary())
+    if record:
+        fps = make_env(config.env_id).metadata.get("render_fps", 50)
+        out(f"recording: {write_video(frames, record, fps=fps)}")
     return result
+
+
+def has_display() -> bool:
+    """False on Linux without an X11 or Wayland display; True elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

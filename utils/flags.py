@@ -62,9 +62,32 @@ def define_shared_flags(
     flags.DEFINE_integer(
         "eval_episodes", defaults.eval_episodes, "Episodes of each greedy evaluation (>= 1)."
     )
+    flags.DEFINE_integer(
+        "eval_interval",
+        defaults.eval_interval,
+        "Env steps between greedy evaluations during training (0: none).",
+    )
     flags.DEFINE_integer("episodes", 1, "Greedy episodes to play without --train (>= 1).")
     flags.DEFINE_boolean(
         "jit_compile", defaults.jit_compile, "Compile acting and updates with XLA."
+    )
+    flags.DEFINE_enum(
+        "render", "none", ["none", "human"], "Play in a window (human) or not (none)."
+    )
+    flags.DEFINE_string("record", "", "Also write the played episodes to this .gif or .mp4 file.")
+    flags.DEFINE_boolean(
+        "evaluate",
+        False,
+        "Evaluate the saved model over --eval_episodes seeded greedy episodes, instead of play.",
+    )
+    flags.DEFINE_string(
+        "export", "", "Write the saved (or, with --train, the trained) model to this .keras file."
+    )
+    flags.DEFINE_string(
+        "model",
+        "",
+        "The saved model to play, evaluate or export: a .weights.h5 or .keras file "
+        "(default: <save_dir>/model_<env>.weights.h5).",
     )
     flags.DEFINE_boolean(
         "resume", False, "Continue training from the newest checkpoint in --save_dir."
@@ -86,6 +109,7 @@ def define_shared_flags(
     require("seed", lambda v: v >= 0, "must be >= 0")
     require("eval_episodes", lambda v: v >= 1, "must be >= 1")
     require("episodes", lambda v: v >= 1, "must be >= 1")
+    require("eval_interval", lambda v: v >= 0, "must be >= 0")
     require("checkpoint_every", lambda v: v >= 1, "must be >= 1")
 
 

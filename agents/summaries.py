@@ -1,0 +1,114 @@
+"""TensorBoard scalars of a training run (``tf.summary``), and the compact progress line."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import tensorflow as tf
+
+from agents.episode_log import Episode
+from agents.evaluation import EvalResult
+from agents.losses import LossInfo
+
+
+def run_directory(save_dir: str | os.PathLike, algorithm: str) -> Path:
+    """``<save_dir>/logs/<algorithm>-<date>-<time>``: a new TensorBoard run directory's path."""
+    return Path(save_dir) / "logs" / f"{algorithm}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class Summaries:
+    """Writes a run's scalars for TensorBoard; call from one thread only.
+
+    Tags, each against env steps (``episode/*`` against the episode number):
+
+    - ``episode/return``, ``episode/moving_average``, ``episode/length``, and
+      ``worker_<i>/return`` for each A3C worker (or A2C env),
+    - ``train/policy_loss``, ``train/value_loss``, ``train/entropy``, ``train/grad_norm``
+      (before clipping), ``train/learning_rate``, ``train/env_steps_per_second``,
+    - ``eval/mean_return``, ``eval/std_return`` of the greedy evaluations.
+
+    Args:
+        log_dir: the run's directory, as made by ``run_directory``; created on the first write.
+        per_worker: also write each worker's (or env's) episode returns.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, per_worker: bool = True):
+        self.log_dir = Path(log_dir)
+        self.per_worker = per_worker
+        self._writer = None
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        return self._writer
+
+    def episodes(self, episodes: Iterable[Episode]) -> None:
+        """Writes the scalars of finished episodes."""
+        with self.writer.as_default():
+            for episode in episodes:
+                step = episode.index
+                tf.summary.scalar("episode/return", episode.episode_return, step=step)
+                tf.summary.scalar("episode/moving_average", episode.moving_average, step=step)
+                tf.summary.scalar("episode/length", episode.length, step=step)
+                if self.per_worker:
+                    tag = f"worker_{episode.worker}/return"
+                    tf.summary.scalar(tag, episode.episode_return, step=episode.env_steps)
+
+    def update(
+        self, env_steps: int, loss: LossInfo, grad_norm, learning_rate, steps_per_second: float
+    ) -> None:
+        """Writes the latest update's losses and the training speed."""
+        with self.writer.as_default(step=env_steps):
+            tf.summary.scalar("train/policy_loss", loss.policy_loss)
+            tf.summary.scalar("train/value_loss", loss.value_loss)
+            tf.summary.scalar("train/entropy", loss.entropy)
+            tf.summary.scalar("train/grad_norm", grad_norm)
+            tf.summary.scalar("train/learning_rate", learning_rate)
+            tf.summary.scalar("train/env_steps_per_second", steps_per_second)
+
+    def evaluation(self, env_steps: int, result: EvalResult) -> None:
+        """Writes a greedy evaluation's mean and standard deviation."""
+        with self.writer.as_default(step=env_steps):
+            tf.summary.scalar("eval/mean_return", result.mean)
+            tf.summary.scalar("eval/std_return", result.std)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def progress_line(
+    done: int,
+    budget: int,
+    unit: str,
+    moving_average: float,
+    steps_per_second: float,
+    seconds: float,
+) -> str:
+    """``episode 120/1000 (12%) | moving avg 45.3 | 4100 steps/s | ETA 1m05s``.
+
+    The ETA assumes the rest goes at the pace so far (episodes get longer as an agent learns, so
+    for an episode budget it is a lower bound).
+    """
+    fraction = done / max(budget, 1)
+    eta = seconds * (1 - fraction) / fraction if fraction > 0 else float("inf")
+    return (
+        f"{unit} {done}/{budget} ({fraction:.0%}) | moving avg {moving_average:.1f} | "
+        f"{steps_per_second:.0f} steps/s | ETA {format_seconds(eta)}"
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``; ``?`` for an unknown time."""
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,0 +1,149 @@
+"""What a Keras user expects: TensorBoard scalars, progress, plots, video, evaluation, export."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from agents.a2c import A2CAgent
+from agents.a3c import MasterAgent
+from agents.config import A2CConfig, A3CConfig
+from agents.episode_log import EpisodeLog
+from agents.evaluation import EvalResult, Evaluation
+from agents.summaries import format_seconds, progress_line
+from models import ActorCriticModel
+from utils.checkpoint import model_path, save_weights
+from utils.plotting import plot_moving_average
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, program="a3c_cartpole.py", env=None):
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, program, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def tensorboard_tags(save_dir):
+    """Every scalar tag written under ``<save_dir>/logs``, read back from the event files."""
+    tags = set()
+    for path in Path(save_dir, "logs").glob("*/events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+EXPECTED_TAGS = {
+    "episode/return",
+    "episode/moving_average",
+    "episode/length",
+    "train/policy_loss",
+    "train/value_loss",
+    "train/entropy",
+    "train/grad_norm",
+    "train/learning_rate",
+    "train/env_steps_per_second",
+    "eval/mean_return",
+    "eval/std_return",
+    "worker_0/return",
+}
+
+
+def test_a2c_writes_the_tensorboard_scalars(tmp_path):
+    config = A2CConfig(num_envs=4, max_steps=3000, eval_interval=1000, eval_episodes=3)
+    A2CAgent(config, tmp_path).train()
+    assert EXPECTED_TAGS <= tensorboard_tags(tmp_path)
+
+
+def test_a3c_writes_the_tensorboard_scalars_from_the_master_thread(tmp_path):
+    config = A3CConfig(max_eps=60, workers=2, eval_interval=500, eval_episodes=3)
+    master = MasterAgent(config, tmp_path)
+    master.train()
+    assert EXPECTED_TAGS | {"worker_1/return"} <= tensorboard_tags(tmp_path)
+    assert master.evaluations and master.evaluations[0].episodes > 0
+
+
+def test_progress_line_says_done_budget_speed_and_eta():
+    line = progress_line(250, 1000, "episode", 45.25, 4100.0, seconds=30.0)
+    assert line == "episode 250/1000 (25%) | moving avg 45.2 | 4100 steps/s | ETA 1m30s"
+    assert format_seconds(7300) == "2h01m" and format_seconds(float("inf")) == "?"
+
+
+def test_plot_shows_returns_average_and_evaluations(tmp_path):
+    log = EpisodeLog(5)
+    episodes = [log.record(0, float(r), r) for r in (10, 20, 30, 40, 50)]
+    evaluations = [Evaluation(100, 3, EvalResult(np.array([20.0, 30.0]), 475.0))]
+    path = plot_moving_average(episodes, tmp_path / "p.png", "A2C on X", 475.0, evaluations)
+    image = Image.open(path)
+    assert image.format == "PNG" and image.size == (800, 450)
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    """A save dir holding an (untrained) CartPole model."""
+    model = ActorCriticModel(2).build_for(4)
+    save_weights(model, model_path(tmp_path, "CartPole-v1"), "CartPole-v1")
+    return tmp_path
+
+
+def test_play_records_a_gif_of_every_step(saved_model):
+    gif = saved_model / "play.gif"
+    result = run(f"--save_dir={saved_model}", f"--record={gif}", "--episodes=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps = [int(n) for n in re.findall(r"finished: return [\d.]+ in (\d+) steps", result.stdout)]
+    assert len(steps) == 2
+    image = Image.open(gif)
+    assert image.n_frames == sum(steps) + 2  # one frame after each reset and each step
+    assert f"recording: {gif}" in result.stdout and "mean" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, environment, message",
+    [
+        (["--record=play.avi"], {}, "the file must end in .gif or .mp4"),
+        (["--render=human"], {"DISPLAY": "", "WAYLAND_DISPLAY": ""}, "needs a display"),
+        (["--export=policy.h5"], {}, "a Keras model file must end in .keras"),
+    ],
+)
+def test_bad_play_options_get_one_line(saved_model, args, environment, message):
+    result = run(f"--save_dir={saved_model}", *args, env=environment)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("a3c_cartpole.py:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_evaluate_prints_mean_std_min_max_and_the_threshold(saved_model):
+    result = run(f"--save_dir={saved_model}", "--evaluate", "--eval-episodes=7")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(
+        r"greedy return over 7 episodes: [\d.]+ ± [\d.]+ \(min [\d.]+, max [\d.]+\); "
+        r"(meets|does not meet) the reward threshold 475",
+        result.stdout,
+    )
+
+
+def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
+    exported = saved_model / "policy.keras"
+    result = run(f"--save_dir={saved_model}", f"--export={exported}")
+    assert result.returncode == 0 and exported.is_file(), result.stderr[-2000:]
+    loaded = tf.keras.models.load_model(exported)  # usable outside the command line
+    logits, value = loaded(np.zeros((3, 4), np.float32))
+    assert logits.shape == (3, 2) and value.shape == (3,)
+    played = run(f"--model={exported}", "--episodes=1", "--save_dir=/nonexistent")
+    assert played.returncode == 0 and "episode 1 | step 1" in played.stdout
+    wrong = run(f"--model={exported}", "--env=Acrobot-v1")
+    assert wrong.returncode == 2 and "the env has 6 and 3" in wrong.stderr
