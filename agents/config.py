@@ -82,6 +82,6 @@ class A2CConfig(ActorCriticConfig):
     update_freq: int = 8
     entropy_coef: float = 0.0
     max_grad_norm: float = 0.5
-    num_envs: int = 16
+    num_envs: int = 8
     vector_mode: str = "auto"
     max_steps: int = 500_000
