@@ -77,8 +77,10 @@ class Summaries:
             tf.summary.scalar("eval/std_return", result.std)
 
     def close(self) -> None:
+        """Flushes and closes the event file; a later write opens a new one."""
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
 
 
 def progress_line(

@@ -145,7 +145,7 @@ def test_a2c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     config = A2CConfig(num_envs=16, max_steps=60_000, eval_interval=20_000, eval_episodes=20)
     agent = A2CAgent(config, tmp_path)
     agent.train()
-    assert [steps for steps, _ in agent.evaluations] == [20_096, 40_064, 60_032]
+    assert [e.env_steps for e in agent.evaluations] == [20_096, 40_064, 60_032]
     saved = ActorCriticModel(2).build_for(4)
     load_weights(saved, agent.save_path, "CartPole-v1")
     result = evaluate(saved, "CartPole-v1", episodes=20, seed=123)

@@ -107,7 +107,14 @@ def test_play_records_a_gif_of_every_step(saved_model):
     steps = [int(n) for n in re.findall(r"finished: return [\d.]+ in (\d+) steps", result.stdout)]
     assert len(steps) == 2
     image = Image.open(gif)
-    assert image.n_frames == sum(steps) + 2  # one frame after each reset and each step
+    durations = []
+    for frame in range(image.n_frames):
+        image.seek(frame)
+        durations.append(image.info["duration"])
+    # One 20 ms frame (CartPole renders at 50 fps) after each reset and each step; the GIF
+    # writer merges identical neighbours into one longer frame, so count the time.
+    assert sum(durations) == 20 * (sum(steps) + 2)
+    assert image.size == (300, 200)  # half of CartPole's 600 x 400
     assert f"recording: {gif}" in result.stdout and "mean" in result.stdout
 
 

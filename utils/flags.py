@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -167,6 +168,8 @@ def start_tensorflow(argv: list[str]) -> None:
     if len(argv) > 1:
         exit_with_error(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's own Python notices (one per checkpoint written, say) stay out of the log.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
 
 
 def parse_flags(argv: list[str]) -> list[str]:
