@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +23,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path = Path(path)
     suffix = "".join(path.suffixes)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=path.parent
-    )
-    os.close(handle)
+    # A fresh name, not a file made in advance: ``write`` creates it, with the permissions any
+    # new file gets (mkstemp's would be owner-only).
+    temporary = str(path.parent / f".{stem}.{secrets.token_hex(6)}.tmp{suffix}")
     try:
         write(temporary)
         os.replace(temporary, path)
