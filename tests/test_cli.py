@@ -1,34 +1,15 @@
 """The command lines of the README, run as a user runs them."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import cli
+from tests.cli import error_lines
 
 
 def run(*args, check=True, program="a3c_cartpole.py"):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run(
-        [sys.executable, program, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def error_lines(result):
-    """stderr without TensorFlow's start-up notices."""
-    return [line for line in result.stderr.splitlines() if re.match(r"a[23]c_cartpole.py:", line)]
+    return cli.run(*args, program=program, check=check)
 
 
 @pytest.mark.parametrize("train", [[], ["--train"]])

@@ -1,9 +1,6 @@
 """What a Keras user expects: TensorBoard scalars, progress, plots, video, evaluation, export."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +15,9 @@ from agents.episode_log import EpisodeLog
 from agents.evaluation import EvalResult, Evaluation
 from agents.summaries import format_seconds, progress_line
 from models import ActorCriticModel
+from tests.cli import error_line, run
 from utils.checkpoint import model_path, save_weights
 from utils.plotting import plot_moving_average
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(*args, program="a3c_cartpole.py", env=None):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, program, *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def tensorboard_tags(save_dir):
@@ -129,8 +112,7 @@ def test_play_records_a_gif_of_every_step(saved_model):
 def test_bad_play_options_get_one_line(saved_model, args, environment, message):
     result = run(f"--save_dir={saved_model}", *args, env=environment)
     assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.startswith("a3c_cartpole.py:")]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert message in error_line(result)
 
 
 def test_evaluate_prints_mean_std_min_max_and_the_threshold(saved_model):

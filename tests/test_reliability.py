@@ -1,10 +1,8 @@
 """Bad input, faults and resuming, through the real command lines."""
 
 import csv
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,36 +15,13 @@ from agents.config import A3CConfig
 from agents.memory import Memory
 from agents.training import apply_if_finite, compute_gradients
 from models import ActorCriticModel
+from tests import cli
+from tests.cli import ROOT, command, environment, error_line
 from utils.checkpoint import load_weights, save_weights
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def command(program, *args):
-    return [sys.executable, program, *args]
-
-
-def environment():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-
-
-def run(program, *args, timeout=300):
-    return subprocess.run(
-        command(program, *args),
-        cwd=ROOT,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def error_line(result):
-    """The program's one error line (TensorFlow's start-up notices are left out)."""
-    lines = [line for line in result.stderr.splitlines() if line.startswith(("a3c_", "a2c_"))]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
+def run(program, *args):
+    return cli.run(*args, program=program)
 
 
 def episodes_csv(save_dir):
