@@ -106,6 +106,28 @@ def run_once(command: list[str], seed: int) -> dict:
     }
 
 
+def revision() -> str:
+    """The checked-out commit, with ``+changes`` if the work tree differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {commit}" + ("+changes" if dirty.strip() else "")
+
+
 def versions() -> str:
     found = [f"Python {platform.python_version()}"]
     for name in [
@@ -222,7 +244,7 @@ def main() -> None:
             f"- Each run: `python {' '.join(command)} --seed=S`; seeds "
             f"{','.join(map(str, suite_seeds))}.\n"
             f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
-            f"--suites={name}` on {machine()}.\n"
+            f"--suites={name}` at {revision()} on {machine()}.\n"
             f"- Versions: {versions()}.\n\n"
             f"{table(rows)}\nSummary: {summary(rows)}\n"
         )
