@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.episode_log import Episode, EpisodeLog
+from utils.checkpoint import CheckpointError, first_line
 from utils.files import safe_name
 
 
@@ -76,9 +77,17 @@ class TrainingState:
 
         Raises:
             NoCheckpointError: if there is none (nothing changes).
+            CheckpointError: if it holds another model, optimizer or number of workers than
+                this run builds (resume with the flags the run was started with).
         """
         if self.latest is None:
             raise NoCheckpointError(f"no checkpoint to resume in {self.directory}")
-        self.checkpoint.restore(self.latest).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(self.latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            raise CheckpointError(
+                f"cannot resume from {self.latest}: it was written by a run with other flags "
+                f"(env, workers or architecture); resume with the same ones ({first_line(error)})"
+            ) from None
         episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
         self.episode_log.restore(episodes, int(self.env_steps.numpy()))

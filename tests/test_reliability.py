@@ -17,7 +17,7 @@ from agents.training import apply_if_finite, compute_gradients
 from models import ActorCriticModel
 from tests import cli
 from tests.cli import ROOT, command, environment, error_line
-from utils.checkpoint import load_weights, save_weights
+from utils.checkpoint import CheckpointError, load_weights, save_weights
 
 
 def run(program, *args):
@@ -235,3 +235,11 @@ def test_eight_workers_on_two_cores_record_exactly_the_budget(tmp_path):
     episodes = master.train()
     assert [e.index for e in episodes] == list(range(1, 401))
     assert {e.worker for e in episodes} == set(range(8))
+
+
+def test_resuming_with_other_flags_says_so(tmp_path):
+    MasterAgent(A3CConfig(max_eps=5, workers=2), tmp_path).train()
+    with pytest.raises(CheckpointError, match="written by a run with other flags"):
+        MasterAgent(A3CConfig(max_eps=10, workers=3), tmp_path, resume=True)
+    resumed = MasterAgent(A3CConfig(max_eps=10, workers=2), tmp_path, resume=True)
+    assert len(resumed.episode_log.episodes) == 5
