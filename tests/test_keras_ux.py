@@ -101,6 +101,18 @@ def test_play_records_a_gif_of_every_step(saved_model):
     assert f"recording: {gif}" in result.stdout and "mean" in result.stdout
 
 
+def test_play_records_an_mp4_where_imageio_ffmpeg_is_installed(saved_model):
+    pytest.importorskip("imageio_ffmpeg")  # the optional `video` extra; GIFs need none
+    imageio = pytest.importorskip("imageio.v2")
+    video = saved_model / "play.mp4"
+    result = run(f"--save_dir={saved_model}", f"--record={video}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps = int(re.search(r"finished: return [\d.]+ in (\d+) steps", result.stdout)[1])
+    reader = imageio.get_reader(video)
+    assert reader.count_frames() == steps + 1
+    assert reader.get_meta_data()["size"] == (304, 208)  # 300 x 200 rounded up to 16s
+
+
 @pytest.mark.parametrize(
     "args, environment, message",
     [

@@ -51,7 +51,9 @@ def define_shared_flags(
     flags.DEFINE_float(
         "max_grad_norm", defaults.max_grad_norm, "Clip gradients to this global norm (> 0)."
     )
-    flags.DEFINE_string("save_dir", "runs", "Directory for the model, the plot and the logs.")
+    flags.DEFINE_string(
+        "save_dir", f"runs/{algorithm}", "Directory for the model, the plot and the logs."
+    )
     flags.DEFINE_integer(
         "seed", defaults.seed, "Random seed of weights, envs and action sampling (>= 0)."
     )

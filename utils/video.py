@@ -62,8 +62,10 @@ def write_video(
     if not len(frames):
         raise VideoError("there are no frames to record")
     images = [Image.fromarray(np.asarray(frame)) for frame in frames[::frame_step]]
-    if scale != 1:
-        size = (max(1, int(images[0].width * scale)), max(1, int(images[0].height * scale)))
+    size = (max(1, int(images[0].width * scale)), max(1, int(images[0].height * scale)))
+    if path.suffix.lower() == ".mp4":  # video codecs want sides in multiples of 16
+        size = tuple(-(-side // 16) * 16 for side in size)
+    if size != images[0].size:
         images = [image.resize(size, Image.Resampling.LANCZOS) for image in images]
     milliseconds = round(1000 * frame_step / fps)
 
