@@ -219,6 +219,7 @@ class A2CAgent:
                 save_weights(self.model, self.save_path, config.env_id)
         elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
             self._evaluate()  # the final model competes too
+        self.summaries.close()
         self.state.save()
         return list(log.episodes)
 
@@ -253,7 +254,7 @@ class A2CAgent:
         log = self.episode_log
         seconds = self.train_seconds + time.perf_counter() - start
         steps_per_second = log.env_steps / max(seconds, 1e-9)
-        self.summaries.episodes(log.episodes[self._reported :])
+        self.summaries.episodes(log.episodes[self._reported :], log.env_steps)
         self._reported = len(log.episodes)
         self.summaries.update(
             log.env_steps, loss, norm, self.optimizer.learning_rate, steps_per_second

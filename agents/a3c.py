@@ -175,7 +175,7 @@ class MasterAgent:
         self._reported = len(episodes)
         seconds = self.episode_log.seconds
         steps_per_second = env_steps / max(seconds, 1e-9)
-        self.summaries.episodes(new)
+        self.summaries.episodes(new, env_steps)
         if self.last_update is not None:
             loss, norm = self.last_update
             learning_rate = self.optimizer.learning_rate
