@@ -86,18 +86,17 @@ def run(
         config = dataclasses.replace(config, env_id=resolve_env_id(config.env_id))
         if FLAGS.algorithm == "random":
             run_random_baseline(config.env_id, FLAGS.max_eps, config.seed)
-        elif FLAGS.train:
+            return
+        if FLAGS.train:
             train_and_report(config, Path(FLAGS.save_dir), make_agent, FLAGS.resume)
-            if FLAGS.export:
-                print(f"exported: {export_model(load_saved_model(config, program), FLAGS.export)}")
-        elif FLAGS.export:
-            print(f"exported: {export_model(load_saved_model(config, program), FLAGS.export)}")
         elif FLAGS.evaluate:
             model = load_saved_model(config, program)
             seed = config.seed + 10_000
             print(evaluate(model, config.env_id, config.eval_episodes, seed=seed).summary())
-        else:
+        elif not FLAGS.export:
             play_saved_model(config, program)
+        if FLAGS.export:  # the saved model: with --train, the one just trained
+            print(f"exported: {export_model(load_saved_model(config, program), FLAGS.export)}")
     except USER_ERRORS as error:
         exit_with_error(str(error))
     except TrainingError as error:
