@@ -1,87 +1,115 @@
-"""Hyperparameters of A3C and A2C runs. No TensorFlow here: the command line reads the defaults
-of its flags from these classes before TensorFlow loads."""
+"""Hyperparameters of A3C and A2C runs, each written once.
+
+Every field is a ``setting``: its default, its help and its rule live here, and nowhere else.
+The command line makes a flag of each field (same name, type and help, default read from the
+algorithm's class), and a config built in Python is checked by the same rules, failing with the
+same one-line ``ConfigError``. No TensorFlow here: the command line reads these classes before
+TensorFlow loads.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 
+from utils.envs import VECTOR_MODES
+from utils.settings import (
+    ConfigError,
+    above,
+    at_least,
+    between,
+    new_default,
+    one_of,
+    setting,
+    validate,
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class ActorCriticConfig:
-    """Hyperparameters both algorithms take. Each algorithm's config adds its own and may change
-    the defaults; the command-line flags of the same names set them.
+    """Hyperparameters both algorithms take; ``A3CConfig`` and ``A2CConfig`` add their own and
+    change some defaults. Each field's help says what it means (``--helpshort`` prints them).
 
-    Attributes:
-        env_id: gymnasium id of an env with a Discrete action space and a flat Box observation.
-        lr: Adam learning rate.
-        gamma: discount factor in (0, 1].
-        gae_lambda: GAE lambda in [0, 1]; 1.0 gives the n-step returns of the A3C paper.
-        update_freq: t_max, env steps per rollout between updates.
-        entropy_coef: weight of the entropy bonus, >= 0.
-        value_coef: weight of the value loss, >= 0.
-        max_grad_norm: gradients are clipped to this global norm before they are applied.
-        seed: seeds the weights, the envs and action sampling.
-        hidden_units: widths of the model's shared trunk.
-        jit_compile: compile acting and updates with XLA (faster; off for debugging).
-        stop_at_threshold: end training once the mean return of the last 100 training episodes
-            reaches the env's reward threshold.
-        eval_episodes: greedy episodes of each evaluation, seeded from ``seed + 10_000``.
-        eval_interval: env steps between greedy evaluations during training (0: none); A2C
-            keeps the best evaluated model, A3C plots and logs them.
-        checkpoint_every: updates between checkpoints of the training state (for ``--resume``);
-            one is also written at the end and on an interrupt.
-        max_nonfinite_updates: updates with a NaN or infinite loss or gradient are skipped; one
-            more than this many stops the run with an error.
+    A run ends at the first of its budgets: ``max_eps`` episodes or ``max_steps`` env steps
+    (0: no such budget; at least one is needed), or with ``stop_at_threshold`` once solved.
+
+    Raises:
+        ConfigError: for a field of the wrong type or outside its range, or no budget.
     """
 
-    env_id: str = "CartPole-v1"
-    lr: float = 1e-3
-    gamma: float = 0.99
-    gae_lambda: float = 1.0
-    update_freq: int = 20
-    entropy_coef: float = 0.01
-    value_coef: float = 0.5
-    max_grad_norm: float = 40.0
-    seed: int = 0
-    hidden_units: tuple[int, ...] = (128,)
-    jit_compile: bool = True
-    stop_at_threshold: bool = False
-    eval_episodes: int = 100
-    eval_interval: int = 50_000
-    checkpoint_every: int = 500
-    max_nonfinite_updates: int = 10
+    env: str = setting(
+        "CartPole-v1",
+        "gymnasium env id (Discrete actions, flat Box observations); module:EnvId imports "
+        "module first.",
+    )
+    lr: float = setting(1e-3, "Learning rate of the Adam optimizer.", above(0))
+    gamma: float = setting(0.99, "Discount factor.", between(0, 1, low_open=True))
+    gae_lambda: float = setting(1.0, "GAE lambda; 1 gives the n-step returns.", between(0, 1))
+    update_freq: int = setting(20, "t_max: env steps per rollout between updates.", at_least(1))
+    entropy_coef: float = setting(0.01, "Weight of the entropy bonus.", at_least(0))
+    value_coef: float = setting(0.5, "Weight of the value loss.", at_least(0))
+    max_grad_norm: float = setting(40.0, "Clip gradients to this global norm.", above(0))
+    hidden_units: tuple[int, ...] = setting(
+        (128,), "Widths of the shared trunk's layers, comma-separated.", at_least(1)
+    )
+    seed: int = setting(0, "Seeds the weights, the envs and action sampling.", at_least(0))
+    max_eps: int = setting(
+        0, "Episode budget of training or of the random baseline; 0: none.", at_least(0)
+    )
+    max_steps: int = setting(0, "Env-step budget, all envs together; 0: none.", at_least(0))
+    stop_at_threshold: bool = setting(
+        False, "Stop once the last 100 training episodes average the env's reward threshold."
+    )
+    eval_interval: int = setting(
+        50_000,
+        "Env steps between greedy evaluations; the best evaluated weights are the saved model "
+        "(0: no evaluations, the final weights are).",
+        at_least(0),
+    )
+    eval_episodes: int = setting(100, "Episodes of each greedy evaluation.", at_least(1))
+    checkpoint_every: int = setting(
+        500, "Updates between checkpoints of the training state, for --resume.", at_least(1)
+    )
+    max_nonfinite_updates: int = setting(
+        10,
+        "Updates with a NaN or infinite loss are skipped; more than this stop the run.",
+        at_least(0),
+    )
+    jit_compile: bool = setting(True, "Compile acting and updates with XLA.")
+
+    def __post_init__(self):
+        validate(self)
+        if not (self.max_eps or self.max_steps):
+            raise ConfigError(
+                "flag --max_eps=0 and --max_steps=0: the run needs a budget; "
+                "give one of them a value >= 1"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
 class A3CConfig(ActorCriticConfig):
-    """Hyperparameters of an A3C run: ``ActorCriticConfig``'s and the ones below. The defaults
-    are the ones benchmarked in docs/BENCHMARKS.md.
+    """A3C's hyperparameters: ``ActorCriticConfig``'s and the worker threads. The defaults are
+    the ones benchmarked in docs/BENCHMARKS.md; worker ``i``'s env is seeded ``seed + i``."""
 
-    Attributes:
-        max_eps: episode budget of the whole run, summed over workers.
-        workers: number of worker threads; worker ``i``'s env is seeded with ``seed + i``.
-    """
-
-    max_eps: int = 1000
-    workers: int = os.cpu_count() or 1
+    max_eps: int = new_default(ActorCriticConfig, "max_eps", 1000)
+    workers: int = setting(os.cpu_count() or 1, "Worker threads; default: CPU count.", at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class A2CConfig(ActorCriticConfig):
-    """Hyperparameters of an A2C run: ``ActorCriticConfig``'s, some with other defaults, and the
-    ones below. The defaults are the ones benchmarked in docs/BENCHMARKS.md.
+    """A2C's hyperparameters: ``ActorCriticConfig``'s, some with other defaults, and the vector
+    env's. The defaults are the ones benchmarked in docs/BENCHMARKS.md; env ``i`` is seeded
+    ``seed + i``."""
 
-    Attributes:
-        num_envs: envs stepped together; env ``i`` is seeded with ``seed + i``.
-        vector_mode: ``auto``, ``native``, ``sync`` or ``async`` (see ``make_vector_env``).
-        max_steps: budget of env steps (summed over envs), >= 1.
-    """
-
-    lr: float = 3e-3
-    update_freq: int = 8
-    entropy_coef: float = 0.0
-    max_grad_norm: float = 0.5
-    num_envs: int = 8
-    vector_mode: str = "auto"
-    max_steps: int = 500_000
+    lr: float = new_default(ActorCriticConfig, "lr", 3e-3)
+    update_freq: int = new_default(ActorCriticConfig, "update_freq", 8)
+    entropy_coef: float = new_default(ActorCriticConfig, "entropy_coef", 0.0)
+    max_grad_norm: float = new_default(ActorCriticConfig, "max_grad_norm", 0.5)
+    max_steps: int = new_default(ActorCriticConfig, "max_steps", 500_000)
+    num_envs: int = setting(8, "Envs stepped together.", at_least(1))
+    vector_mode: str = setting(
+        "auto",
+        "native: the env's own batched version; sync: a loop over envs; async: a process per "
+        "env; auto: native where the env has one, else sync.",
+        one_of(*VECTOR_MODES),
+    )

@@ -60,12 +60,13 @@ class Evaluation(NamedTuple):
 
 
 def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled ``argmax_a pi(a|s)``: float32 ``(batch, obs_dim)`` states -> int ``(batch,)``."""
+    """The compiled greedy action of ``model``'s distribution (``argmax_a pi(a|s)`` for a
+    categorical policy): float32 ``(batch, obs_dim)`` states -> actions ``(batch, ...)``."""
 
     @tf.function(reduce_retracing=True)
     def act(states):
-        logits, _ = model(states)
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+        params, _ = model(states)
+        return model.distribution.greedy(params)
 
     return lambda states: act(np.asarray(states, np.float32)).numpy()
 

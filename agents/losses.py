@@ -13,6 +13,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from agents.memory import Rollout
+from models.distributions import Categorical
 
 
 class LossInfo(NamedTuple):
@@ -81,13 +82,15 @@ def compute_loss(
     gae_lambda: float = 1.0,
     entropy_coef: float = 0.01,
     value_coef: float = 0.5,
+    distribution=None,
 ) -> LossInfo:
     """The A3C/A2C loss of one rollout.
 
     For each valid step t with advantage A_t (``compute_advantages``, held constant) and target
     return R_t = A_t + V(s_t):
 
-    - policy loss ``-log pi(a_t|s_t) * A_t`` (the policy-gradient term),
+    - policy loss ``-log pi(a_t|s_t) * A_t`` (the policy-gradient term, eq. 1 of the paper's
+      section 4 with the advantage as baseline-corrected return),
     - value loss ``(R_t - V(s_t))^2``,
     - entropy ``H(pi(.|s_t))``, subtracted: a bonus that keeps the policy exploring.
 
@@ -97,27 +100,31 @@ def compute_loss(
     and of every other step's advantage.
 
     Args:
-        model: maps float32 ``(B, obs_dim)`` states to ``(logits (B, A), value (B,))``, such as
-            ``ActorCriticModel``; called once on all ``(T + 1) * N`` states of the rollout.
+        model: maps float32 ``(B, obs_dim)`` states to ``(policy params (B, P), value (B,))``,
+            such as ``ActorCriticModel``; called once on all ``(T + 1) * N`` states.
         rollout: a ``Rollout`` of T steps from N envs (numpy arrays or tensors).
         gamma: discount factor in (0, 1].
         gae_lambda: GAE lambda in [0, 1]; 1.0 gives the n-step returns of the A3C paper.
         entropy_coef: weight of the entropy bonus, >= 0.
         value_coef: weight of the value loss, >= 0.
+        distribution: the policy's action distribution (``log_prob`` and ``entropy`` of the
+            params); default: the model's ``distribution``, else ``Categorical``.
 
     Returns:
         ``LossInfo`` of float32 scalars.
     """
     states = tf.convert_to_tensor(rollout.states, tf.float32)
-    actions = tf.convert_to_tensor(rollout.actions, tf.int32)
+    if distribution is None:
+        distribution = getattr(model, "distribution", None) or Categorical()
+    actions = tf.convert_to_tensor(rollout.actions, distribution.action_dtype)
     rewards = tf.convert_to_tensor(rollout.rewards, tf.float32)
     terminated = tf.convert_to_tensor(rollout.terminated, tf.float32)
     truncated = tf.convert_to_tensor(rollout.truncated, tf.float32)
     valid = tf.convert_to_tensor(rollout.valid, tf.float32)
 
     steps, num_envs = tf.shape(actions)[0], tf.shape(actions)[1]
-    logits, values = model(tf.reshape(states, [(steps + 1) * num_envs, -1]))
-    logits = tf.reshape(logits, [steps + 1, num_envs, -1])[:-1]  # (T, N, A)
+    params, values = model(tf.reshape(states, [(steps + 1) * num_envs, -1]))
+    params = tf.reshape(params, [steps + 1, num_envs, -1])[:-1]  # (T, N, P)
     values = tf.reshape(values, [steps + 1, num_envs])  # (T + 1, N)
 
     next_values = tf.stop_gradient(values[1:]) * (1.0 - terminated)
@@ -129,12 +136,11 @@ def compute_loss(
         rewards, tf.stop_gradient(values[:-1]), next_values, episode_ends, gamma, gae_lambda
     )
 
-    log_probs = tf.nn.log_softmax(logits)  # (T, N, A)
-    log_prob_taken = tf.gather(log_probs, actions, axis=2, batch_dims=2)  # (T, N)
-    entropy = -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)  # (T, N)
+    log_prob_taken = distribution.log_prob(params, actions)  # (T, N)
+    entropy = distribution.entropy(params)  # (T, N)
     # Every per-step term is (T, N): a (T, N, 1) advantage would silently broadcast to (T, N, N).
     for term in (log_prob_taken, entropy, advantages, returns):
-        term.shape.assert_is_compatible_with(actions.shape)
+        term.shape.assert_is_compatible_with(rewards.shape)
 
     def valid_mean(per_step):
         return tf.reduce_sum(per_step * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import tensorflow as tf
 
 
 class Rollout(NamedTuple):
@@ -34,12 +35,17 @@ class Memory:
 
     A3C workers use ``num_envs=1`` and pass one observation, action and reward per step; A2C
     passes arrays with a leading ``num_envs`` axis. Either way ``to_rollout`` returns time-major
-    arrays of shape ``(T, num_envs, ...)``. Steps are written into arrays allocated once (and
-    doubled when full), so storing a step costs a few array writes.
+    arrays of shape ``(T, num_envs, ...)``. Steps are written into arrays allocated once, so
+    storing a step costs a few array writes.
+
+    Args:
+        num_envs: envs stepped together, >= 1.
+        capacity: the most steps a rollout holds (t_max), >= 1.
 
     Raises:
-        ValueError: from ``store`` if an item does not have ``num_envs`` entries, or an
-            observation has a shape other than the first one stored.
+        ValueError: from ``store`` if an item does not have ``num_envs`` entries, an
+            observation has a shape other than the first one stored, or ``capacity`` steps are
+            stored already.
     """
 
     _FIELDS = (
@@ -53,8 +59,10 @@ class Memory:
     def __init__(self, num_envs: int = 1, capacity: int = 32):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.num_envs = num_envs
-        self._capacity = max(1, capacity)
+        self._capacity = capacity
         self._states: np.ndarray | None = None  # allocated at the first store
         self._steps = 0
 
@@ -82,8 +90,8 @@ class Memory:
                 f"observation shape {state.shape} differs from the first stored "
                 f"{self._states.shape[1:]}"
             )
-        if self._steps == len(self._states):
-            self._grow()
+        if self._steps == self._capacity:
+            raise ValueError(f"the memory is full ({self._capacity} steps): clear it first")
         t = self._steps
         self._states[t] = state
         for (name, _), value in zip(
@@ -133,8 +141,18 @@ class Memory:
         for name, dtype in self._FIELDS:
             setattr(self, "_" + name, np.zeros(shape, dtype))
 
-    def _grow(self) -> None:
-        self._states = np.concatenate([self._states, np.zeros_like(self._states)])
-        for name, _ in self._FIELDS:
-            array = getattr(self, "_" + name)
-            setattr(self, "_" + name, np.concatenate([array, np.zeros_like(array)]))
+
+def rollout_spec(steps: int, num_envs: int, obs_dim: int, distribution) -> Rollout:
+    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs, with the
+    actions of ``distribution`` (its ``action_dtype`` and ``action_shape``)."""
+    per_step = tf.TensorSpec([steps, num_envs], tf.float32)
+    return Rollout(
+        states=tf.TensorSpec([steps + 1, num_envs, obs_dim], tf.float32),
+        actions=tf.TensorSpec(
+            [steps, num_envs, *distribution.action_shape], distribution.action_dtype
+        ),
+        rewards=per_step,
+        terminated=per_step,
+        truncated=per_step,
+        valid=per_step,
+    )

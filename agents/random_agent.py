@@ -7,20 +7,27 @@ from utils.envs import make_env
 
 
 class RandomAgent:
-    """Plays ``max_eps`` episodes with uniformly random actions (about 22 a episode on CartPole).
+    """Plays episodes with uniformly random actions (about 22 a episode on CartPole) until its
+    budget is used: ``max_eps`` episodes or ``max_steps`` env steps, whichever comes first
+    (checked after each episode).
 
     Args:
         env_id: gymnasium id of a supported env (see ``utils.envs.check_spaces``).
-        max_eps: number of episodes, >= 1.
+        max_eps: episode budget, >= 1, or None for none.
         seed: seeds the env's first reset and the action space's sampler.
+        max_steps: env-step budget, >= 1, or None for none.
 
     Raises:
         utils.envs.EnvError: if the env is unknown or unsupported.
-        ValueError: if ``max_eps`` < 1.
+        ValueError: if a budget is < 1, or neither is given.
     """
 
-    def __init__(self, env_id: str, max_eps: int, seed: int = 0):
-        self.episode_log = EpisodeLog(max_eps)
+    def __init__(
+        self, env_id: str, max_eps: int | None, seed: int = 0, max_steps: int | None = None
+    ):
+        if not (max_eps or max_steps):
+            raise ValueError("the random baseline needs a budget: max_eps or max_steps")
+        self.episode_log = EpisodeLog(max_eps, max_steps)
         self.env = make_env(env_id)
         self.seed = seed
 

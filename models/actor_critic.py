@@ -5,14 +5,17 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from models.distributions import Categorical
+
 
 @keras.saving.register_keras_serializable(package="a3c_keras")
 class ActorCriticModel(keras.Model):
     """Policy and value function on one shared trunk.
 
     A stack of ReLU ``Dense`` layers (the trunk) feeds two linear heads: the policy head gives
-    unnormalised log-probabilities (logits) of a categorical policy pi(a|s), the value head gives
-    the state value V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section 5.1:
+    the parameters of the action distribution (``self.distribution``; for ``Categorical``, the
+    unnormalised log-probabilities (logits) of pi(a|s)), the value head gives the state value
+    V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section 5.1:
     "a softmax output for the policy and a single linear output for the value function"); the
     2018 TensorFlow example used two separate trunks instead.
 
@@ -43,7 +46,8 @@ class ActorCriticModel(keras.Model):
             keras.layers.Dense(units, activation="relu", name=f"trunk_{i}")
             for i, units in enumerate(self.hidden_units)
         ]
-        self.policy_head = keras.layers.Dense(self.num_actions, name="policy_logits")
+        self.distribution = Categorical(self.num_actions)
+        self.policy_head = keras.layers.Dense(self.distribution.params_size, name="policy_logits")
         self.value_head = keras.layers.Dense(1, name="value")
 
     def call(self, states):

@@ -6,12 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import agents.training
+import agents.updates
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent, Worker
 from agents.config import A2CConfig, A3CConfig
+from agents.episode_log import EpisodeLog
 from agents.evaluation import evaluate
 from agents.losses import compute_loss
+from agents.trainer import Trainer
 from models import ActorCriticModel
 from utils.checkpoint import load_weights
 
@@ -50,9 +52,15 @@ class ValueIsTenTimesT:
         return np.zeros((len(states), 2), np.float32), 10.0 * states[:, 0]
 
 
-def test_reset_steps_are_masked_and_each_episode_end_bootstraps_correctly(tmp_path):
-    config = A2CConfig(num_envs=2, update_freq=6, eval_interval=0)
-    agent = A2CAgent(config, tmp_path, envs=scripted_envs())
+def started_agent(config):
+    """An A2C agent on the scripted envs, started with a fresh episode log."""
+    agent = A2CAgent(config, envs=scripted_envs())
+    agent.start(EpisodeLog(max_steps=config.max_steps))
+    return agent
+
+
+def test_reset_steps_are_masked_and_each_episode_end_bootstraps_correctly():
+    agent = started_agent(A2CConfig(num_envs=2, update_freq=6, eval_interval=0))
     rollout = agent.collect_rollout()
 
     # env 0: steps t=1,2,3 (terminated), reset step, t=1,2.  env 1: t=1,2 (truncated), reset,
@@ -82,11 +90,9 @@ def test_reset_steps_are_masked_and_each_episode_end_bootstraps_correctly(tmp_pa
     agent.envs.close()
 
 
-def test_reset_steps_change_no_loss(tmp_path):
+def test_reset_steps_change_no_loss():
     # Rewriting what the masked reset steps hold must leave every loss term unchanged.
-    agent = A2CAgent(
-        A2CConfig(num_envs=2, update_freq=6, eval_interval=0), tmp_path, envs=scripted_envs()
-    )
+    agent = started_agent(A2CConfig(num_envs=2, update_freq=6, eval_interval=0))
     rollout = agent.collect_rollout()
     invalid = rollout.valid == 0
     altered = rollout._replace(
@@ -103,8 +109,8 @@ def test_reset_steps_change_no_loss(tmp_path):
 def test_the_same_seed_gives_the_same_run(tmp_path):
     def run(seed):
         config = A2CConfig(num_envs=4, max_steps=4000, eval_interval=0, seed=seed)
-        agent = A2CAgent(config, tmp_path)
-        episodes = agent.train()
+        agent = A2CAgent(config)
+        episodes = Trainer(agent, tmp_path / str(seed)).train()
         return [e.episode_return for e in episodes], agent.model.get_weights()
 
     (returns_a, weights_a), (returns_b, weights_b) = run(0), run(0)
@@ -122,20 +128,20 @@ def test_a3c_and_a2c_train_through_the_one_compute_loss(tmp_path, monkeypatch):
         calls.append(kwargs["gamma"])
         return compute_loss(*args, **kwargs)
 
-    monkeypatch.setattr(agents.training, "compute_loss", spy)
-    A2CAgent(A2CConfig(num_envs=2, gamma=0.5, eval_interval=0), tmp_path).envs.close()
-    Worker(0, MasterAgent(A3CConfig(workers=1, gamma=0.25), tmp_path))  # traces its update
+    monkeypatch.setattr(agents.updates, "compute_loss", spy)
+    A2CAgent(A2CConfig(num_envs=2, gamma=0.5, eval_interval=0)).close()  # traces its update
+    Worker(0, MasterAgent(A3CConfig(workers=1, gamma=0.25)))  # traces its update
     assert 0.5 in calls and 0.25 in calls  # both traced their update through the spy
 
 
 def test_stop_at_threshold_stops_once_the_last_100_episodes_reach_it(tmp_path):
     # CartPole-v0's threshold is 195: the agent must stop early, after the mean reached it.
     config = A2CConfig(
-        env_id="CartPole-v0", max_steps=400_000, eval_interval=0, stop_at_threshold=True, seed=0
+        env="CartPole-v0", max_steps=400_000, eval_interval=0, stop_at_threshold=True, seed=0
     )
-    agent = A2CAgent(config, tmp_path)
-    episodes = agent.train()
-    assert agent.episode_log.env_steps < 400_000
+    trainer = Trainer(A2CAgent(config), tmp_path)
+    episodes = trainer.train()
+    assert trainer.episode_log.env_steps < 400_000
     assert episodes[-1].recent_mean >= 195.0
     assert all(e.recent_mean < 195.0 for e in episodes[99:-1])
 
@@ -143,22 +149,26 @@ def test_stop_at_threshold_stops_once_the_last_100_episodes_reach_it(tmp_path):
 def test_a2c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     # Deterministic: the best of three evaluations is saved; measured: 444 on new seeds.
     config = A2CConfig(num_envs=16, max_steps=60_000, eval_interval=20_000, eval_episodes=20)
-    agent = A2CAgent(config, tmp_path)
-    agent.train()
-    assert [e.env_steps for e in agent.evaluations] == [20_096, 40_064, 60_032]
+    trainer = Trainer(A2CAgent(config), tmp_path)
+    trainer.train()
+    assert [e.env_steps for e in trainer.evaluations] == [20_096, 40_064, 60_032]
     saved = ActorCriticModel(2).build_for(4)
-    load_weights(saved, agent.save_path, "CartPole-v1")
+    load_weights(saved, trainer.save_path, "CartPole-v1")
     result = evaluate(saved, "CartPole-v1", episodes=20, seed=123)
     assert result.mean > 200  # random play averages about 22
 
 
 def test_no_second_copy_of_the_loss_math_exists():
-    # The loss's building blocks appear in agents/losses.py and nowhere else in the code.
+    # The loss's building blocks appear in agents/losses.py and nowhere else in the code; the
+    # policy's log-probabilities in the distribution, models/distributions.py.
     root = Path(__file__).resolve().parent.parent
-    sources = [
-        *root.glob("*.py"),
-        *(p for d in ("agents", "models", "utils", "benchmarks") for p in (root / d).glob("*.py")),
-    ]
-    for token in ("log_softmax", "stop_gradient", "tf.scan", "def compute_loss"):
+    folders = ("agents", "models", "utils", "cli", "benchmarks")
+    sources = [*root.glob("*.py"), *(p for d in folders for p in (root / d).glob("*.py"))]
+    for token, home in [
+        ("log_softmax", "models/distributions.py"),
+        ("stop_gradient", "agents/losses.py"),
+        ("tf.scan", "agents/losses.py"),
+        ("def compute_loss", "agents/losses.py"),
+    ]:
         holders = [p.relative_to(root).as_posix() for p in sources if token in p.read_text()]
-        assert holders == ["agents/losses.py"], (token, holders)
+        assert holders == [home], (token, holders)

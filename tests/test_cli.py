@@ -4,12 +4,12 @@ import re
 
 import pytest
 
-from tests import cli
-from tests.cli import error_lines
+from tests import programs
+from tests.programs import error_lines
 
 
 def run(*args, check=True, program="a3c_cartpole.py"):
-    return cli.run(*args, program=program, check=check)
+    return programs.run(*args, program=program, check=check)
 
 
 @pytest.mark.parametrize("train", [[], ["--train"]])
@@ -57,7 +57,8 @@ def test_train_writes_model_plot_and_log_then_play_loads_the_model(tmp_path):
     "args, message",
     [
         (["--lr=abc"], "flag --lr=abc: could not convert string to float"),
-        (["--train", "--max-eps=0"], "flag --max_eps=0: must be >= 1"),
+        (["--train", "--max-eps=-1"], "flag --max_eps=-1: must be >= 0"),
+        (["--train", "--max-eps=0"], "flag --max_eps=0 and --max_steps=0: the run needs a budget"),
         (["--train", "--gamma=0"], "flag --gamma=0.0: must be in (0, 1]"),
         (["--train", "--env=CartPol-v1"], "unknown env id 'CartPol-v1'; did you mean CartPole-v1"),
         (["--episodes=1"], "no saved model at"),

@@ -1,4 +1,4 @@
-"""EpisodeLog: exact episode budgets under threads, moving averages, best-model choice."""
+"""EpisodeLog: exact budgets under threads, moving averages, the threshold stop."""
 
 import threading
 
@@ -37,18 +37,32 @@ def test_moving_average_starts_at_the_first_return_then_smooths():
     assert second.recent_mean == 15.0
 
 
-def test_best_needs_a_full_window_and_ties_count():
-    log = EpisodeLog(max_episodes=10, window=3)
-    flags = [log.record(0, r, 1).is_best for r in [5, 5, 5, 4, 6, 5, 5]]
-    # windows: -, -, 5 (best), 4.67, 5 (tie), 5 (tie), 5.33 (best)
-    assert flags == [False, False, True, False, True, True, True]
+def test_the_threshold_needs_a_full_window_then_ends_the_run():
+    log = EpisodeLog(max_episodes=10, stop_at=5.0, window=3)
+    recorded = [log.record(0, r, 1) for r in [9, 9, 4, 1, 5, 6, 4, 9]]
+    # windows: -, -, 7.33 (solved at the first full window); nothing after it is recorded
+    assert [e is not None for e in recorded] == [True, True, True] + [False] * 5
+    assert log.solved_at.index == 3 and log.done.is_set()
 
 
-def test_a_budget_shorter_than_the_window_still_picks_a_best():
-    log = EpisodeLog(max_episodes=2, window=100)
-    assert [log.record(0, r, 1).is_best for r in [1.0, 2.0]] == [False, True]
+def test_a_step_budget_ends_the_run_but_keeps_the_episodes_of_its_last_rollout():
+    log = EpisodeLog(max_steps=100)
+    log.add_steps(60)
+    assert not log.done.is_set() and log.progress == pytest.approx(0.6)
+    log.add_steps(60)
+    assert log.done.is_set() and log.progress == 1.0  # never past the budget
+    assert log.record(0, 1.0, 120) is not None
 
 
-def test_budget_must_be_positive():
-    with pytest.raises(ValueError, match="max_episodes"):
-        EpisodeLog(0)
+def test_progress_is_the_budget_nearer_its_end():
+    log = EpisodeLog(max_episodes=10, max_steps=1000)
+    log.add_steps(100)
+    log.record(0, 1.0, 100)
+    log.record(0, 1.0, 100)
+    assert log.progress == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("budget", [{"max_episodes": 0}, {"max_steps": -1}])
+def test_budgets_must_be_positive(budget):
+    with pytest.raises(ValueError, match=next(iter(budget))):
+        EpisodeLog(**budget)

@@ -11,13 +11,12 @@ from PIL import Image
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent
 from agents.config import A2CConfig, A3CConfig
-from agents.episode_log import EpisodeLog
-from agents.evaluation import EvalResult, Evaluation
 from agents.summaries import format_seconds, progress_line
+from agents.trainer import Trainer
 from models import ActorCriticModel
-from tests.cli import error_line, run
+from tests.programs import error_line, run
 from utils.checkpoint import model_path, save_weights
-from utils.plotting import plot_moving_average
+from utils.plotting import plot_training_curve
 
 
 def tensorboard_tags(save_dir):
@@ -48,16 +47,16 @@ EXPECTED_TAGS = {
 
 def test_a2c_writes_the_tensorboard_scalars(tmp_path):
     config = A2CConfig(num_envs=4, max_steps=3000, eval_interval=1000, eval_episodes=3)
-    A2CAgent(config, tmp_path).train()
+    Trainer(A2CAgent(config), tmp_path).train()
     assert EXPECTED_TAGS <= tensorboard_tags(tmp_path)
 
 
 def test_a3c_writes_the_tensorboard_scalars_from_the_master_thread(tmp_path):
     config = A3CConfig(max_eps=60, workers=2, eval_interval=500, eval_episodes=3)
-    master = MasterAgent(config, tmp_path)
-    master.train()
+    trainer = Trainer(MasterAgent(config), tmp_path)
+    trainer.train()
     assert EXPECTED_TAGS | {"worker_1/return"} <= tensorboard_tags(tmp_path)
-    assert master.evaluations and master.evaluations[0].episodes > 0
+    assert trainer.evaluations and trainer.evaluations[0].episodes > 0
 
 
 def test_progress_line_says_done_budget_speed_and_eta():
@@ -67,10 +66,10 @@ def test_progress_line_says_done_budget_speed_and_eta():
 
 
 def test_plot_shows_returns_average_and_evaluations(tmp_path):
-    log = EpisodeLog(5)
-    episodes = [log.record(0, float(r), r) for r in (10, 20, 30, 40, 50)]
-    evaluations = [Evaluation(100, 3, EvalResult(np.array([20.0, 30.0]), 475.0))]
-    path = plot_moving_average(episodes, tmp_path / "p.png", "A2C on X", 475.0, evaluations)
+    returns = [10.0, 20.0, 30.0, 40.0, 50.0]
+    path = plot_training_curve(
+        tmp_path / "p.png", "A2C on X", returns, returns, 475.0, [(3, 25.0, 5.0)], 2
+    )
     image = Image.open(path)
     assert image.format == "PNG" and image.size == (800, 450)
 

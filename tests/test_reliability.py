@@ -13,15 +13,16 @@ import tensorflow as tf
 from agents.a3c import MasterAgent
 from agents.config import A3CConfig
 from agents.memory import Memory
-from agents.training import apply_if_finite, compute_gradients
+from agents.trainer import Trainer
+from agents.updates import apply_if_finite, compute_gradients
 from models import ActorCriticModel
-from tests import cli
-from tests.cli import ROOT, command, environment, error_line
+from tests import programs
+from tests.programs import ROOT, command, environment, error_line
 from utils.checkpoint import CheckpointError, load_weights, save_weights
 
 
 def run(program, *args):
-    return cli.run(*args, program=program)
+    return programs.run(*args, program=program)
 
 
 def episodes_csv(save_dir):
@@ -231,15 +232,15 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_model(tmp_path, program):
 
 
 def test_eight_workers_on_two_cores_record_exactly_the_budget(tmp_path):
-    master = MasterAgent(A3CConfig(max_eps=400, workers=8, update_freq=5), tmp_path)
-    episodes = master.train()
+    master = MasterAgent(A3CConfig(max_eps=400, workers=8, update_freq=5))
+    episodes = Trainer(master, tmp_path).train()
     assert [e.index for e in episodes] == list(range(1, 401))
     assert {e.worker for e in episodes} == set(range(8))
 
 
 def test_resuming_with_other_flags_says_so(tmp_path):
-    MasterAgent(A3CConfig(max_eps=5, workers=2), tmp_path).train()
+    Trainer(MasterAgent(A3CConfig(max_eps=5, workers=2)), tmp_path).train()
     with pytest.raises(CheckpointError, match="written by a run with other flags"):
-        MasterAgent(A3CConfig(max_eps=10, workers=3), tmp_path, resume=True)
-    resumed = MasterAgent(A3CConfig(max_eps=10, workers=2), tmp_path, resume=True)
+        Trainer(MasterAgent(A3CConfig(max_eps=10, workers=3)), tmp_path, resume=True)
+    resumed = Trainer(MasterAgent(A3CConfig(max_eps=10, workers=2)), tmp_path, resume=True)
     assert len(resumed.episode_log.episodes) == 5

@@ -2,9 +2,9 @@
 
 import pytest
 
+from cli.flags import normalize_flag_names
 from utils.envs import EnvError, make_env
 from utils.files import atomic_write
-from utils.flags import normalize_flag_names
 
 
 def test_atomic_write_replaces_the_file_whole(tmp_path):

@@ -1,4 +1,5 @@
-"""What A3C and A2C share around the loss: hyperparameters, sampling, gradients, tensor specs."""
+"""One gradient step of the loss, as A3C's workers and A2C take it: clipped gradients, applied
+only when finite, and the count of those that were not."""
 
 from __future__ import annotations
 
@@ -9,19 +10,10 @@ from agents.losses import LossInfo, compute_loss
 from agents.memory import Rollout
 
 
-def sample_actions(model, rng: tf.random.Generator, states):
-    """Samples a_i ~ pi(.|s_i) for a batch: float32 ``(B, obs_dim)`` -> int32 ``(B,)``.
-
-    Uses the Gumbel-max trick: argmax(logits + Gumbel noise) is distributed as softmax(logits).
-    ``rng`` is a ``tf.random.Generator``, so a seeded run samples the same actions.
-    """
-    logits, _ = model(states)
-    uniform = rng.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
-    return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
-
-
 def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
     """The gradient of ``compute_loss`` on ``rollout`` with respect to ``model``'s weights.
+
+    ``model`` is an ``ActorCriticModel`` (its ``distribution`` gives log-probs and entropy).
 
     Returns:
         ``(gradients, loss, norm)``: one gradient per trainable variable, clipped to
@@ -35,23 +27,11 @@ def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
             gae_lambda=config.gae_lambda,
             entropy_coef=config.entropy_coef,
             value_coef=config.value_coef,
+            distribution=model.distribution,
         )
     gradients = tape.gradient(loss.total, model.trainable_variables)
     gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
     return gradients, loss, norm
-
-
-def rollout_spec(steps: int, num_envs: int, obs_dim: int) -> Rollout:
-    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs."""
-    per_step = tf.TensorSpec([steps, num_envs], tf.float32)
-    return Rollout(
-        states=tf.TensorSpec([steps + 1, num_envs, obs_dim], tf.float32),
-        actions=tf.TensorSpec([steps, num_envs], tf.int32),
-        rewards=per_step,
-        terminated=per_step,
-        truncated=per_step,
-        valid=per_step,
-    )
 
 
 class TrainingError(RuntimeError):

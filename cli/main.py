@@ -1,0 +1,88 @@
+"""The command line of a3c_cartpole.py and a2c_cartpole.py: flags, mode, errors and exit status.
+
+An entry point names its algorithm with a ``Program`` and calls ``main``; everything else is
+shared, so a flag means the same in both scripts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from absl import app, flags
+
+from cli.flags import define_flags, exit_with_error, from_flags, parse_flags, start_tensorflow
+from cli.options import RunOptions
+from utils.settings import ConfigError
+
+flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """An entry point's algorithm.
+
+    Attributes:
+        name: "a3c" or "a2c": the ``--algorithm`` value, the default save dir ``runs/<name>``.
+        config_class: its hyperparameters; each field is a flag, its defaults the flags'.
+        make_algorithm: builds the algorithm (an ``agents.trainer.Algorithm``) for a config;
+            called only once TensorFlow may load, and writes nothing.
+    """
+
+    name: str
+    config_class: type
+    make_algorithm: Callable[[Any], Any]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}_cartpole.py"
+
+
+def main(program: Program) -> None:
+    """Defines the flags, parses them and runs the mode they ask for; exits with its status:
+    0 done, 1 training failed, 2 bad input (one line on stderr, nothing written), 128 + N
+    stopped by signal N (after saving)."""
+    define_flags(RunOptions(algorithm=program.name, save_dir=f"runs/{program.name}"))
+    define_flags(program.config_class())
+    app.run(lambda argv: run(program, argv), flags_parser=parse_flags)
+
+
+def run(program: Program, argv: list[str]) -> None:
+    """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
+    start_tensorflow(argv)
+    from agents.updates import TrainingError
+    from cli import modes
+    from utils.checkpoint import CheckpointError
+    from utils.envs import EnvError, resolve_env_id
+    from utils.video import VideoError
+
+    try:
+        options = from_flags(RunOptions)
+        config = from_flags(program.config_class)
+        config = dataclasses.replace(config, env=resolve_env_id(config.env))
+        if options.algorithm not in (program.name, "random"):
+            raise ConfigError(
+                f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or "
+                "random"
+            )
+        if options.algorithm == "random":
+            modes.run_random_baseline(config)
+            return
+        if options.train:
+            modes.train_and_report(config, options, program.make_algorithm)
+        elif options.evaluate:
+            modes.evaluate_saved_model(config, options, program.file)
+        elif not options.export:
+            modes.play_saved_model(config, options, program.file)
+        if options.export:  # the saved model: with --train, the one just trained
+            modes.export_saved_model(config, options, program.file)
+    except (ConfigError, modes.UsageError, EnvError, CheckpointError, VideoError) as error:
+        exit_with_error(str(error))
+    except TrainingError as error:
+        exit_with_error(f"training failed: {error}", status=1)
+    except modes.Interrupted as stop:
+        exit_with_error(str(stop), status=stop.status)
+    except KeyboardInterrupt:
+        exit_with_error("interrupted", status=128 + signal.SIGINT)
