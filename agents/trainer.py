@@ -157,37 +157,40 @@ class Trainer:
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         next_checkpoint = int(algorithm.optimizer.iterations) + config.checkpoint_every
         self._running_since = time.perf_counter()
-        algorithm.start(log)
         try:
-            while not (log.done.is_set() or self.stop.is_set()):
-                algorithm.advance()
-                self._report()
-                if interval and log.env_steps >= next_eval:
-                    with self._clock_paused():
-                        self._evaluate()
-                    next_eval += interval
-                if int(algorithm.optimizer.iterations) >= next_checkpoint:
-                    with self._clock_paused():
-                        self._save_state()
-                    next_checkpoint += config.checkpoint_every
-        finally:
+            algorithm.start(log)
             try:
-                algorithm.close()
+                while not (log.done.is_set() or self.stop.is_set()):
+                    algorithm.advance()
+                    self._report()
+                    if interval and log.env_steps >= next_eval:
+                        with self._clock_paused():
+                            self._evaluate()
+                        next_eval += interval
+                    if int(algorithm.optimizer.iterations) >= next_checkpoint:
+                        with self._clock_paused():
+                            self._save_state()
+                        next_checkpoint += config.checkpoint_every
             finally:
-                self._stop_clock()
-                self._report(final=True)
-        if log.solved_at is not None:
-            logging.info(
-                "the mean return of the last 100 episodes reached %g at episode %d, %d env steps",
-                self.threshold,
-                log.solved_at.index,
-                log.solved_at.env_steps,
-            )
-        if not interval:
-            self._save_model()
-        elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
-            self._evaluate()  # the final model competes too
-        self.summaries.close()
+                try:
+                    algorithm.close()
+                finally:
+                    self._stop_clock()
+                    self._report(final=True)
+            if log.solved_at is not None:
+                logging.info(
+                    "the mean return of the last 100 episodes reached %g at episode %d, "
+                    "%d env steps",
+                    self.threshold,
+                    log.solved_at.index,
+                    log.solved_at.env_steps,
+                )
+            if not interval:
+                self._save_model()
+            elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
+                self._evaluate()  # the final model competes too
+        finally:
+            self.summaries.close()  # one event file a run, flushed whatever happened
         self._save_state()
         return list(log.episodes)
 

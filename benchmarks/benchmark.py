@@ -2,6 +2,8 @@
 
     python benchmarks/benchmark.py                            # every suite, seeds 0-4
     python benchmarks/benchmark.py --suites=a2c --seeds=0,1 --output=/tmp/b.md
+    git worktree add /tmp/before HEAD~3                         # then, to compare with it:
+    python benchmarks/benchmark.py --suites=a2c-throughput --root=/tmp/before --tag=before
 
 Each run is a README command in a fresh process, so its times include start-up, XLA compilation
 and the final greedy evaluation. From its output and episode CSV the script takes: whole-process
@@ -60,6 +62,12 @@ SUITES = {
         "end with exactly 2000 episodes, no deadlock, no lost result.",
         [0, 1, 2],
     ),
+    "a3c-throughput": (
+        "A3C, 2 workers, 1000 episodes, no evaluations (throughput)",
+        ["a3c_cartpole.py", "--train", "--max-eps=1000", "--eval-interval=0"],
+        "Training throughput of the default 2 worker threads (worker start-up and XLA "
+        "compilation included).",
+    ),
     "a3c-defaults": (
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
@@ -68,14 +76,14 @@ SUITES = {
 }
 
 
-def run_once(command: list[str], seed: int) -> dict:
-    """Runs one training process; returns its measurements."""
+def run_once(command: list[str], seed: int, root: Path = ROOT) -> dict:
+    """Runs one training process in the checkout ``root``; returns its measurements."""
     with tempfile.TemporaryDirectory() as save_dir:
         argv = [sys.executable, *command, f"--seed={seed}", f"--save_dir={save_dir}"]
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         start = time.perf_counter()
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)  # reaps the child with its own peak memory
@@ -106,26 +114,20 @@ def run_once(command: list[str], seed: int) -> dict:
     }
 
 
-def revision() -> str:
-    """The checked-out commit, with ``+changes`` if the work tree differs from it."""
+def revision(root: Path = ROOT) -> str:
+    """The commit checked out in ``root``, with ``+changes`` if the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        result.check_returncode()
+        return result.stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
-    return f"commit {commit}" + ("+changes" if dirty.strip() else "")
+    return f"commit {commit}" + ("+changes" if dirty else "")
 
 
 def versions() -> str:
@@ -209,15 +211,19 @@ keeps the others.
 
 
 def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
-    """The header and every section: the new ones replace old ones of the same suite name."""
+    """The header and every section: the new ones replace old ones of the same key (the suite's
+    name, ``name@tag`` for a tagged run), in the order of ``SUITES``, tagged ones after."""
     sections = {}
     for chunk in old_text.split("\n## ")[1:]:
-        name = chunk.split("\n", 1)[0].split("`")[1] if "`" in chunk.split("\n", 1)[0] else None
-        if name:
-            sections[name] = "## " + chunk.rstrip() + "\n"
+        heading = chunk.split("\n", 1)[0]
+        if "`" in heading:
+            sections[heading.split("`")[1]] = "## " + chunk.rstrip() + "\n"
     sections.update(new_sections)
-    ordered = [sections[name] for name in SUITES if name in sections]
-    return HEADER + "\n" + "\n".join(ordered)
+    ordered = sorted(
+        (key for key in sections if key.split("@")[0] in SUITES),
+        key=lambda key: (list(SUITES).index(key.split("@")[0]), key),
+    )
+    return HEADER + "\n" + "\n".join(sections[key] for key in ordered)
 
 
 def main() -> None:
@@ -225,7 +231,12 @@ def main() -> None:
     parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--root", default=str(ROOT), help="run the commands in this checkout (an older commit)"
+    )
+    parser.add_argument("--tag", default="", help="sections of this run are named SUITE@TAG")
     args = parser.parse_args()
+    root = Path(args.root).resolve()
     seeds = [int(seed) for seed in args.seeds.split(",")]
     sections = {}
     for name in args.suites.split(","):
@@ -236,15 +247,17 @@ def main() -> None:
             continue
         rows = []
         for seed in suite_seeds:
-            row = run_once(command, seed)
+            row = run_once(command, seed, root)
             print(name, row, flush=True)
             rows.append(row)
-        sections[name] = (
-            f"## `{name}`: {title}\n\n{purpose}\n\n"
+        key = f"{name}@{args.tag}" if args.tag else name
+        sections[key] = (
+            f"## `{key}`: {title}\n\n{purpose}\n\n"
             f"- Each run: `python {' '.join(command)} --seed=S`; seeds "
             f"{','.join(map(str, suite_seeds))}.\n"
             f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
-            f"--suites={name}` at {revision()} on {machine()}.\n"
+            f"--suites={name}{' --root=... --tag=' + args.tag if args.tag else ''}` at "
+            f"{revision(root)} on {machine()}.\n"
             f"- Versions: {versions()}.\n\n"
             f"{table(rows)}\nSummary: {summary(rows)}\n"
         )

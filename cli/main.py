@@ -7,8 +7,8 @@ shared, so a flag means the same in both scripts.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import signal
-from collections.abc import Callable
 from typing import Any
 
 from absl import app, flags
@@ -27,17 +27,22 @@ class Program:
     Attributes:
         name: "a3c" or "a2c": the ``--algorithm`` value, the default save dir ``runs/<name>``.
         config_class: its hyperparameters; each field is a flag, its defaults the flags'.
-        make_algorithm: builds the algorithm (an ``agents.trainer.Algorithm``) for a config;
-            called only once TensorFlow may load, and writes nothing.
+        algorithm: ``"module:Class"`` of the algorithm (an ``agents.trainer.Algorithm``
+            made from a config); imported only once TensorFlow may load.
     """
 
     name: str
     config_class: type
-    make_algorithm: Callable[[Any], Any]
+    algorithm: str
 
     @property
     def file(self) -> str:
         return f"{self.name}_cartpole.py"
+
+    def make_algorithm(self, config: Any) -> Any:
+        """The algorithm for ``config``, imported now (TensorFlow loads with it)."""
+        module, _, name = self.algorithm.partition(":")
+        return getattr(importlib.import_module(module), name)(config)
 
 
 def main(program: Program) -> None:

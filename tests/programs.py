@@ -18,6 +18,18 @@ def command(program: str, *args) -> list:
     return [sys.executable, program, *args]
 
 
+def start(program: str, *args) -> subprocess.Popen:
+    """Starts ``python <program> <args>`` in the background, stdout and stderr piped (text)."""
+    return subprocess.Popen(
+        command(program, *args),
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run(*args, program="a3c_cartpole.py", env=None, check=False, timeout=300):
     """Runs ``python <program> <args>`` from the repository root; with ``check``, asserts it
     exited 0."""

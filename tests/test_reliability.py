@@ -2,7 +2,6 @@
 
 import csv
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from agents.trainer import Trainer
 from agents.updates import apply_if_finite, compute_gradients
 from models import ActorCriticModel
 from tests import programs
-from tests.programs import ROOT, command, environment, error_line
+from tests.programs import error_line, start
 from utils.checkpoint import CheckpointError, load_weights, save_weights
 
 
@@ -160,15 +159,7 @@ def wait_for_checkpoint(save_dir, process, also=None, timeout=120):
     [("a3c_cartpole.py", "--max-eps=100000"), ("a2c_cartpole.py", "--max-steps=5000000")],
 )
 def test_sigterm_stops_cleanly_saves_and_resume_continues(tmp_path, program, budget):
-    args = ["--train", budget, "--checkpoint-every=20", f"--save_dir={tmp_path}"]
-    process = subprocess.Popen(
-        command(program, *args),
-        cwd=ROOT,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(program, "--train", budget, "--checkpoint-every=20", f"--save_dir={tmp_path}")
     wait_for_checkpoint(tmp_path, process)
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
@@ -202,20 +193,13 @@ def test_sigterm_stops_cleanly_saves_and_resume_continues(tmp_path, program, bud
 
 @pytest.mark.parametrize("program", ["a3c_cartpole.py", "a2c_cartpole.py"])
 def test_sigkill_leaves_a_loadable_checkpoint_and_model(tmp_path, program):
-    args = [
+    process = start(
+        program,
         "--train",
         "--checkpoint-every=10",
         f"--save_dir={tmp_path}",
         "--max-eps=100000" if program.startswith("a3c") else "--max-steps=5000000",
-        "--eval-interval=2000" if program.startswith("a2c") else "--workers=2",
-    ]
-    process = subprocess.Popen(
-        command(program, *args),
-        cwd=ROOT,
-        env=environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        "--eval-interval=2000",  # the model is saved at evaluations
     )
     wait_for_checkpoint(tmp_path, process, also=tmp_path / "model_CartPole-v1.weights.h5")
     time.sleep(np.random.default_rng().uniform(0.2, 1.5))  # anywhere, perhaps mid-write
