@@ -57,6 +57,7 @@ class MasterAgent:
         self.stop = threading.Event()
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None  # (LossInfo, gradient norm) of the newest update
+        self.updates = 0  # by all workers, counted under the update lock
         self.episode_log: EpisodeLog | None = None
         self.workers: list[Worker] = []
 
@@ -204,6 +205,7 @@ class Worker(threading.Thread):
                     loss, norm, applied = self.update(rollout)
                     master.nonfinite.add(applied, loss)
                     master.last_update = (loss, norm)
+                    master.updates += 1
                 log.add_steps(len(memory))
                 if episode_over:
                     if log.record(self.worker_id, episode_return, episode_length) is None:

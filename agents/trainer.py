@@ -46,6 +46,8 @@ class Algorithm(Protocol):
         model: the (global) model that is evaluated, saved and checkpointed.
         optimizer: a built Keras optimizer; its ``iterations`` count the applied updates.
         last_update: ``(LossInfo, gradient norm)`` of the newest update, or None.
+        updates: updates made since ``start`` (a plain int: cheaper to read than the
+            optimizer's ``iterations`` after every A2C rollout).
     """
 
     name: str
@@ -54,6 +56,7 @@ class Algorithm(Protocol):
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
     last_update: tuple | None
+    updates: int
 
     def checkpointables(self) -> dict:
         """Trackables a checkpoint saves besides model and optimizer (random generators)."""
@@ -155,7 +158,7 @@ class Trainer:
         logging.info("training %s (%s) for %s", self.title, algorithm.description, budget(config))
         interval = config.eval_interval
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
-        next_checkpoint = int(algorithm.optimizer.iterations) + config.checkpoint_every
+        next_checkpoint = config.checkpoint_every  # counted in updates since start
         self._running_since = time.perf_counter()
         try:
             algorithm.start(log)
@@ -167,7 +170,7 @@ class Trainer:
                         with self._clock_paused():
                             self._evaluate()
                         next_eval += interval
-                    if int(algorithm.optimizer.iterations) >= next_checkpoint:
+                    if algorithm.updates >= next_checkpoint:
                         with self._clock_paused():
                             self._save_state()
                         next_checkpoint += config.checkpoint_every
@@ -245,11 +248,11 @@ class Trainer:
         """Each 2% of the budget (and at the end): TensorBoard scalars of the episodes since the
         last report and of the newest update, and a progress line. Waits for a first episode."""
         log, config = self.episode_log, self.config
-        episodes, env_steps = log.snapshot()
         progress = log.progress
-        due = progress >= self._next_report or (final and env_steps != self._reported_steps)
-        if not episodes or not due:
+        due = progress >= self._next_report or (final and log.env_steps != self._reported_steps)
+        if not log.episodes or not due:
             return
+        episodes, env_steps = log.snapshot()
         self._next_report = (int(progress * REPORTS) + 1) / REPORTS
         self._reported_steps = env_steps
         seconds = self.train_seconds

@@ -115,7 +115,8 @@ def run_once(command: list[str], seed: int, root: Path = ROOT) -> dict:
 
 
 def revision(root: Path = ROOT) -> str:
-    """The commit checked out in ``root``, with ``+changes`` if the work tree differs from it."""
+    """The commit checked out in ``root``, with ``+changes`` if its code differs from it
+    (changed Markdown files do not count: the benchmark writes one)."""
 
     def git(*args: str) -> str:
         result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
@@ -124,7 +125,7 @@ def revision(root: Path = ROOT) -> str:
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
     return f"commit {commit}" + ("+changes" if dirty else "")
