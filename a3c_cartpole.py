@@ -12,4 +12,4 @@ from agents.config import A3CConfig
 from cli import Program, main
 
 if __name__ == "__main__":
-    main(Program("a3c", A3CConfig, algorithm="agents.a3c:MasterAgent"))
+    main(Program("a3c", A3CConfig, algorithm="agents.a3c:make_a3c"))

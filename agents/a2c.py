@@ -78,7 +78,7 @@ class A2CAgent:
         """
         gradients, loss, norm = compute_gradients(self.model, rollout, self.config)
         variables = self.model.trainable_variables
-        return loss, norm, apply_if_finite(self.optimizer, gradients, variables, loss, norm)
+        return loss, norm, apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new

@@ -1,11 +1,14 @@
 """A3C: asynchronous advantage actor-critic (Mnih et al. 2016, arXiv:1602.01783, algorithm S3).
 
 ``MasterAgent`` owns the global model and the one optimizer; each ``Worker`` thread plays its own
-env with a local copy of the model, and every ``update_freq`` steps (t_max) or at the end of an
-episode computes the gradient of ``compute_loss`` on its rollout, applies it to the global model
-under a lock, and copies the global weights back into its local model.
+``envs_per_worker`` envs with a local copy of the model, and every ``update_freq`` steps (t_max)
+computes the gradient of ``compute_loss`` on its ``(t_max, envs_per_worker)`` rollout, applies it
+to the global model under a lock, and copies the global weights back into its local model. An
+episode that ends inside a rollout bootstraps from 0 there, as the paper's "until terminal"
+rollouts do, and the env's next episode goes on in the same rollout.
 
-``MasterAgent`` is an algorithm for ``agents.trainer.Trainer``, which runs it.
+``MasterAgent`` is an algorithm for ``agents.trainer.Trainer``, which runs it;
+``agents.a3c_ray.RayMasterAgent`` is the same algorithm with a process per worker.
 """
 
 from __future__ import annotations
@@ -17,14 +20,44 @@ import tensorflow as tf
 
 from agents.config import A3CConfig
 from agents.episode_log import EpisodeLog
-from agents.memory import Memory, rollout_spec
+from agents.memory import rollout_spec
+from agents.rollouts import RolloutCollector
 from agents.updates import NonFiniteCounter, TrainingError, apply_if_finite, compute_gradients
 from models import ActorCriticModel
-from utils.envs import env_dims, make_env
+from utils.envs import env_dims, make_env, make_vector_env
 
 
 class WorkerError(TrainingError):
-    """A worker thread failed; the message names the worker and the cause."""
+    """A worker failed; the message names the worker and the cause."""
+
+
+def make_a3c(config: A3CConfig):
+    """The A3C algorithm of ``config.backend``: ``MasterAgent`` (threads) or
+    ``agents.a3c_ray.RayMasterAgent`` (a process per worker)."""
+    if config.backend == "ray":
+        from agents.a3c_ray import RayMasterAgent
+
+        return RayMasterAgent(config)
+    return MasterAgent(config)
+
+
+def build_worker(config: A3CConfig, rng: tf.random.Generator):
+    """What every A3C worker acts with, on either backend: a vector env of ``envs_per_worker``
+    envs, a local model built for it, and a ``RolloutCollector`` sampling with ``rng``.
+
+    Returns:
+        ``(envs, local_model, collector)``; the caller closes ``envs``.
+    """
+    envs = make_vector_env(config.env, config.envs_per_worker)
+    try:
+        obs_dim = int(envs.single_observation_space.shape[0])
+        model = ActorCriticModel(int(envs.single_action_space.n), config.hidden_units)
+        model.build_for(obs_dim)
+        collector = RolloutCollector(envs, model, rng, config.update_freq, config.jit_compile)
+    except BaseException:
+        envs.close()
+        raise
+    return envs, model, collector
 
 
 class MasterAgent:
@@ -41,7 +74,7 @@ class MasterAgent:
 
     def __init__(self, config: A3CConfig):
         self.config = config
-        self.description = f"{config.workers} workers"
+        self.description = f"{config.workers} worker threads x {config.envs_per_worker} envs"
         keras.utils.set_random_seed(config.seed)
         probe = make_env(config.env)
         self.obs_dim, self.num_actions = env_dims(probe)
@@ -71,8 +104,9 @@ class MasterAgent:
         return {"rngs": self.rngs}
 
     def start(self, episode_log: EpisodeLog) -> None:
-        """Builds the workers (compiling their acting and updates) and starts their threads;
-        they record episodes in ``episode_log`` and stop when it is ``done`` or at ``close``."""
+        """Builds the workers (their envs, compiled acting and updates) and starts their
+        threads; they record episodes in ``episode_log`` and stop when it is ``done`` or at
+        ``close``."""
         self.episode_log = episode_log
         # Fixed before any worker steps, so each worker's first seed does not depend on timing.
         self.first_reset_seed = self.config.seed + episode_log.env_steps
@@ -115,11 +149,12 @@ class MasterAgent:
 
 
 class Worker(threading.Thread):
-    """One actor-learner thread: its own env and local model, updating the global model.
+    """One actor-learner thread: its own envs and local model, updating the global model.
 
     Args:
-        worker_id: 0-based id; the worker's env is first reset with seed
-            ``config.seed + worker_id`` (plus the env steps before a resume).
+        worker_id: 0-based id; the worker's env ``j`` is first reset with seed
+            ``config.seed + worker_id * envs_per_worker + j`` (plus the env steps before a
+            resume).
         master: the ``MasterAgent`` whose global model, optimizer and lock the worker shares.
 
     Attributes:
@@ -132,24 +167,16 @@ class Worker(threading.Thread):
         self.master = master
         self.error: BaseException | None = None
         config = master.config
-        self.local_model = ActorCriticModel(master.num_actions, config.hidden_units)
-        self.local_model.build_for(master.obs_dim)
+        self.envs, self.local_model, self.collector = build_worker(config, master.rngs[worker_id])
         self.local_model.set_weights(master.global_model.get_weights())
-        self.rng = master.rngs[worker_id]
-
-        # Concrete functions: calling one skips tf.function's signature matching, which costs
-        # more than the tiny network itself (measured: 76 us against 173 us a step).
-        compiled = tf.function(jit_compile=config.jit_compile)
-        obs_dim = master.obs_dim
-        self.act = compiled(self._act).get_concrete_function(tf.TensorSpec([obs_dim], tf.float32))
-        self.update = compiled(self._update).get_concrete_function(
-            rollout_spec(config.update_freq, 1, obs_dim, self.local_model.distribution)
+        spec = rollout_spec(
+            config.update_freq,
+            config.envs_per_worker,
+            master.obs_dim,
+            self.local_model.distribution,
         )
-
-    def _act(self, state):
-        """Samples a ~ pi(.|state) with the local model: float32 ``(obs_dim,)`` -> a scalar."""
-        params, _ = self.local_model(state[None])
-        return self.local_model.distribution.sample(params, self.rng)[0]
+        update = tf.function(self._update, jit_compile=config.jit_compile)
+        self.update = update.get_concrete_function(spec)
 
     def _update(self, rollout):
         """One A3C update; the caller holds the master's update lock.
@@ -165,7 +192,8 @@ class Worker(threading.Thread):
         """
         gradients, loss, norm = compute_gradients(self.local_model, rollout, self.master.config)
         global_variables = self.master.global_model.trainable_variables
-        applied = apply_if_finite(self.master.optimizer, gradients, global_variables, loss, norm)
+        optimizer = self.master.optimizer
+        applied = apply_if_finite(optimizer, gradients, global_variables, loss.total, norm)
         for local, shared in zip(
             self.local_model.trainable_variables, global_variables, strict=True
         ):
@@ -178,39 +206,24 @@ class Worker(threading.Thread):
         except BaseException as error:  # raised on the trainer's thread by MasterAgent
             self.error = error
             self.master.stop.set()
+        finally:
+            self.envs.close()
 
     def _train(self) -> None:
         config, master = self.master.config, self.master
         log = master.episode_log
-        env = make_env(config.env)
-        memory = Memory(capacity=config.update_freq)
-        state, _ = env.reset(seed=master.first_reset_seed + self.worker_id)
-        episode_return, episode_length = 0.0, 0
-        try:
-            while not (master.stop.is_set() or log.done.is_set()):
-                memory.clear()
-                episode_over = False
-                while len(memory) < config.update_freq and not episode_over:
-                    action = int(self.act(state))
-                    next_state, reward, terminated, truncated, _ = env.step(action)
-                    memory.store(state, action, reward, terminated, truncated)
-                    episode_return += float(reward)
-                    episode_length += 1
-                    state = next_state
-                    episode_over = terminated or truncated
-                rollout = memory.to_rollout(state, pad_to=config.update_freq)
-                if master.stop.is_set():
+        envs_per_worker = config.envs_per_worker
+        self.collector.reset(seed=master.first_reset_seed + self.worker_id * envs_per_worker)
+        while not (master.stop.is_set() or log.done.is_set()):
+            rollout, finished = self.collector.collect()
+            if master.stop.is_set():
+                return
+            with master.update_lock:
+                loss, norm, applied = self.update(rollout)
+                master.nonfinite.add(applied, loss)
+                master.last_update = (loss, norm)
+                master.updates += 1
+            log.add_steps(config.update_freq * envs_per_worker)
+            for episode in finished:
+                if log.record(self.worker_id, episode.episode_return, episode.length) is None:
                     return
-                with master.update_lock:
-                    loss, norm, applied = self.update(rollout)
-                    master.nonfinite.add(applied, loss)
-                    master.last_update = (loss, norm)
-                    master.updates += 1
-                log.add_steps(len(memory))
-                if episode_over:
-                    if log.record(self.worker_id, episode_return, episode_length) is None:
-                        return
-                    state, _ = env.reset()
-                    episode_return, episode_length = 0.0, 0
-        finally:
-            env.close()

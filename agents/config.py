@@ -24,6 +24,8 @@ from utils.settings import (
     validate,
 )
 
+BACKENDS = ("threads", "ray")
+
 
 @dataclasses.dataclass(frozen=True)
 class ActorCriticConfig:
@@ -88,11 +90,34 @@ class ActorCriticConfig:
 
 @dataclasses.dataclass(frozen=True)
 class A3CConfig(ActorCriticConfig):
-    """A3C's hyperparameters: ``ActorCriticConfig``'s and the worker threads. The defaults are
-    the ones benchmarked in docs/BENCHMARKS.md; worker ``i``'s env is seeded ``seed + i``."""
+    """A3C's hyperparameters: ``ActorCriticConfig``'s and its workers'. The defaults are the
+    ones benchmarked in docs/BENCHMARKS.md; worker ``i``'s env ``j`` is seeded
+    ``seed + i * envs_per_worker + j``."""
 
     max_eps: int = new_default(ActorCriticConfig, "max_eps", 1000)
-    workers: int = setting(os.cpu_count() or 1, "Worker threads; default: CPU count.", at_least(1))
+    workers: int = setting(os.cpu_count() or 1, "Workers; default: CPU count.", at_least(1))
+    envs_per_worker: int = setting(
+        1, "Envs each worker steps together, with one batched forward pass.", at_least(1)
+    )
+    backend: str = setting(
+        "threads",
+        "threads: worker threads in this process; ray: a process per worker on Ray (a local "
+        "Ray, or the cluster of --ray_address).",
+        one_of(*BACKENDS),
+    )
+    ray_address: str = setting(
+        "",
+        "With --backend=ray: the Ray cluster to join, auto (the one started on this machine "
+        "with `ray start --head`) or HOST:PORT; empty: start a local Ray.",
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.ray_address and self.backend != "ray":
+            raise ConfigError(
+                f"flag --ray_address={self.ray_address}: it needs --backend=ray "
+                f"(not --backend={self.backend})"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

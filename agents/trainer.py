@@ -159,9 +159,9 @@ class Trainer:
         interval = config.eval_interval
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         next_checkpoint = config.checkpoint_every  # counted in updates since start
-        self._running_since = time.perf_counter()
         try:
-            algorithm.start(log)
+            algorithm.start(log)  # threads compile, processes start: not training time
+            self._running_since = time.perf_counter()
             try:
                 while not (log.done.is_set() or self.stop.is_set()):
                     algorithm.advance()

@@ -38,8 +38,9 @@ class TrainingError(RuntimeError):
     """Training stopped by a fault: a worker failed, or updates kept being non-finite."""
 
 
-def apply_if_finite(optimizer, gradients, variables, loss: LossInfo, norm) -> tf.Tensor:
-    """Applies ``gradients`` to ``variables`` only if the loss and the gradient norm are finite.
+def apply_if_finite(optimizer, gradients, variables, total_loss, norm) -> tf.Tensor:
+    """Applies ``gradients`` to ``variables`` only if the loss (``LossInfo.total``, a float32
+    scalar) and the gradient norm are finite.
 
     A NaN or infinite loss or gradient (from a diverging value function, a bad reward) never
     reaches the weights or the optimizer's moments.
@@ -47,7 +48,7 @@ def apply_if_finite(optimizer, gradients, variables, loss: LossInfo, norm) -> tf
     Returns:
         A bool scalar tensor: whether the update was applied.
     """
-    finite = tf.math.is_finite(loss.total) & tf.math.is_finite(norm)
+    finite = tf.math.is_finite(total_loss) & tf.math.is_finite(norm)
 
     def apply():
         optimizer.apply_gradients(zip(gradients, variables, strict=True))

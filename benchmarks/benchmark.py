@@ -2,8 +2,8 @@
 
     python benchmarks/benchmark.py                            # every suite, seeds 0-4
     python benchmarks/benchmark.py --suites=a2c --seeds=0,1 --output=/tmp/b.md
-    git worktree add /tmp/before HEAD~3                         # then, to compare with it:
-    python benchmarks/benchmark.py --suites=a2c-throughput --root=/tmp/before --tag=before
+    git worktree add /tmp/before HEAD~3        # then, seed by seed in turn with that commit:
+    python benchmarks/benchmark.py --suites=a2c-throughput --compare=/tmp/before --tag=before
 
 Each run is a README command in a fresh process, so its times include start-up, XLA compilation
 and the final greedy evaluation. From its output and episode CSV the script takes: whole-process
@@ -32,6 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 475.0  # CartPole-v1
 
+RAY_THROUGHPUT = [
+    "a3c_cartpole.py",
+    "--train",
+    "--backend=ray",
+    "--max-eps=0",
+    "--max-steps=300000",
+    "--eval-interval=0",
+]
 # name: (title, command after "python", what the suite shows[, its own seeds])
 SUITES = {
     "a2c": (
@@ -67,6 +75,50 @@ SUITES = {
         ["a3c_cartpole.py", "--train", "--max-eps=1000", "--eval-interval=0"],
         "Training throughput of the default 2 worker threads (worker start-up and XLA "
         "compilation included).",
+    ),
+    "a3c-ray-1": (
+        "A3C on Ray, 1 worker process x 16 envs, 300k steps, no evaluations (throughput)",
+        RAY_THROUGHPUT + ["--workers=1", "--envs-per-worker=16"],
+        "The baseline of the Ray scaling: one worker process (Ray start-up and the workers' "
+        "compilation excluded from the training time, included in the whole process).",
+        [0, 1, 2],
+    ),
+    "a3c-ray-2": (
+        "A3C on Ray, 2 worker processes x 16 envs, 300k steps, no evaluations (throughput)",
+        RAY_THROUGHPUT + ["--workers=2", "--envs-per-worker=16"],
+        "Two processes on the two cores: the speed-up over one worker.",
+        [0, 1, 2],
+    ),
+    "a3c-threads-2": (
+        "A3C, 2 worker threads x 16 envs, 300k steps, no evaluations (throughput)",
+        ["a3c_cartpole.py", "--train", "--max-eps=0", "--max-steps=300000", "--eval-interval=0"]
+        + ["--workers=2", "--envs-per-worker=16"],
+        "The thread backend at the same setting as `a3c-ray-2`.",
+        [0, 1, 2],
+    ),
+    "a3c-ray-2x8": (
+        "A3C on Ray, 2 worker processes x 8 envs, 300k steps, no evaluations (throughput)",
+        RAY_THROUGHPUT + ["--workers=2", "--envs-per-worker=8"],
+        "Sixteen envs in all, as `a2c-16`.",
+        [0, 1, 2],
+    ),
+    "a2c-16": (
+        "A2C, 16 envs, 300k steps, no evaluations (throughput)",
+        ["a2c_cartpole.py", "--train", "--num-envs=16", "--max-steps=300000"]
+        + ["--eval-interval=0"],
+        "One process stepping 16 envs: the peer of `a3c-ray-2x8`.",
+        [0, 1, 2],
+    ),
+    "a3c-ray": (
+        "A3C on Ray, defaults (2 workers), stop at the threshold",
+        ["a3c_cartpole.py", "--train", "--backend=ray", "--stop-at-threshold", "--max-eps=3000"],
+        "Time to solve with a process per worker, up to 3000 episodes.",
+    ),
+    "a3c-ray-defaults": (
+        "A3C on Ray, defaults, 1000 episodes",
+        ["a3c_cartpole.py", "--train", "--backend=ray"],
+        "`python a3c_cartpole.py --train --backend=ray`: 1000 episodes, then the greedy "
+        "evaluation of the best evaluated model.",
     ),
     "a3c-defaults": (
         "A3C, defaults, 1000 episodes",
@@ -227,41 +279,53 @@ def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
     return HEADER + "\n" + "\n".join(sections[key] for key in ordered)
 
 
+def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:
+    """One suite's section of BENCHMARKS.md: what ran, where, with which versions, the table."""
+    title, command, purpose, *_ = SUITES[name]
+    return (
+        f"## `{key}`: {title}\n\n{purpose}\n\n"
+        f"- Each run: `python {' '.join(command)} --seed=S`; seeds {','.join(map(str, seeds))}.\n"
+        f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
+        f"--suites={name}{how}` at {revision(root)} on {machine()}.\n"
+        f"- Versions: {versions()}.\n\n"
+        f"{table(rows)}\nSummary: {summary(rows)}\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     parser.add_argument(
-        "--root", default=str(ROOT), help="run the commands in this checkout (an older commit)"
+        "--compare",
+        default="",
+        help="another checkout (an older commit): each seed runs here, then there, in turn; "
+        "its sections are named SUITE@TAG",
     )
-    parser.add_argument("--tag", default="", help="sections of this run are named SUITE@TAG")
+    parser.add_argument("--tag", default="before", help="with --compare: the other's name")
     args = parser.parse_args()
-    root = Path(args.root).resolve()
     seeds = [int(seed) for seed in args.seeds.split(",")]
+    checkouts = [(ROOT, "")]
+    if args.compare:
+        checkouts.append((Path(args.compare).resolve(), args.tag))
+    how = f" --compare=... --tag={args.tag}" if args.compare else ""
     sections = {}
     for name in args.suites.split(","):
-        title, command, purpose, *own_seeds = SUITES[name]
+        _, command, _, *own_seeds = SUITES[name]
         suite_seeds = own_seeds[0] if own_seeds else seeds
         if name.startswith("sb3") and importlib.util.find_spec("stable_baselines3") is None:
             print(f"skipping {name}: stable_baselines3 is not installed")
             continue
-        rows = []
+        rows = {tag: [] for _, tag in checkouts}
         for seed in suite_seeds:
-            row = run_once(command, seed, root)
-            print(name, row, flush=True)
-            rows.append(row)
-        key = f"{name}@{args.tag}" if args.tag else name
-        sections[key] = (
-            f"## `{key}`: {title}\n\n{purpose}\n\n"
-            f"- Each run: `python {' '.join(command)} --seed=S`; seeds "
-            f"{','.join(map(str, suite_seeds))}.\n"
-            f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
-            f"--suites={name}{' --root=... --tag=' + args.tag if args.tag else ''}` at "
-            f"{revision(root)} on {machine()}.\n"
-            f"- Versions: {versions()}.\n\n"
-            f"{table(rows)}\nSummary: {summary(rows)}\n"
-        )
+            for root, tag in checkouts:  # in turn, so a drifting machine slows both alike
+                row = run_once(command, seed, root)
+                print(f"{name}@{tag}" if tag else name, row, flush=True)
+                rows[tag].append(row)
+        for root, tag in checkouts:
+            key = f"{name}@{tag}" if tag else name
+            sections[key] = section(key, name, suite_seeds, rows[tag], how, root)
     output = Path(args.output)
     old = output.read_text() if output.exists() else ""
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,7 @@ def main(program: Program) -> None:
 def run(program: Program, argv: list[str]) -> None:
     """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
     start_tensorflow(argv)
+    from agents.a3c_ray import BackendError
     from agents.updates import TrainingError
     from cli import modes
     from utils.checkpoint import CheckpointError
@@ -83,7 +84,14 @@ def run(program: Program, argv: list[str]) -> None:
             modes.play_saved_model(config, options, program.file)
         if options.export:  # the saved model: with --train, the one just trained
             modes.export_saved_model(config, options, program.file)
-    except (ConfigError, modes.UsageError, EnvError, CheckpointError, VideoError) as error:
+    except (
+        ConfigError,
+        modes.UsageError,
+        EnvError,
+        CheckpointError,
+        VideoError,
+        BackendError,
+    ) as error:
         exit_with_error(str(error))
     except TrainingError as error:
         exit_with_error(f"training failed: {error}", status=1)

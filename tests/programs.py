@@ -18,8 +18,9 @@ def command(program: str, *args) -> list:
     return [sys.executable, program, *args]
 
 
-def start(program: str, *args) -> subprocess.Popen:
-    """Starts ``python <program> <args>`` in the background, stdout and stderr piped (text)."""
+def start(program: str, *args, new_session: bool = False) -> subprocess.Popen:
+    """Starts ``python <program> <args>`` in the background, stdout and stderr piped (text);
+    with ``new_session``, as the leader of its own process group (as a terminal runs it)."""
     return subprocess.Popen(
         command(program, *args),
         cwd=ROOT,
@@ -27,6 +28,7 @@ def start(program: str, *args) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 

@@ -26,6 +26,16 @@ def test_several_workers_stop_at_exactly_the_episode_budget(tmp_path):
     assert int(master.optimizer.iterations) > 0
 
 
+def test_each_worker_steps_several_envs_as_one_rollout(tmp_path):
+    master = MasterAgent(A3CConfig(max_eps=50, workers=2, envs_per_worker=3, update_freq=4))
+    episodes = Trainer(master, tmp_path).train()
+    assert [e.index for e in episodes] == list(range(1, 51))
+    worker = master.workers[0]
+    assert worker.envs.num_envs == 3
+    (rollout,), _ = worker.update.structured_input_signature  # what each update takes
+    assert rollout.actions.shape == (4, 3) and rollout.states.shape == (5, 3, 4)
+
+
 def test_a_failing_worker_stops_the_run_and_is_named(tmp_path, monkeypatch):
     def broken(self):
         if self.worker_id == 1:

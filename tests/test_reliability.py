@@ -102,7 +102,7 @@ def test_non_finite_updates_never_reach_the_weights():
     rollout = memory.to_rollout(np.ones(4))
     before = model.get_weights()
     gradients, loss, norm = compute_gradients(model, rollout, A3CConfig())
-    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, loss, norm)
+    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, loss.total, norm)
     assert not bool(applied) and not np.isfinite(float(loss.total))
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

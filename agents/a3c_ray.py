@@ -1,0 +1,313 @@
+"""A3C with a process per worker on Ray: from one machine to a cluster.
+
+The paper's asynchrony, with the global side on the driver (as RLlib's A3C did): each
+``RemoteWorker`` is a Ray actor with its own envs and local model. It receives the newest global
+weights, collects a ``(t_max, envs_per_worker)`` rollout, computes the clipped gradient of the
+same ``compute_loss`` on its local weights, and returns it. The driver (``RayMasterAgent``, on
+the trainer's thread) takes whichever gradient arrives first (``ray.wait``), applies it to the
+global model with the one optimizer, and sends that worker the new weights with its next task.
+There is no barrier between workers: a worker's gradient may be a few updates stale, as with
+the paper's threads.
+
+The global side is one thread, so it saturates: at ``u`` seconds of driver work per update
+(receive, apply, send), it applies at most ``1 / u`` updates a second, and workers beyond
+``u_worker / u`` (a worker's seconds per rollout and gradient) only wait. docs/BENCHMARKS.md has
+the measured costs.
+
+Faults: a worker process that dies (killed, out of memory, its node gone) is replaced by a new
+actor and training goes on; its unfinished rollout is lost, its finished episodes were recorded
+by the driver, so the episode budget is still met exactly. An exception inside a worker (a
+failing env) stops the run with ``WorkerError``, as on the thread backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from agents.a3c import WorkerError, build_worker
+from agents.config import A3CConfig
+from agents.episode_log import EpisodeLog
+from agents.losses import LossInfo
+from agents.memory import rollout_spec
+from agents.updates import NonFiniteCounter, apply_if_finite, compute_gradients
+from models import ActorCriticModel
+from utils.envs import env_dims, make_env
+
+ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
+# Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s).
+WORKER_START_TIMEOUT = 300
+
+
+class BackendError(ValueError):
+    """The Ray backend cannot start: Ray missing, or no cluster at ``--ray_address``."""
+
+
+def require_ray():
+    """The ``ray`` module; ``BackendError`` with how to install it if it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise BackendError(
+            "--backend=ray needs Ray: pip install -r requirements-ray.txt "
+            "(or pip install 'ray>=2.9')"
+        ) from None
+    return ray
+
+
+class RemoteWorker:
+    """A worker process: its envs and local model; returns gradients of its rollouts.
+
+    Args:
+        config: the run's hyperparameters.
+        worker_id: 0-based id, naming the worker in the episode log.
+        seed: its env ``j`` is reset with seed ``seed + j``; its action sampler uses ``seed``.
+    """
+
+    def __init__(self, config: A3CConfig, worker_id: int, seed: int):
+        # One TensorFlow thread of each kind: N workers on N cores do not oversubscribe. This
+        # must come before the first TensorFlow op of the process (in a test that builds a
+        # worker in its own process, TensorFlow has started already and keeps its pools).
+        with contextlib.suppress(RuntimeError):
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        keras.utils.set_random_seed(seed)
+        self.config = config
+        self.worker_id = worker_id
+        rng = tf.random.Generator.from_seed(seed)
+        self.envs, self.model, self.collector = build_worker(config, rng)
+        obs_dim = int(self.envs.single_observation_space.shape[0])
+        spec = rollout_spec(
+            config.update_freq, config.envs_per_worker, obs_dim, self.model.distribution
+        )
+        gradients = tf.function(
+            lambda rollout: compute_gradients(self.model, rollout, config),
+            jit_compile=config.jit_compile,
+        )
+        self.gradients = gradients.get_concrete_function(spec)
+        self.collector.reset(seed)
+        # Compile now (XLA compiles at the first call), not in the first rollout's time.
+        self.gradients(self.collector.collect()[0])
+        self.collector.reset(seed)
+
+    def where(self) -> tuple[int, str]:
+        """``(process id, Ray node id)`` of this worker."""
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id()
+
+    def rollout_gradients(self, weights: list[np.ndarray]):
+        """Takes ``weights`` as the local model's, collects a rollout, returns its gradient.
+
+        Returns:
+            ``(gradients, loss, norm, finished episodes, env steps)``: one float32 array per
+            trainable variable (clipped to ``max_grad_norm``), the ``LossInfo`` scalars as
+            floats (no per-step arrays), the norm before clipping, the ``FinishedEpisode``s.
+        """
+        self.model.set_weights(weights)
+        rollout, finished = self.collector.collect()
+        gradients, loss, norm = self.gradients(rollout)
+        scalars = LossInfo(*(float(part) for part in loss[:4]), advantages=None, returns=None)
+        steps = self.config.update_freq * self.config.envs_per_worker
+        return [g.numpy() for g in gradients], scalars, float(norm), finished, steps
+
+    def close(self) -> None:
+        self.envs.close()
+
+
+class RayMasterAgent:
+    """The global model and optimizer on the driver; a ``RemoteWorker`` process per worker.
+
+    An algorithm for ``agents.trainer.Trainer``, like ``MasterAgent``.
+
+    Args:
+        config: the run's hyperparameters (``backend="ray"``).
+
+    Connects to Ray (starting a local one without ``ray_address``) at once, so a bad address
+    fails before any file is written; ``close`` disconnects.
+
+    Raises:
+        BackendError: if Ray is not installed, or no Ray cluster answers at ``ray_address``.
+        utils.envs.EnvError: if the env is unknown or unsupported.
+    """
+
+    name = "A3C"
+
+    def __init__(self, config: A3CConfig):
+        self.ray = require_ray()
+        self.config = config
+        where = config.ray_address or "a local Ray"
+        self.description = (
+            f"{config.workers} Ray worker processes x {config.envs_per_worker} envs on {where}"
+        )
+        keras.utils.set_random_seed(config.seed)
+        probe = make_env(config.env)
+        obs_dim, num_actions = env_dims(probe)
+        probe.close()
+        self.global_model = ActorCriticModel(num_actions, config.hidden_units)
+        self.global_model.build_for(obs_dim)
+        self.optimizer = keras.optimizers.Adam(config.lr)
+        self.optimizer.build(self.global_model.trainable_variables)
+        variables = self.global_model.trainable_variables
+        specs = [tf.TensorSpec(v.shape, v.dtype) for v in variables]
+        apply = tf.function(self._apply, jit_compile=config.jit_compile)
+        self.apply = apply.get_concrete_function(specs, tf.TensorSpec([]), tf.TensorSpec([]))
+        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
+        self.last_update = None
+        self.updates = 0
+        self.replaced = 0  # workers that died and were replaced
+        self.episode_log: EpisodeLog | None = None
+        self.actors: dict[int, object] = {}
+        self.tasks: dict[object, int] = {}  # a pending rollout_gradients call -> worker id
+        self._connect()
+
+    @property
+    def model(self) -> ActorCriticModel:
+        """The global model: the one evaluated, saved and checkpointed."""
+        return self.global_model
+
+    def checkpointables(self) -> dict:
+        """Nothing besides model and optimizer: the workers' samplers live in their processes
+        (a resumed run seeds new workers from the env steps so far)."""
+        return {}
+
+    def _apply(self, gradients, total_loss, norm):
+        """Applies one worker's gradients (if finite); returns whether it did and the new
+        weights, in one call (cheaper than ``get_weights`` after it)."""
+        variables = self.global_model.trainable_variables
+        applied = apply_if_finite(self.optimizer, gradients, variables, total_loss, norm)
+        with tf.control_dependencies([applied]):
+            return applied, [tf.identity(variable) for variable in variables]
+
+    def start(self, episode_log: EpisodeLog) -> None:
+        """Starts the workers, waits until each has built its envs and model, and gives each
+        its first task."""
+        self.episode_log = episode_log
+        # SPREAD: workers go to different nodes where they can, so losing a node loses few.
+        self.remote_class = self.ray.remote(
+            num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD"
+        )(RemoteWorker)
+        for worker_id in range(self.config.workers):
+            self.actors[worker_id] = self._new_actor(worker_id)
+        ready = [actor.where.remote() for actor in self.actors.values()]
+        self.ray.get(ready, timeout=WORKER_START_TIMEOUT)
+        self.weights = self.global_model.get_weights()
+        for worker_id in self.actors:
+            self._submit(worker_id)
+
+    def _connect(self) -> None:
+        ray, address = self.ray, self.config.ray_address
+        if address and address != "auto":
+            host, _, port = address.rpartition(":")
+            try:
+                socket.create_connection((host, int(port)), timeout=5).close()
+            except (OSError, ValueError) as error:
+                raise BackendError(
+                    f"--ray_address={address}: no Ray cluster answers there ({error}); start "
+                    "one with `ray start --head`, or leave the flag out for a local Ray"
+                ) from None
+        runtime_env = {
+            "working_dir": str(ROOT),
+            "excludes": ["/runs/", "/.git/", "/docs/", "*.h5", "*.keras", "*.png", "*.gif"],
+            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"},
+        }
+        options = {
+            "runtime_env": runtime_env,
+            "log_to_driver": False,  # workers' TensorFlow notices stay in Ray's log files
+            "include_dashboard": False,
+            "configure_logging": False,
+        }
+        try:
+            if address:
+                ray.init(address=address, **options)
+            else:
+                ray.init(num_cpus=max(self.config.workers, os.cpu_count() or 1), **options)
+        except ConnectionError as error:
+            raise BackendError(f"--ray_address={address}: {error}") from None
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if cpus < self.config.workers:
+            logging.warning(
+                "the Ray cluster has %g CPUs for %d workers of 1 CPU each: some will wait",
+                cpus,
+                self.config.workers,
+            )
+
+    def _new_actor(self, worker_id: int):
+        config, log = self.config, self.episode_log
+        seed = config.seed + log.env_steps + worker_id * config.envs_per_worker
+        return self.remote_class.remote(config, worker_id, seed)
+
+    def _submit(self, worker_id: int) -> None:
+        """Asks the worker for its next gradient, sending it the newest global weights (a few
+        tens of kB: inlined in the call, no object-store round trip)."""
+        self.tasks[self.actors[worker_id].rollout_gradients.remote(self.weights)] = worker_id
+
+    def advance(self) -> None:
+        """Applies the gradients that arrive within 0.2 s, each as it comes, and sends the
+        worker that sent it the new weights with its next task.
+
+        Raises:
+            WorkerError: an exception in a worker (not the death of its process, which is
+                replaced).
+            TrainingError: more than ``max_nonfinite_updates`` non-finite updates.
+        """
+        ray, log = self.ray, self.episode_log
+        ready, _ = ray.wait(list(self.tasks), num_returns=1, timeout=0.2)
+        for ref in ready:
+            worker_id = self.tasks.pop(ref)
+            try:
+                gradients, loss, norm, finished, steps = ray.get(ref)
+            except ray.exceptions.RayActorError as error:
+                self._replace(worker_id, error)
+                continue
+            except ray.exceptions.RayTaskError as error:
+                cause = error.cause if error.cause is not None else error
+                raise WorkerError(
+                    f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
+                ) from None
+            applied, weights = self.apply(gradients, tf.constant(loss.total), tf.constant(norm))
+            self.weights = [weight.numpy() for weight in weights]
+            self.nonfinite.add(applied, loss)
+            self.last_update = (loss, norm)
+            self.updates += 1
+            log.add_steps(steps)
+            for episode in finished:
+                if log.record(worker_id, episode.episode_return, episode.length) is None:
+                    break
+            if not log.done.is_set():
+                self._submit(worker_id)
+
+    def _replace(self, worker_id: int, error: Exception) -> None:
+        """A new actor for a worker whose process died; it starts from the newest weights."""
+        logging.warning(
+            "worker %d's process died (%s); starting a new one",
+            worker_id,
+            type(error).__name__,
+        )
+        self.replaced += 1
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.actors[worker_id], no_restart=True)
+        self.actors[worker_id] = self._new_actor(worker_id)
+        self._submit(worker_id)
+
+    def paused(self) -> contextlib.AbstractContextManager:
+        """Nothing to pause: updates are applied only inside ``advance``, on this thread."""
+        return contextlib.nullcontext()
+
+    def close(self) -> None:
+        """Stops the workers and disconnects from Ray (a local Ray stops with it)."""
+        if not self.ray.is_initialized():
+            return
+        for actor in self.actors.values():
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor, no_restart=True)
+        self.actors.clear()
+        self.tasks.clear()
+        self.ray.shutdown()

@@ -1,0 +1,180 @@
+"""A3C on Ray: worker processes, exact budgets, replaced workers, a two-node cluster, bad input."""
+
+import csv
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import agents.updates
+from agents.a3c_ray import RayMasterAgent, RemoteWorker
+from agents.config import A3CConfig
+from agents.losses import compute_loss
+from agents.trainer import Trainer
+from tests.programs import error_line, run, start
+
+ray = pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
+
+
+def config(**changes):
+    settings = dict(backend="ray", workers=2, max_eps=120, update_freq=10, eval_interval=0)
+    return A3CConfig(**{**settings, **changes})
+
+
+def test_the_ray_backend_trains_from_the_command_line_with_the_exact_budget(tmp_path):
+    result = run(
+        "--train",
+        "--backend=ray",
+        "--workers=2",
+        "--envs-per-worker=2",
+        "--max-eps=80",
+        "--eval-episodes=3",
+        f"--save_dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trained 80 episodes" in result.stdout
+    with open(tmp_path / "CartPole-v1_episodes.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["index"]) for row in rows] == list(range(1, 81))
+    assert {row["worker"] for row in rows} == {"0", "1"}  # both processes played
+    assert "greedy return over 3 episodes" in result.stdout
+
+
+def watch(master, when, action):
+    """Runs ``action`` on a thread once ``when(master)`` holds; returns the thread."""
+
+    def loop():
+        deadline = time.time() + 240
+        while not when(master) and time.time() < deadline:
+            time.sleep(0.05)
+        action()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_worker_process_is_replaced_and_the_budget_still_met(tmp_path):
+    master = RayMasterAgent(config(max_eps=300))
+    trainer = Trainer(master, tmp_path)
+    killed = []
+
+    def kill_worker_0():
+        pid, _ = ray.get(master.actors[0].where.remote())
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    watcher = watch(master, lambda m: m.updates >= 20, kill_worker_0)
+    episodes = trainer.train()
+    watcher.join()
+    assert killed and master.replaced >= 1
+    assert [e.index for e in episodes] == list(range(1, 301))
+
+
+def test_a_two_node_cluster_uses_both_nodes_and_survives_losing_one(tmp_path):
+    from ray.cluster_utils import Cluster
+
+    fast_failure_detection = {
+        "health_check_initial_delay_ms": 0,
+        "health_check_period_ms": 500,
+        "health_check_failure_threshold": 2,
+    }
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "_system_config": fast_failure_detection},
+    )
+    second = cluster.add_node(num_cpus=1)
+    try:
+        master = RayMasterAgent(config(max_eps=300, ray_address=cluster.address))
+        trainer = Trainer(master, tmp_path)
+        nodes = set()
+
+        def note_nodes_then_remove_one():
+            for actor in master.actors.values():
+                nodes.add(ray.get(actor.where.remote())[1])
+            cluster.remove_node(second)
+
+        watcher = watch(master, lambda m: m.updates >= 20, note_nodes_then_remove_one)
+        episodes = trainer.train()
+        watcher.join()
+        assert len(nodes) == 2  # the workers were spread over both nodes
+        assert [e.index for e in episodes] == list(range(1, 301))
+    finally:
+        cluster.shutdown()
+
+
+def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["gamma"])
+        return compute_loss(*args, **kwargs)
+
+    monkeypatch.setattr(agents.updates, "compute_loss", spy)
+    worker = RemoteWorker(config(gamma=0.75), worker_id=0, seed=3)  # traces its gradient
+    gradients, loss, norm, finished, steps = worker.rollout_gradients(worker.model.get_weights())
+    worker.close()
+    assert calls == [0.75]
+    assert steps == 10 and len(gradients) == len(worker.model.trainable_variables)
+    assert loss.total == pytest.approx(
+        loss.policy_loss + 0.5 * loss.value_loss - 0.01 * loss.entropy
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ray-address=auto"], "--ray_address=auto: it needs --backend=ray"),
+        (["--backend=ray", "--envs-per-worker=0"], "flag --envs_per_worker=0: must be >= 1"),
+        (["--backend=ray", "--ray-address=127.0.0.1:1"], "no Ray cluster answers there"),
+        (["--backend=ray", "--ray-address=nohost"], "no Ray cluster answers there"),
+        (["--backend=processes"], "flag --backend=processes: must be one of threads, ray"),
+    ],
+)
+def test_bad_ray_input_gets_one_line_and_status_2(tmp_path, args, message):
+    start = time.perf_counter()
+    result = run("--train", *args, f"--save_dir={tmp_path}/out")
+    assert result.returncode == 2
+    assert message in error_line(result)
+    assert time.perf_counter() - start < 60  # no hang on an unreachable cluster
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_installed_the_error_says_how_to_install_it(tmp_path):
+    fake = tmp_path / "site" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    result = run("--train", "--backend=ray", f"--save_dir={tmp_path}/out", env=env)
+    assert result.returncode == 2
+    assert "pip install -r requirements-ray.txt" in error_line(result)
+
+
+def test_ctrl_c_stops_every_worker_and_saves_and_resume_goes_on(tmp_path):
+    # Ctrl-C in a terminal signals the whole process group: the driver and Ray's processes.
+    args = ["--train", "--backend=ray", "--workers=2", "--max-eps=100000", "--checkpoint-every=20"]
+    process = start("a3c_cartpole.py", *args, f"--save_dir={tmp_path}", new_session=True)
+    checkpoint = tmp_path / "checkpoints_CartPole-v1" / "checkpoint"
+    deadline = time.time() + 180
+    while not checkpoint.exists():
+        assert process.poll() is None and time.time() < deadline, process.communicate()[1][-2000:]
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGINT, stderr[-2000:]
+    assert "interrupted by SIGINT; the run was saved" in stderr
+    with open(tmp_path / "CartPole-v1_episodes.csv") as handle:
+        first = len(list(csv.DictReader(handle)))
+    resumed = run(
+        "--train",
+        "--backend=ray",
+        "--workers=2",
+        "--resume",
+        f"--max-eps={first + 20}",
+        "--eval-episodes=3",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"trained {first + 20} episodes" in resumed.stdout
