@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 from pathlib import Path
 
 import keras
@@ -42,7 +43,8 @@ from models import ActorCriticModel
 from utils.envs import env_dims, make_env
 
 ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
-# Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s).
+# Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s), and the
+# longest the driver waits for any gradient before it gives up (no worker can run: no free CPU).
 WORKER_START_TIMEOUT = 300
 
 
@@ -197,8 +199,15 @@ class RayMasterAgent:
         for worker_id in range(self.config.workers):
             self.actors[worker_id] = self._new_actor(worker_id)
         ready = [actor.where.remote() for actor in self.actors.values()]
-        self.ray.get(ready, timeout=WORKER_START_TIMEOUT)
+        try:
+            self.ray.get(ready, timeout=WORKER_START_TIMEOUT)
+        except self.ray.exceptions.GetTimeoutError:
+            raise WorkerError(
+                f"the workers did not start within {WORKER_START_TIMEOUT} s: does the Ray "
+                f"cluster have {self.config.workers} free CPUs?"
+            ) from None
         self.weights = self.global_model.get_weights()
+        self.last_result = time.perf_counter()
         for worker_id in self.actors:
             self._submit(worker_id)
 
@@ -260,7 +269,13 @@ class RayMasterAgent:
         """
         ray, log = self.ray, self.episode_log
         ready, _ = ray.wait(list(self.tasks), num_returns=1, timeout=0.2)
+        if not ready and time.perf_counter() - self.last_result > WORKER_START_TIMEOUT:
+            raise WorkerError(
+                f"no worker returned a gradient for {WORKER_START_TIMEOUT} s: the replacements "
+                "of dead workers cannot start (no free CPU in the Ray cluster?)"
+            )
         for ref in ready:
+            self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
                 gradients, loss, norm, finished, steps = ray.get(ref)

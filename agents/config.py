@@ -135,6 +135,6 @@ class A2CConfig(ActorCriticConfig):
     vector_mode: str = setting(
         "auto",
         "native: the env's own batched version; sync: a loop over envs; async: a process per "
-        "env; auto: native where the env has one, else sync.",
+        "env; auto: native where the env has one (from 4 envs on), else sync.",
         one_of(*VECTOR_MODES),
     )

@@ -94,15 +94,14 @@ class Memory:
             raise ValueError(f"the memory is full ({self._capacity} steps): clear it first")
         t = self._steps
         self._states[t] = state
-        for (name, _), value in zip(
-            self._FIELDS, (action, reward, terminated, truncated, valid), strict=True
-        ):
+        values = (action, reward, terminated, truncated, valid)
+        for (name, _), array, value in zip(self._FIELDS, self._arrays, values, strict=True):
             if np.size(value) != n:
                 raise ValueError(
                     f"{name[:-1] if name.endswith('s') else name} must have {n} entries "
                     f"(one per env), got shape {np.shape(value)}"
                 )
-            getattr(self, "_" + name)[t] = np.reshape(value, n)
+            array[t] = value if np.ndim(value) <= 1 else np.reshape(value, n)
         self._steps = t + 1
 
     def to_rollout(self, next_state, pad_to: int | None = None) -> Rollout:
@@ -140,6 +139,7 @@ class Memory:
         self._states = np.zeros((*shape, obs_dim), np.float32)
         for name, dtype in self._FIELDS:
             setattr(self, "_" + name, np.zeros(shape, dtype))
+        self._arrays = [getattr(self, "_" + name) for name, _ in self._FIELDS]
 
 
 def rollout_spec(steps: int, num_envs: int, obs_dim: int, distribution) -> Rollout:

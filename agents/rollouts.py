@@ -94,13 +94,11 @@ class RolloutCollector:
             self.episode_returns += rewards * valid
             self.episode_lengths += valid
             self.ended = terminated | truncated
-            for env in np.flatnonzero(self.ended):
-                finished.append(
-                    FinishedEpisode(
-                        int(env), float(self.episode_returns[env]), int(self.episode_lengths[env])
-                    )
-                )
-            self.episode_returns[self.ended] = 0.0
-            self.episode_lengths[self.ended] = 0
+            if self.ended.any():
+                for env in np.flatnonzero(self.ended):
+                    returned, length = self.episode_returns[env], self.episode_lengths[env]
+                    finished.append(FinishedEpisode(int(env), float(returned), int(length)))
+                self.episode_returns[self.ended] = 0.0
+                self.episode_lengths[self.ended] = 0
             self.states = next_states
         return memory.to_rollout(self.states), finished

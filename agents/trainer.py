@@ -160,9 +160,9 @@ class Trainer:
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         next_checkpoint = config.checkpoint_every  # counted in updates since start
         try:
-            algorithm.start(log)  # threads compile, processes start: not training time
-            self._running_since = time.perf_counter()
             try:
+                algorithm.start(log)  # threads compile, processes start: not training time
+                self._running_since = time.perf_counter()
                 while not (log.done.is_set() or self.stop.is_set()):
                     algorithm.advance()
                     self._report()

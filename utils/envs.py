@@ -14,6 +14,10 @@ class EnvError(ValueError):
 
 
 VECTOR_MODES = ("auto", "native", "sync", "async")
+# ``auto`` takes an env's native vector version from this many envs on: below it a loop over
+# plain envs is faster (CartPole, measured: native 32 us a step for 1 to 8 envs; sync 13 us for
+# 1 env, 20 for 2, 32 for 4).
+NATIVE_FROM = 4
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -63,7 +67,7 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
         num_envs: number of envs, >= 1.
         mode: ``native`` (the env's own batched implementation, as CartPole has), ``sync`` (a
             Python loop over envs), ``async`` (one process per env), or ``auto``: native where the
-            env has one, else sync.
+            env has one and ``num_envs >= NATIVE_FROM``, else sync.
 
     Returns:
         A vector env in gymnasium's ``NEXT_STEP`` autoreset mode: the step after an episode ends
@@ -81,7 +85,7 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     native = gym.spec(env_id).vector_entry_point is not None
     if mode == "native" and not native:
         raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")
-    if mode == "native" or (mode == "auto" and native):
+    if mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
         envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
     else:
         envs = gym.make_vec(
