@@ -40,6 +40,12 @@ RAY_THROUGHPUT = [
     "--max-steps=300000",
     "--eval-interval=0",
 ]
+RAY_THROUGHPUT_LONG = [
+    *RAY_THROUGHPUT[:-2],
+    "--max-steps=1000000",
+    "--eval-interval=0",
+    "--update-freq=40",
+]
 # name: (title, command after "python", what the suite shows[, its own seeds])
 SUITES = {
     "a2c": (
@@ -87,6 +93,25 @@ SUITES = {
         "A3C on Ray, 2 worker processes x 16 envs, 300k steps, no evaluations (throughput)",
         RAY_THROUGHPUT + ["--workers=2", "--envs-per-worker=16"],
         "Two processes on the two cores: the speed-up over one worker.",
+        [0, 1, 2],
+    ),
+    "a3c-ray-1-long": (
+        "A3C on Ray, 1 worker process x 16 envs, t_max 40, 1M steps (throughput)",
+        RAY_THROUGHPUT_LONG + ["--workers=1", "--envs-per-worker=16"],
+        "As `a3c-ray-1` with twice the steps a rollout, and a longer run: the driver's cost per "
+        "update is shared by 640 env steps.",
+        [0, 1, 2],
+    ),
+    "a3c-ray-2-long": (
+        "A3C on Ray, 2 worker processes x 16 envs, t_max 40, 1M steps (throughput)",
+        RAY_THROUGHPUT_LONG + ["--workers=2", "--envs-per-worker=16"],
+        "The speed-up of a second process at the setting of `a3c-ray-1-long`.",
+        [0, 1, 2],
+    ),
+    "a3c-ray-2x8-long": (
+        "A3C on Ray, 2 worker processes x 8 envs, t_max 40, 1M steps (throughput)",
+        RAY_THROUGHPUT_LONG + ["--workers=2", "--envs-per-worker=8"],
+        "Sixteen envs in all, as `a2c-16`, with longer rollouts.",
         [0, 1, 2],
     ),
     "a3c-threads-2": (
