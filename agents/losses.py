@@ -89,8 +89,7 @@ def compute_loss(
     For each valid step t with advantage A_t (``compute_advantages``, held constant) and target
     return R_t = A_t + V(s_t):
 
-    - policy loss ``-log pi(a_t|s_t) * A_t`` (the policy-gradient term, eq. 1 of the paper's
-      section 4 with the advantage as baseline-corrected return),
+    - policy loss ``-log pi(a_t|s_t) * A_t`` (the policy-gradient term),
     - value loss ``(R_t - V(s_t))^2``,
     - entropy ``H(pi(.|s_t))``, subtracted: a bonus that keeps the policy exploring.
 

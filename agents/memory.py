@@ -33,10 +33,10 @@ class Rollout(NamedTuple):
 class Memory:
     """Collects transitions from ``num_envs`` environments stepped together, one step at a time.
 
-    A3C workers use ``num_envs=1`` and pass one observation, action and reward per step; A2C
-    passes arrays with a leading ``num_envs`` axis. Either way ``to_rollout`` returns time-major
-    arrays of shape ``(T, num_envs, ...)``. Steps are written into arrays allocated once, so
-    storing a step costs a few array writes.
+    ``RolloutCollector`` (A2C and every A3C worker) passes arrays with a leading ``num_envs``
+    axis; with ``num_envs=1`` one observation, action and reward per step will do. Either way
+    ``to_rollout`` returns time-major arrays of shape ``(T, num_envs, ...)``. Steps are written
+    into arrays allocated once, so storing a step costs a few array writes.
 
     Args:
         num_envs: envs stepped together, >= 1.

@@ -13,7 +13,8 @@ from agents.memory import Rollout
 def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
     """The gradient of ``compute_loss`` on ``rollout`` with respect to ``model``'s weights.
 
-    ``model`` is an ``ActorCriticModel`` (its ``distribution`` gives log-probs and entropy).
+    ``model`` is an ``ActorCriticModel``; ``compute_loss`` takes log-probs and entropy from its
+    ``distribution``.
 
     Returns:
         ``(gradients, loss, norm)``: one gradient per trainable variable, clipped to
@@ -27,7 +28,6 @@ def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
             gae_lambda=config.gae_lambda,
             entropy_coef=config.entropy_coef,
             value_coef=config.value_coef,
-            distribution=model.distribution,
         )
     gradients = tape.gradient(loss.total, model.trainable_variables)
     gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
