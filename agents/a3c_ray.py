@@ -6,6 +6,8 @@ weights, collects a ``(t_max, envs_per_worker)`` rollout, computes the clipped g
 same ``compute_loss`` on its local weights, and returns it. The driver (``RayMasterAgent``, on
 the trainer's thread) takes whichever gradient arrives first (``ray.wait``), applies it to the
 global model with the one optimizer, and sends that worker the new weights with its next task.
+Weights and gradients travel as one float32 vector each (``flatten``), which halves the cost of
+sending them and of setting them (measured in docs/BENCHMARKS.md).
 There is no barrier between workers: a worker's gradient may be a few updates stale, as with
 the paper's threads.
 
@@ -64,6 +66,41 @@ def require_ray():
     return ray
 
 
+def parameter_count(variables) -> int:
+    """Number of floats in ``variables`` (P): the length of a ``flatten``ed weight vector."""
+    return sum(variable.shape.num_elements() for variable in variables)
+
+
+def flatten(tensors) -> tf.Tensor:
+    """``tensors`` as one float32 vector ``(P,)``, in order.
+
+    Weights and gradients travel between the driver and the workers in this form: one array
+    is one serialisation and one tensor conversion, where a list costs one per variable.
+    """
+    return tf.concat([tf.reshape(tensor, [-1]) for tensor in tensors], axis=0)
+
+
+def unflatten(vector: tf.Tensor, variables) -> list[tf.Tensor]:
+    """The inverse of ``flatten``: ``vector`` ``(P,)`` cut into tensors of ``variables``'
+    shapes."""
+    sizes = [variable.shape.num_elements() for variable in variables]
+    parts = tf.split(vector, sizes)
+    return [tf.reshape(part, v.shape) for part, v in zip(parts, variables, strict=True)]
+
+
+def flat_gradients(model, rollout, config: A3CConfig):
+    """``compute_gradients`` with the gradient as one vector ``(P,)``: ``(gradient, loss,
+    norm)``."""
+    gradients, loss, norm = compute_gradients(model, rollout, config)
+    return flatten(gradients), loss, norm
+
+
+def assign_flat(variables, vector: tf.Tensor) -> None:
+    """Sets ``variables`` from a ``flatten``ed vector ``(P,)``."""
+    for variable, value in zip(variables, unflatten(vector, variables), strict=True):
+        variable.assign(value)
+
+
 class RemoteWorker:
     """A worker process: its envs and local model; returns gradients of its rollouts.
 
@@ -89,11 +126,15 @@ class RemoteWorker:
         spec = rollout_spec(
             config.update_freq, config.envs_per_worker, obs_dim, self.model.distribution
         )
-        gradients = tf.function(
-            lambda rollout: compute_gradients(self.model, rollout, config),
+        variables = self.model.trainable_variables
+        vector = tf.TensorSpec([parameter_count(variables)], tf.float32)
+        self.set_weights = tf.function(
+            lambda weights: assign_flat(variables, weights), jit_compile=config.jit_compile
+        ).get_concrete_function(vector)
+        self.gradients = tf.function(
+            lambda rollout: flat_gradients(self.model, rollout, config),
             jit_compile=config.jit_compile,
-        )
-        self.gradients = gradients.get_concrete_function(spec)
+        ).get_concrete_function(spec)
         self.collector.reset(seed)
         # Compile now (XLA compiles at the first call), not in the first rollout's time.
         self.gradients(self.collector.collect()[0])
@@ -105,20 +146,23 @@ class RemoteWorker:
 
         return os.getpid(), ray.get_runtime_context().get_node_id()
 
-    def rollout_gradients(self, weights: list[np.ndarray]):
+    def rollout_gradients(self, weights: np.ndarray):
         """Takes ``weights`` as the local model's, collects a rollout, returns its gradient.
 
+        Args:
+            weights: the global weights as one float32 vector ``(P,)`` (``flatten``).
+
         Returns:
-            ``(gradients, loss, norm, finished episodes, env steps)``: one float32 array per
-            trainable variable (clipped to ``max_grad_norm``), the ``LossInfo`` scalars as
+            ``(gradient, loss, norm, finished episodes, env steps)``: the gradient as one
+            float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the ``LossInfo`` scalars as
             floats (no per-step arrays), the norm before clipping, the ``FinishedEpisode``s.
         """
-        self.model.set_weights(weights)
+        self.set_weights(weights)
         rollout, finished = self.collector.collect()
-        gradients, loss, norm = self.gradients(rollout)
+        gradient, loss, norm = self.gradients(rollout)
         scalars = LossInfo(*(float(part) for part in loss[:4]), advantages=None, returns=None)
         steps = self.config.update_freq * self.config.envs_per_worker
-        return [g.numpy() for g in gradients], scalars, float(norm), finished, steps
+        return gradient.numpy(), scalars, float(norm), finished, steps
 
     def close(self) -> None:
         self.envs.close()
@@ -157,10 +201,9 @@ class RayMasterAgent:
         self.global_model.build_for(obs_dim)
         self.optimizer = keras.optimizers.Adam(config.lr)
         self.optimizer.build(self.global_model.trainable_variables)
-        variables = self.global_model.trainable_variables
-        specs = [tf.TensorSpec(v.shape, v.dtype) for v in variables]
+        vector = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
         apply = tf.function(self._apply, jit_compile=config.jit_compile)
-        self.apply = apply.get_concrete_function(specs, tf.TensorSpec([]), tf.TensorSpec([]))
+        self.apply = apply.get_concrete_function(vector, tf.TensorSpec([]), tf.TensorSpec([]))
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None
         self.updates = 0
@@ -180,13 +223,14 @@ class RayMasterAgent:
         (a resumed run seeds new workers from the env steps so far)."""
         return {}
 
-    def _apply(self, gradients, total_loss, norm):
-        """Applies one worker's gradients (if finite); returns whether it did and the new
-        weights, in one call (cheaper than ``get_weights`` after it)."""
+    def _apply(self, gradient, total_loss, norm):
+        """Applies one worker's gradient vector (if finite); returns whether it did and the new
+        weights as one vector, in one call (cheaper than ``get_weights`` after it)."""
         variables = self.global_model.trainable_variables
+        gradients = unflatten(gradient, variables)
         applied = apply_if_finite(self.optimizer, gradients, variables, total_loss, norm)
         with tf.control_dependencies([applied]):
-            return applied, [tf.identity(variable) for variable in variables]
+            return applied, flatten(variables)
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
@@ -206,7 +250,7 @@ class RayMasterAgent:
                 f"the workers did not start within {WORKER_START_TIMEOUT} s: does the Ray "
                 f"cluster have {self.config.workers} free CPUs?"
             ) from None
-        self.weights = self.global_model.get_weights()
+        self.weights = flatten(self.global_model.trainable_variables).numpy()
         self.last_result = time.perf_counter()
         for worker_id in self.actors:
             self._submit(worker_id)
@@ -278,7 +322,7 @@ class RayMasterAgent:
             self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
-                gradients, loss, norm, finished, steps = ray.get(ref)
+                gradient, loss, norm, finished, steps = ray.get(ref)
             except ray.exceptions.RayActorError as error:
                 self._replace(worker_id, error)
                 continue
@@ -287,8 +331,8 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
-            applied, weights = self.apply(gradients, tf.constant(loss.total), tf.constant(norm))
-            self.weights = [weight.numpy() for weight in weights]
+            applied, weights = self.apply(gradient, np.float32(loss.total), np.float32(norm))
+            self.weights = weights.numpy()
             self.nonfinite.add(applied, loss)
             self.last_update = (loss, norm)
             self.updates += 1

@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.a3c_ray import RayMasterAgent, RemoteWorker  # noqa: E402
+from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten  # noqa: E402
 from agents.config import A3CConfig  # noqa: E402
 from agents.episode_log import EpisodeLog  # noqa: E402
 
@@ -30,7 +30,7 @@ from agents.episode_log import EpisodeLog  # noqa: E402
 def time_worker(config: A3CConfig, rounds: int = 100) -> float:
     """Seconds of one rollout and its gradient in a worker, in this process."""
     worker = RemoteWorker(config, worker_id=0, seed=0)
-    weights = worker.model.get_weights()
+    weights = flatten(worker.model.trainable_variables).numpy()
     for _ in range(10):
         worker.rollout_gradients(weights)
     start = time.perf_counter()

@@ -6,13 +6,17 @@ import signal
 import threading
 import time
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 import agents.updates
-from agents.a3c_ray import RayMasterAgent, RemoteWorker
+from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten, unflatten
 from agents.config import A3CConfig
 from agents.losses import compute_loss
 from agents.trainer import Trainer
+from models import ActorCriticModel
 from tests.programs import error_line, run, start
 
 ray = pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
@@ -105,6 +109,46 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_losing_one(tmp_path):
         cluster.shutdown()
 
 
+def test_weights_travel_as_one_vector_and_come_back_unchanged():
+    model = ActorCriticModel(3, (5, 4))
+    model.build_for(2)
+    variables = model.trainable_variables
+    vector = flatten(variables)
+    assert vector.shape == (sum(int(np.prod(v.shape)) for v in variables),)
+    assert vector.dtype == tf.float32
+    for part, variable in zip(unflatten(vector, variables), variables, strict=True):
+        np.testing.assert_array_equal(part.numpy(), variable.numpy())
+
+
+def test_a_worker_acts_with_the_weights_it_is_sent():
+    worker = RemoteWorker(config(), worker_id=0, seed=1)
+    sent = np.arange(len(flatten(worker.model.trainable_variables)), dtype=np.float32) * 1e-4
+    worker.rollout_gradients(sent)
+    worker.close()
+    np.testing.assert_array_equal(flatten(worker.model.trainable_variables).numpy(), sent)
+
+
+def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list():
+    master = RayMasterAgent.__new__(RayMasterAgent)  # the global side only: no Ray started
+    master.config = config()
+    master.global_model = ActorCriticModel(2, (8,))
+    master.global_model.build_for(4)
+    master.optimizer = keras.optimizers.Adam(0.1)
+    master.optimizer.build(master.global_model.trainable_variables)
+    twin = keras.models.clone_model(master.global_model)
+    twin.build_for(4)
+    twin.set_weights(master.global_model.get_weights())
+    twin_optimizer = keras.optimizers.Adam(0.1)
+    gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
+    applied, weights = master._apply(flatten(gradients), tf.constant(1.0), tf.constant(1.0))
+    twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables))
+    assert bool(applied)
+    np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
+    applied, unchanged = master._apply(flatten(gradients), tf.constant(np.nan), tf.constant(1.0))
+    assert not bool(applied)
+    np.testing.assert_array_equal(unchanged.numpy(), weights.numpy())
+
+
 def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
     calls = []
 
@@ -114,10 +158,11 @@ def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
 
     monkeypatch.setattr(agents.updates, "compute_loss", spy)
     worker = RemoteWorker(config(gamma=0.75), worker_id=0, seed=3)  # traces its gradient
-    gradients, loss, norm, finished, steps = worker.rollout_gradients(worker.model.get_weights())
+    weights = flatten(worker.model.trainable_variables).numpy()
+    gradient, loss, norm, finished, steps = worker.rollout_gradients(weights)
     worker.close()
     assert calls == [0.75]
-    assert steps == 10 and len(gradients) == len(worker.model.trainable_variables)
+    assert steps == 10 and gradient.shape == weights.shape and gradient.dtype == np.float32
     assert loss.total == pytest.approx(
         loss.policy_loss + 0.5 * loss.value_loss - 0.01 * loss.entropy
     )
