@@ -141,7 +141,7 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     twin_optimizer = keras.optimizers.Adam(0.1)
     gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
     applied, weights = master._apply(flatten(gradients), tf.constant(1.0), tf.constant(1.0))
-    twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables))
+    twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables, strict=True))
     assert bool(applied)
     np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
     applied, unchanged = master._apply(flatten(gradients), tf.constant(np.nan), tf.constant(1.0))
