@@ -175,10 +175,10 @@ class Trainer:
                             self._save_state()
                         next_checkpoint += config.checkpoint_every
             finally:
+                self._stop_clock()  # stopping workers (and Ray) is not training time
                 try:
                     algorithm.close()
                 finally:
-                    self._stop_clock()
                     self._report(final=True)
             if log.solved_at is not None:
                 logging.info(
