@@ -25,6 +25,7 @@ from utils.settings import (
 )
 
 BACKENDS = ("threads", "ray")
+MAX_SEED = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,12 @@ class ActorCriticConfig:
     hidden_units: tuple[int, ...] = setting(
         (128,), "Widths of the shared trunk's layers, comma-separated.", at_least(1)
     )
-    seed: int = setting(0, "Seeds the weights, the envs and action sampling.", at_least(0))
+    seed: int = setting(
+        0,
+        "Seeds the weights, the envs and action sampling; 0 to 2147483647 (NumPy's seeds end at "
+        "2**32 - 1, and runs add offsets to it).",
+        between(0, MAX_SEED),
+    )
     max_eps: int = setting(
         0, "Episode budget of training or of the random baseline; 0: none.", at_least(0)
     )

@@ -124,7 +124,8 @@ def play(
     seed: int = 0,
     render_mode: str | None = None,
     out=print,
-) -> tuple[EvalResult, list[np.ndarray]]:
+    on_frame: Callable[[np.ndarray], None] | None = None,
+) -> EvalResult:
     """Plays greedy episodes in one env, printing step, action and running return each step.
 
     Args:
@@ -132,29 +133,31 @@ def play(
         env_id: gymnasium id; the env keeps its time limit.
         episodes: number of episodes, >= 1; episode ``k`` is reset with seed ``seed + k``.
         seed: seed of the first episode.
-        render_mode: None, ``"human"`` (a window) or ``"rgb_array"`` (frames are returned).
+        render_mode: None or ``"human"`` (a window).
         out: where the lines go.
+        on_frame: if given, the env renders ``rgb_array`` frames and each (uint8
+            ``(height, width, 3)``, one after each reset and each step) goes to it as it is
+            made, none kept here (a recording streams them to its file).
 
     Returns:
-        ``(EvalResult of the played episodes, frames)``: with ``rgb_array``, uint8
-        ``(height, width, 3)`` images, one after each reset and each step; else none.
+        The ``EvalResult`` of the played episodes.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = make_env(env_id, render_mode=render_mode)
+    env = make_env(env_id, render_mode="rgb_array" if on_frame else render_mode)
     act = greedy_policy(model)
-    returns, frames = [], []
+    returns = []
     try:
         for episode in range(episodes):
             state, _ = env.reset(seed=seed + episode)
-            if render_mode == "rgb_array":
-                frames.append(env.render())
+            if on_frame:
+                on_frame(env.render())
             episode_return, step, over = 0.0, 0, False
             while not over:
                 action = int(act(state[None])[0])
                 state, reward, terminated, truncated, _ = env.step(action)
-                if render_mode == "rgb_array":
-                    frames.append(env.render())
+                if on_frame:
+                    on_frame(env.render())
                 episode_return += float(reward)
                 step += 1
                 over = terminated or truncated
@@ -166,4 +169,4 @@ def play(
             returns.append(episode_return)
     finally:
         env.close()
-    return EvalResult(np.asarray(returns), reward_threshold(env_id)), frames
+    return EvalResult(np.asarray(returns), reward_threshold(env_id))

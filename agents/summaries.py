@@ -16,8 +16,14 @@ from agents.losses import LossInfo
 
 
 def run_directory(save_dir: str | os.PathLike, algorithm: str) -> Path:
-    """``<save_dir>/logs/<algorithm>-<date>-<time>``: a new TensorBoard run directory's path."""
-    return Path(save_dir) / "logs" / f"{algorithm}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``<save_dir>/logs/<algorithm>-<date>-<time>``: a new TensorBoard run directory's path,
+    one no run has used (``-2``, ``-3``, ... added if a run started in the same second)."""
+    base = Path(save_dir) / "logs" / f"{algorithm}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, number = base, 1
+    while path.exists():
+        number += 1
+        path = base.with_name(f"{base.name}-{number}")
+    return path
 
 
 class Summaries:
@@ -104,6 +110,8 @@ def progress_line(
     The ETA assumes the rest goes at the pace so far (episodes get longer as an agent learns, so
     for an episode budget it is a lower bound).
     """
+    # The last rollout may end past the budget; progress stops at it.
+    done = min(done, budget)
     fraction = done / max(budget, 1)
     eta = seconds * (1 - fraction) / fraction if fraction > 0 else float("inf")
     return (

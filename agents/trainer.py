@@ -11,6 +11,7 @@ weights are.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -116,6 +117,7 @@ class Trainer:
             save_dir,
             config.env,
             self.episode_log,
+            settings=dataclasses.asdict(config),
             model=algorithm.model,
             optimizer=algorithm.optimizer,
             seconds=self.seconds,
@@ -124,6 +126,8 @@ class Trainer:
         )
         if resume:
             self.state.restore()
+            # The optimizer's checkpointed learning rate gives way to this run's (--lr).
+            algorithm.optimizer.learning_rate = config.lr
         self.summaries = Summaries(run_directory(save_dir, algorithm.name.lower()))
         self._reported = len(self.episode_log.episodes)  # episodes in TensorBoard so far
         self._next_report = 0.0  # the budget's fraction at which the next progress line is due

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import glob
+import json
+import logging as logging_module
 import os
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from agents.episode_log import Episode, EpisodeLog
-from utils.checkpoint import CheckpointError, first_line
-from utils.files import safe_name
+from utils.checkpoint import CheckpointError, all_finite, checkpoint_directory, first_line
+from utils.files import WriteError, require_free_space
 
 
 class NoCheckpointError(FileNotFoundError):
@@ -32,6 +39,8 @@ class TrainingState:
         save_dir: the run's ``--save_dir``.
         env_id: the env, naming the directory.
         episode_log: the log whose episodes and env steps are saved and restored.
+        settings: the run's config as a JSON-able dict, saved with each checkpoint
+            (``saved_settings`` reads it back).
         **trackables: what else to save: model, optimizer, ``tf.random.Generator``s.
     """
 
@@ -41,18 +50,24 @@ class TrainingState:
         env_id: str,
         episode_log: EpisodeLog,
         max_to_keep=2,
+        settings: dict | None = None,
         **trackables,
     ):
-        self.directory = Path(save_dir) / f"checkpoints_{safe_name(env_id)}"
+        self.directory = checkpoint_directory(save_dir, env_id)
+        # The run's settings (its config as JSON), so --resume can continue with them.
+        self.settings = tf.Variable(json.dumps(settings or {}, sort_keys=True), dtype=tf.string)
         self.episode_log = episode_log
         self.env_steps = tf.Variable(0, dtype=tf.int64)
         # One row of Episode fields per episode; the number of rows changes, so the shape is open.
         self.episodes = tf.Variable(
             tf.zeros((0, len(Episode._fields)), tf.float64), shape=tf.TensorShape([None, None])
         )
+        self.model = trackables.get("model")
+        self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(
-            env_steps=self.env_steps, episodes=self.episodes, **trackables
+            env_steps=self.env_steps, episodes=self.episodes, settings=self.settings, **trackables
         )
+        repair_state_file(self.directory)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=max_to_keep
         )
@@ -62,32 +77,147 @@ class TrainingState:
         """Path prefix of the newest checkpoint, or None."""
         return self.manager.latest_checkpoint
 
-    def save(self) -> str:
-        """Writes a checkpoint of everything now; returns its path prefix.
+    def save(self) -> str | None:
+        """Writes a checkpoint of everything now; returns its path prefix, or None (with a
+        warning) if a weight of the model is not finite: such weights are never written.
 
         The caller keeps other threads from changing the model and optimizer meanwhile.
+
+        Raises:
+            utils.files.DiskFullError: too little free space (checked first; a write that
+                fails anyway leaves no partial files and the previous checkpoints intact).
         """
+        if self.model is not None and not all_finite(self.model):
+            logging.warning("not writing a checkpoint: a weight is NaN or infinite")
+            return None
         episodes, env_steps = self.episode_log.snapshot()
         self.env_steps.assign(env_steps)
         self.episodes.assign(np.asarray(episodes, np.float64).reshape(-1, len(Episode._fields)))
-        return self.manager.save()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        require_free_space(self.directory, self._size())
+        try:
+            return self.manager.save()
+        except (OSError, tf.errors.OpError) as error:
+            for temporary in glob.glob(str(self.directory / "*_temp*")):
+                shutil.rmtree(temporary, ignore_errors=True)
+            raise WriteError(
+                errno.EIO, f"cannot write a checkpoint in {self.directory}: {first_line(error)}"
+            ) from None
+
+    def _size(self) -> int:
+        """Bytes a checkpoint takes, about: every variable of what it saves."""
+        variables = [self.env_steps, self.episodes]
+        for trackable in self.trackables.values():
+            variables += list(getattr(trackable, "variables", []))
+        return sum(np.asarray(v).nbytes for v in variables)
 
     def restore(self) -> None:
         """Loads the newest checkpoint into the trackables and the episode log.
 
         Raises:
             NoCheckpointError: if there is none (nothing changes).
-            CheckpointError: if it holds another model, optimizer or number of workers than
-                this run builds (resume with the flags the run was started with).
+            CheckpointError: if it holds a model or optimizer of other shapes than this run
+                builds, or every checkpoint is damaged. A damaged newest checkpoint is skipped
+                with a warning naming it; the newest intact one is restored.
         """
-        if self.latest is None:
+        if not self.manager.checkpoints:
             raise NoCheckpointError(f"no checkpoint to resume in {self.directory}")
-        try:
-            self.checkpoint.restore(self.latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as error:
-            raise CheckpointError(
-                f"cannot resume from {self.latest}: it was written by a run with other flags "
-                f"(env, workers or architecture); resume with the same ones ({first_line(error)})"
-            ) from None
-        episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
-        self.episode_log.restore(episodes, int(self.env_steps.numpy()))
+        damaged = []
+        for prefix in reversed(self.manager.checkpoints):  # the newest first
+            problem = damage(prefix)
+            if problem:
+                damaged.append(f"{prefix} ({problem})")
+                continue
+            for text in damaged:
+                logging.warning("checkpoint %s is damaged; resuming from %s", text, prefix)
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+            except (AssertionError, ValueError, tf.errors.OpError) as error:
+                raise CheckpointError(
+                    f"cannot resume from {prefix}: it was written by a run that built other "
+                    "objects (--hidden_units, --workers and --backend must stay as they were; "
+                    f"{first_line(error)})"
+                ) from None
+            episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
+            self.episode_log.restore(episodes, int(self.env_steps.numpy()))
+            return
+        raise CheckpointError(
+            f"every checkpoint in {self.directory} is damaged: {'; '.join(damaged)}; start a "
+            "new run (without --resume)"
+        )
+
+
+def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:
+    """The settings saved with the newest intact checkpoint of ``save_dir`` for ``env_id``, or
+    None if there is none (or it was written before settings were saved)."""
+    directory = checkpoint_directory(save_dir, env_id)
+    prefixes = sorted(
+        (path[: -len(".index")] for path in glob.glob(str(directory / "ckpt-*.index"))),
+        key=checkpoint_number,
+    )
+    for prefix in reversed(prefixes):
+        if damage(prefix) is None:
+            try:
+                text = tf.train.load_checkpoint(prefix).get_tensor(SETTINGS_KEY)
+            except Exception:  # noqa: BLE001 - a checkpoint without settings
+                return None
+            return json.loads(text.decode() if isinstance(text, bytes) else text) or None
+    return None
+
+
+SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def checkpoint_number(prefix: str) -> int:
+    """N of a ``.../ckpt-N`` prefix."""
+    return int(re.findall(r"\d+", os.path.basename(prefix))[-1])
+
+
+def damage(prefix: str) -> str | None:
+    """What is wrong with the checkpoint at ``prefix`` (a missing or truncated file, say), or
+    None if every saved tensor reads back."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as error:  # noqa: BLE001 - TF raises many kinds for damaged files
+        return first_line(error)
+    return None
+
+
+def repair_state_file(directory: Path) -> None:
+    """Rebuilds ``directory``'s ``checkpoint`` state file, with a warning, if it is damaged or
+    missing while checkpoints are there: it then lists the checkpoints present, newest last."""
+    state = directory / "checkpoint"
+    prefixes = sorted(
+        (path[: -len(".index")] for path in glob.glob(str(directory / "ckpt-*.index"))),
+        key=checkpoint_number,
+    )
+    if not prefixes:
+        return
+    try:
+        if tf.train.get_checkpoint_state(str(directory)) is not None:
+            return
+        problem = "missing"
+    except Exception as error:  # noqa: BLE001 - a parse error of a damaged text file
+        problem = f"damaged: {first_line(error)}"
+    stamps = [os.path.getmtime(prefix + ".index") for prefix in prefixes]
+    quiet = logging_module.getLogger("tensorflow")
+    level = quiet.level
+    quiet.setLevel(logging_module.ERROR)  # its deprecation notice: CheckpointManager reads it
+    try:
+        tf.compat.v1.train.update_checkpoint_state(
+            str(directory),
+            prefixes[-1],
+            all_model_checkpoint_paths=prefixes,
+            all_model_checkpoint_timestamps=stamps,
+            last_preserved_timestamp=min(stamps) - 1,
+        )
+    finally:
+        quiet.setLevel(level)
+    logging.warning(
+        "the checkpoint state file %s was %s; rebuilt from the %d checkpoints present",
+        state,
+        problem,
+        len(prefixes),
+    )

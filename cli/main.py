@@ -11,9 +11,16 @@ import importlib
 import signal
 from typing import Any
 
-from absl import app, flags
+from absl import app, flags, logging
 
-from cli.flags import define_flags, exit_with_error, from_flags, parse_flags, start_tensorflow
+from cli.flags import (
+    define_flags,
+    exit_with_error,
+    from_flags,
+    given,
+    parse_flags,
+    start_tensorflow,
+)
 from cli.options import RunOptions
 from utils.settings import ConfigError
 
@@ -57,11 +64,14 @@ def main(program: Program) -> None:
 def run(program: Program, argv: list[str]) -> None:
     """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
     start_tensorflow(argv)
+    import tensorflow as tf
+
     from agents.a3c_ray import BackendError
     from agents.updates import TrainingError
-    from cli import modes
-    from utils.checkpoint import CheckpointError
+    from cli import checks, modes
+    from utils.checkpoint import CheckpointError, first_line
     from utils.envs import EnvError, resolve_env_id
+    from utils.files import WriteError
     from utils.video import VideoError
 
     try:
@@ -73,6 +83,10 @@ def run(program: Program, argv: list[str]) -> None:
                 f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or "
                 "random"
             )
+        for warning in checks.check_run(program.file, options, config, given):
+            logging.warning("%s", warning)
+        if options.train and options.resume:
+            config = modes.resumed_config(config, options.save_dir, given)
         if options.algorithm == "random":
             modes.run_random_baseline(config)
             return
@@ -95,6 +109,14 @@ def run(program: Program, argv: list[str]) -> None:
         exit_with_error(str(error))
     except TrainingError as error:
         exit_with_error(f"training failed: {error}", status=1)
+    except WriteError as error:
+        exit_with_error(error.strerror, status=1)
+    except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+        exit_with_error(
+            f"out of memory ({type(error).__name__}: {first_line(error)}); lower "
+            "--update_freq, the envs or --hidden_units",
+            status=1,
+        )
     except modes.Interrupted as stop:
         exit_with_error(str(stop), status=stop.status)
     except KeyboardInterrupt:

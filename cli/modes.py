@@ -5,10 +5,8 @@ config and the run options; none reads flags."""
 from __future__ import annotations
 
 import contextlib
-import os
+import dataclasses
 import signal
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,18 +19,17 @@ from agents.episode_log import save_episodes_csv
 from agents.evaluation import EvalResult, evaluate, play
 from agents.random_agent import RandomAgent
 from agents.trainer import REPORT_SEED_OFFSET, Algorithm, Trainer
-from agents.training_state import NoCheckpointError
+from agents.training_state import NoCheckpointError, saved_settings
+from cli.checks import UsageError
 from cli.options import RunOptions
 from models import ActorCriticModel
 from utils.checkpoint import export_model, load_model_file, load_weights, model_path
 from utils.envs import env_dims, make_env, reward_threshold
-from utils.files import safe_name
+from utils.files import WriteError, safe_name
 from utils.plotting import plot_training_curve
-from utils.video import check_video_path, write_video
-
-
-class UsageError(ValueError):
-    """Bad input from the user, reported as one line and exit status 2."""
+from utils.run_lock import RunLock, SaveDirInUseError
+from utils.settings import format_value
+from utils.video import VideoWriter, check_video_path
 
 
 def train_and_report(
@@ -47,20 +44,38 @@ def train_and_report(
     SIGINT or SIGTERM stops training cleanly: the run is checkpointed, the plot and log are
     written, and the program exits 128 + the signal number.
 
+    Only one training runs in a save directory at a time (``utils.run_lock.RunLock``).
+
     Raises:
-        UsageError: ``--resume`` with no checkpoint, or a ``--save_dir`` that cannot be written.
+        UsageError: ``--resume`` with no checkpoint, a ``--save_dir`` that cannot be written or
+            that another run holds.
+        CheckpointError: ``--resume`` and no intact checkpoint fits this run.
         TrainingError: training failed (a worker, or non-finite updates).
+        utils.files.WriteError: a file could not be written (disk full, say).
     """
     save_dir = Path(options.save_dir)
     algorithm = make_algorithm(config)
+    lock = RunLock(save_dir)
     try:
+        lock.acquire()
         trainer = Trainer(algorithm, save_dir, resume=options.resume)
-    except NoCheckpointError as error:
+    except BaseException as error:
         algorithm.close()
-        raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
-    prepare_save_dir(save_dir)
-    with stop_on_signals(trainer.request_stop) as received:
-        episodes = trainer.train()
+        lock.release()
+        if isinstance(error, NoCheckpointError):
+            raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
+        if isinstance(error, SaveDirInUseError):
+            raise UsageError(str(error)) from None
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise UsageError(
+                f"--save_dir={save_dir} cannot be created or written: {error.strerror}"
+            ) from None
+        raise
+    try:
+        with stop_on_signals(trainer.request_stop) as received:
+            episodes = trainer.train()
+    finally:
+        lock.release()
     env = config.env
     plot = plot_training_curve(
         save_dir / f"{safe_name(env)}_moving_average.png",
@@ -88,6 +103,47 @@ def train_and_report(
     load_weights(best, trainer.save_path, env)
     seed = config.seed + REPORT_SEED_OFFSET
     out(evaluate(best, env, episodes=config.eval_episodes, seed=seed).summary())
+
+
+# Settings a resumed run cannot change: the checkpoint holds what they built.
+FIXED_ON_RESUME = ("env", "hidden_units", "workers", "backend")
+
+
+def resumed_config(
+    config: ActorCriticConfig, save_dir: str | Path, given: Callable[[str], bool]
+) -> ActorCriticConfig:
+    """The config a ``--resume`` run continues with: the settings saved with the checkpoint,
+    except the flags given now, which apply (and are named in a log line).
+
+    Raises:
+        UsageError: a given flag that cannot change mid-run (``FIXED_ON_RESUME``) differs from
+            the saved run's.
+    """
+    saved = saved_settings(save_dir, config.env)
+    if saved is None:
+        return config  # a checkpoint from before settings were saved: the flags as given
+    kept, changed = {}, []
+    for field in dataclasses.fields(config):
+        name, now = field.name, getattr(config, field.name)
+        if name not in saved:
+            continue
+        before = tuple(saved[name]) if isinstance(now, tuple) else saved[name]
+        if not given(name):
+            kept[name] = before
+        elif now != before:
+            if name in FIXED_ON_RESUME:
+                raise UsageError(
+                    f"--{name}={format_value(now)}: the run in {save_dir} was started with "
+                    f"--{name}={format_value(before)}, which cannot change on --resume (leave "
+                    "the flag out, or start a new run in another --save_dir)"
+                )
+            changed.append(f"--{name}={format_value(now)} (was {format_value(before)})")
+    logging.info(
+        "resuming the run in %s with its settings%s",
+        save_dir,
+        "; changed: " + ", ".join(changed) if changed else "",
+    )
+    return dataclasses.replace(config, **kept)
 
 
 class Interrupted(Exception):
@@ -120,23 +176,6 @@ def stop_on_signals(request_stop: Callable[[], None]):
     finally:
         for signum in catch:
             signal.signal(signum, previous[signum])
-
-
-def prepare_save_dir(save_dir: str | Path) -> Path:
-    """Creates ``save_dir`` if needed and checks that files can be written in it.
-
-    Raises:
-        UsageError: if it cannot be created or written.
-    """
-    path = Path(save_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        message = f"--save_dir={save_dir} cannot be created or written: {error.strerror}"
-        raise UsageError(message) from None
-    return path
 
 
 def build_model(env_id: str, hidden_units: tuple[int, ...]) -> ActorCriticModel:
@@ -199,27 +238,32 @@ def play_saved_model(
     Raises:
         CheckpointError: if there is no saved model or it does not fit the env.
         VideoError: for a ``--record`` path of another format, checked before playing.
-        UsageError: for ``--render=human`` where there is no display.
     """
     record = check_video_path(options.record) if options.record else None
-    if options.render == "human" and not has_display():
-        raise UsageError("--render=human needs a display; --record=PATH.gif saves the play")
     model = load_saved_model(config, options, program)
-    render_mode = "rgb_array" if record else (None if options.render == "none" else options.render)
-    result, frames = play(
-        model, config.env, options.episodes, seed=config.seed, render_mode=render_mode, out=out
-    )
+    render_mode = None if options.render == "none" else options.render
+    writer = None
+    if record:
+        probe = make_env(config.env)
+        writer = VideoWriter(record, fps=probe.metadata.get("render_fps", 50))
+        probe.close()
+    try:
+        result = play(
+            model,
+            config.env,
+            options.episodes,
+            seed=config.seed,
+            render_mode=render_mode,
+            out=out,
+            on_frame=writer.add if writer else None,
+        )
+    except BaseException:
+        if writer:
+            writer.discard()
+        raise
     returns = ", ".join(f"{value:g}" for value in result.returns)
     out(f"returns: {returns}; mean {result.mean:g}")
     out(result.summary())
-    if record:
-        fps = make_env(config.env).metadata.get("render_fps", 50)
-        out(f"recording: {write_video(frames, record, fps=fps)}")
+    if writer:
+        out(f"recording: {writer.close()}")
     return result
-
-
-def has_display() -> bool:
-    """False on Linux without an X11 or Wayland display; True elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

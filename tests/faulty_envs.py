@@ -32,3 +32,6 @@ class NanReward(CartPoleEnv):
 
 gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
 gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=500)
+gym.register(
+    "NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200
+)  # no reward_threshold

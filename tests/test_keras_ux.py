@@ -117,7 +117,7 @@ def test_play_records_an_mp4_where_imageio_ffmpeg_is_installed(saved_model):
     [
         (["--record=play.avi"], {}, "the file must end in .gif or .mp4"),
         (["--render=human"], {"DISPLAY": "", "WAYLAND_DISPLAY": ""}, "needs a display"),
-        (["--export=policy.h5"], {}, "a Keras model file must end in .keras"),
+        (["--export=policy.h5"], {}, "--export=policy.h5: the file must end in .keras"),
     ],
 )
 def test_bad_play_options_get_one_line(saved_model, args, environment, message):

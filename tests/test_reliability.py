@@ -57,7 +57,8 @@ def test_a_save_dir_that_cannot_be_created(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     result = run("a2c_cartpole.py", "--train", f"--save_dir={tmp_path}/file/out")
     assert result.returncode == 2
-    assert f"--save_dir={tmp_path}/file/out cannot be created or written" in error_line(result)
+    line = error_line(result)
+    assert f"--save_dir={tmp_path}/file/out cannot be created: {tmp_path}/file is a file" in line
 
 
 def saved(tmp_path, num_actions=2, obs_dim=4, hidden=(128,), env_id="CartPole-v1"):
@@ -224,7 +225,7 @@ def test_eight_workers_on_two_cores_record_exactly_the_budget(tmp_path):
 
 def test_resuming_with_other_flags_says_so(tmp_path):
     Trainer(MasterAgent(A3CConfig(max_eps=5, workers=2)), tmp_path).train()
-    with pytest.raises(CheckpointError, match="written by a run with other flags"):
+    with pytest.raises(CheckpointError, match="written by a run that built other objects"):
         Trainer(MasterAgent(A3CConfig(max_eps=10, workers=3)), tmp_path, resume=True)
     resumed = Trainer(MasterAgent(A3CConfig(max_eps=10, workers=2)), tmp_path, resume=True)
     assert len(resumed.episode_log.episodes) == 5

@@ -25,6 +25,11 @@ def model_path(save_dir: str | os.PathLike, env_id: str) -> Path:
     return Path(save_dir) / f"model_{safe_name(env_id)}.weights.h5"
 
 
+def checkpoint_directory(save_dir: str | os.PathLike, env_id: str) -> Path:
+    """``<save_dir>/checkpoints_<env_id>/``, where a run's training checkpoints go."""
+    return Path(save_dir) / f"checkpoints_{safe_name(env_id)}"
+
+
 def describe(model: keras.Model, env_id: str) -> dict:
     """What a weights file must match to load into ``model``: env id and architecture."""
     return {
@@ -58,7 +63,12 @@ def save_weights(model: keras.Model, path: str | os.PathLike, env_id: str) -> Pa
         with h5py.File(temporary, "a") as handle:
             handle.attrs[METADATA_KEY] = json.dumps(describe(model, env_id))
 
-    return atomic_write(path, write)
+    return atomic_write(path, write, size=weights_bytes(model))
+
+
+def weights_bytes(model: keras.Model) -> int:
+    """Bytes of ``model``'s weights (the size of a weights file, less its headers)."""
+    return sum(int(np.prod(weight.shape)) * weight.dtype.itemsize for weight in model.get_weights())
 
 
 def load_weights(
@@ -121,7 +131,7 @@ def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
     """
     if Path(path).suffix != ".keras":
         raise CheckpointError(f"--export={path}: a Keras model file must end in .keras")
-    return atomic_write(path, model.save)
+    return atomic_write(path, model.save, size=weights_bytes(model))
 
 
 def load_model_file(path: str | os.PathLike, obs_dim: int, num_actions: int) -> keras.Model:

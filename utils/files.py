@@ -2,25 +2,71 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Writes ``path`` through ``write(temporary_path)``, then renames it into place.
+class WriteError(OSError):
+    """A file could not be written; the last good one is kept. ``strerror`` says why."""
+
+
+class DiskFullError(WriteError):
+    """Too little free space to write a file; nothing was written."""
+
+
+def require_free_space(path: str | os.PathLike, size: int) -> None:
+    """Raises ``DiskFullError`` unless the file system of ``path`` (a file to write, or a
+    directory) has ``size`` bytes free, with a margin.
+
+    Some writers crash in native code on a full disk (h5py, writing Keras weights) rather than
+    raising, so the space is checked before they are called.
+    """
+    directory = Path(path)
+    while not directory.is_dir():
+        directory = directory.parent
+    free = shutil.disk_usage(directory).free
+    if free < size + FREE_SPACE_MARGIN:
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"no space left to write {path}: it needs about {kib(size)}, {kib(free)} is free "
+            "(the last good files are kept)",
+        )
+
+
+def kib(size: float) -> str:
+    return f"{size / 1024:,.0f} KiB"
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], size: int = 0) -> Path:
+    """Writes ``path`` through ``write(temporary_path)``, then renames it into place; creates
+    ``path``'s directory if needed.
 
     The temporary file sits in the same directory and keeps ``path``'s suffixes (Keras wants
     ``.weights.h5``), so the rename is atomic (POSIX ``rename``, Windows ``MoveFileEx``): readers
     see the old file or the new one, never a half-written one. If ``write`` raises, the old file
     is untouched and the temporary one removed.
 
+    Args:
+        size: the file's expected size in bytes: less free space than that raises
+            ``DiskFullError`` before ``write`` is called.
+
+    Raises:
+        WriteError: the file could not be written (disk full, say): one line in ``strerror``.
+
     Returns:
         ``path`` as a ``Path``.
     """
     path = Path(path)
+    require_free_space(path, size)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(error.errno, f"cannot create {path.parent}: {error.strerror}") from None
     suffix = "".join(path.suffixes)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
     # A fresh name, not a file made in advance: ``write`` creates it, with the permissions any
@@ -29,11 +75,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     try:
         write(temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            reason = error.strerror or str(error)
+            raise WriteError(
+                error.errno or errno.EIO,
+                f"cannot write {path}: {reason} (the last good file is kept)",
+            ) from None
         raise
     return path
+
+
+# Free space kept besides a file's own size (file-system blocks, HDF5 and zip headers).
+FREE_SPACE_MARGIN = 256 * 1024
 
 
 def safe_name(env_id: str) -> str:

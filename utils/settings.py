@@ -39,8 +39,8 @@ def above(low: float) -> Rule:
 def between(low: float, high: float, low_open: bool = False) -> Rule:
     """``[low, high]``, or ``(low, high]`` with ``low_open``."""
     if low_open:
-        return Rule(lambda value: low < value <= high, f"must be in ({low:g}, {high:g}]")
-    return Rule(lambda value: low <= value <= high, f"must be in [{low:g}, {high:g}]")
+        return Rule(lambda value: low < value <= high, f"must be in ({low:.12g}, {high:.12g}]")
+    return Rule(lambda value: low <= value <= high, f"must be in [{low:.12g}, {high:.12g}]")
 
 
 def one_of(*choices: str) -> Rule:

@@ -1,0 +1,309 @@
+"""Every check of a run's input that needs no training: flag combinations, output paths, the
+size of a rollout and of the model against this machine's memory, the budget against one
+rollout, a display. They run before any work and before any file is written, so bad input costs
+one line and exit status 2, never a traceback after minutes of training."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from agents.config import A2CConfig, A3CConfig, ActorCriticConfig
+from cli.options import RunOptions
+from utils import run_lock
+from utils.checkpoint import checkpoint_directory
+from utils.envs import env_dims, make_env, reward_threshold
+from utils.video import check_video_path
+
+# A rollout (or a model with its optimizer) may take at most this share of the memory available
+# when the run starts: the rest is TensorFlow's, the envs' and the other workers'.
+MEMORY_SHARE = 0.5
+# Bytes a float32 per-step number takes in a rollout and in its gradient computation, by the
+# measured peak of an A2C update (observations, actions, rewards, values, log-probs, the trunk's
+# activations and their gradients: about four copies of the activations).
+FLOAT_BYTES = 4
+ACTIVATION_COPIES = 4
+# Copies of the weights a run keeps: the weights, their gradient, Adam's two moments, and a local
+# model per A3C worker thread.
+WEIGHT_COPIES = 4
+
+
+class UsageError(ValueError):
+    """Bad input from the user, reported as one line and exit status 2."""
+
+
+# The hyperparameters each mode besides training reads; any other given flag does nothing there.
+USED_WITHOUT_TRAINING = {
+    "play": {"env", "seed", "hidden_units", "jit_compile"},
+    "evaluate": {"env", "seed", "hidden_units", "jit_compile", "eval_episodes"},
+    "export": {"env", "hidden_units"},
+    "random": {"env", "seed", "max_eps", "max_steps"},
+}
+PLAY_OPTIONS = ("record", "render", "episodes")
+
+
+def mode(options: RunOptions) -> str:
+    """What the run does: ``train``, ``random``, ``evaluate``, ``export`` or ``play``."""
+    if options.algorithm == "random":
+        return "random"
+    if options.train:
+        return "train"
+    if options.evaluate:
+        return "evaluate"
+    return "export" if options.export else "play"
+
+
+def check_run(
+    program_file: str,
+    options: RunOptions,
+    config: ActorCriticConfig,
+    given: Callable[[str], bool],
+) -> list[str]:
+    """Checks a run's input before it starts; returns warnings to print.
+
+    Args:
+        program_file: ``a3c_cartpole.py`` or ``a2c_cartpole.py``, for the hints.
+        options: the run options.
+        config: the run's hyperparameters (already checked field by field).
+        given: whether a flag was on the command line (``cli.flags.given``).
+
+    Raises:
+        UsageError: one line naming the flag: a combination that does nothing, an output
+            path that cannot be written or has the wrong extension, a rollout or a model
+            larger than the memory allows, a budget smaller than one rollout, a threshold stop
+            for an env without a threshold, a window without a display.
+    """
+    what = mode(options)
+    warnings = check_combinations(program_file, what, options, config, given)
+    if what == "train":
+        check_directory("--save_dir", options.save_dir)
+        running = run_lock.holder(options.save_dir)
+        if running:
+            raise UsageError(run_lock.in_use(options.save_dir, running))
+        if options.export:
+            check_output_file("--export", options.export, (".keras",))
+        if options.resume:
+            directory = checkpoint_directory(options.save_dir, config.env)
+            if not list(directory.glob("ckpt-*.index")):
+                raise UsageError(
+                    f"--resume: no checkpoint to resume in {directory}; leave --resume out to "
+                    "start a new run"
+                )
+        else:  # a resumed run's budget counts the steps before it
+            check_budget(config)
+        if config.stop_at_threshold and reward_threshold(config.env) is None:
+            raise UsageError(
+                f"--stop_at_threshold: {config.env} has no reward threshold to stop at; leave "
+                "the flag out and give a budget (--max_eps or --max_steps)"
+            )
+        check_memory(config)
+    elif what == "play":
+        if options.record:
+            check_video_path(options.record)
+            check_output_file("--record", options.record, (".gif", ".mp4"))
+        elif options.render == "human":
+            check_display()
+    elif what == "export":
+        check_output_file("--export", options.export, (".keras",))
+    return warnings
+
+
+def check_combinations(
+    program_file: str,
+    what: str,
+    options: RunOptions,
+    config: ActorCriticConfig,
+    given: Callable[[str], bool],
+) -> list[str]:
+    """Errors for run options that would do nothing in this mode; warnings for hyperparameters
+    that do nothing in it."""
+    if options.resume and what != "train":
+        raise UsageError("--resume continues a training run: add --train")
+    if what == "random":
+        for name in ("evaluate", "export", "model", *PLAY_OPTIONS):
+            if given(name):
+                raise UsageError(f"--{name} does nothing with --algorithm=random")
+    elif what != "play":
+        for name in PLAY_OPTIONS:
+            if given(name) and getattr(options, name) != getattr(RunOptions, name):
+                doing = "--train" if what == "train" else f"--{what}"
+                raise UsageError(
+                    f"--{name} is for playing the saved model; it does nothing with {doing} "
+                    f"(play afterwards: python {program_file} --{name}=...)"
+                )
+    if what == "train" and options.model:
+        raise UsageError(
+            "--model names a saved model to play, evaluate or export; training writes its own "
+            "to --save_dir (continue a run with --resume)"
+        )
+    if what == "train":
+        return []
+    used = USED_WITHOUT_TRAINING[what]
+    return [
+        f"--{field.name} does nothing without --train; ignored"
+        for field in dataclasses.fields(config)
+        if field.name not in used and given(field.name)
+    ]
+
+
+def check_directory(flag: str, path: str | os.PathLike) -> None:
+    """``path`` is, or can be made, a directory this process can write in."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag}={path} is a file, not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag}={path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "it is" if existing == path else f"{existing} is"
+        raise UsageError(f"{flag}={path} cannot be written: {reason} not writable")
+
+
+def check_output_file(flag: str, path: str | os.PathLike, suffixes: tuple[str, ...]) -> None:
+    """``path`` ends in one of ``suffixes``, is not a directory, and its directory can be made
+    and written."""
+    path = Path(path)
+    if not any(str(path).lower().endswith(suffix) for suffix in suffixes):
+        raise UsageError(f"{flag}={path}: the file must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise UsageError(f"{flag}={path} is a directory; name a file in it")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag}={path} cannot be created: {existing} is a file")
+    check_directory(flag, path.parent if str(path.parent) else Path("."))
+
+
+def rollout_steps(config: ActorCriticConfig) -> int:
+    """Env steps in one rollout: ``update_freq`` x the envs one learner steps together."""
+    envs = config.num_envs if isinstance(config, A2CConfig) else config.envs_per_worker
+    return config.update_freq * envs
+
+
+def check_budget(config: ActorCriticConfig) -> None:
+    """A step budget holds at least one rollout (training counts env steps by rollouts)."""
+    steps = rollout_steps(config)
+    if config.max_steps and steps > config.max_steps:
+        envs = "--num_envs" if isinstance(config, A2CConfig) else "--envs_per_worker"
+        raise UsageError(
+            f"--max_steps={config.max_steps} is less than one rollout of {steps} env steps "
+            f"(--update_freq x {envs}); raise --max_steps or lower those"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None
+    where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config: ActorCriticConfig, available: int | None = None) -> None:
+    """Refuses a rollout or a model that would not fit in memory, with its size.
+
+    Estimates (float32): a rollout keeps each step's observation and about four copies of the
+    trunk's activations through the update; the model keeps about four copies of its weights
+    (weights, gradient, two Adam moments), plus one per A3C worker thread.
+    """
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    env = make_env(config.env)
+    obs_dim, num_actions = env_dims(env)
+    env.close()
+    per_step = obs_dim + ACTIVATION_COPIES * (sum(config.hidden_units) + num_actions + 1) + 8
+    learners = 1
+    if isinstance(config, A3CConfig) and config.backend == "threads":
+        learners = config.workers
+    limit = MEMORY_SHARE * available
+    widths = [obs_dim, *config.hidden_units]
+    parameters = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    parameters += (widths[-1] + 1) * (num_actions + 1)
+    copies = WEIGHT_COPIES + (learners if learners > 1 else 0)
+    model = parameters * FLOAT_BYTES * copies
+    if model > limit:
+        raise UsageError(
+            f"--hidden_units={','.join(map(str, config.hidden_units))}: a model of "
+            f"{parameters:,} weights would need about {gib(model)} of memory with its optimizer"
+            f"; {gib(available)} is available"
+        )
+
+    rollout = rollout_steps(config) * per_step * FLOAT_BYTES * learners
+    if rollout > limit:
+        raise UsageError(
+            f"a rollout of {rollout_steps(config)} env steps (--update_freq x envs"
+            f"{' x --workers' if learners > 1 else ''}) would need about {gib(rollout)} of "
+            f"memory; {gib(available)} is available: lower --update_freq or the envs"
+        )
+
+
+def gib(size: float) -> str:
+    """``size`` bytes in words: ``1.5 GiB``, ``320 MiB``."""
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
+    return f"{size / 2**20:.0f} MiB"
+
+
+def check_display() -> None:
+    """A window can be opened: the X11 or Wayland display named in the environment answers.
+
+    Opening a window on a display that does not exist crashes SDL (pygame) in native code, so
+    this is checked before.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        path = wayland if wayland.startswith("/") else os.path.join(runtime, wayland)
+        if _connects(socket.AF_UNIX, path):
+            return
+    display = os.environ.get("DISPLAY")
+    if not display and not wayland:
+        raise UsageError("--render=human needs a display; --record=PATH.gif saves the play")
+    if display and _x11_answers(display):
+        return
+    shown = f"DISPLAY={display}" if display else f"WAYLAND_DISPLAY={wayland}"
+    raise UsageError(
+        f"--render=human: the display {shown} does not answer; --record=PATH.gif saves the play"
+    )
+
+
+def _x11_answers(display: str) -> bool:
+    """Whether the X server of ``display`` (``[host]:number[.screen]``) accepts a connection."""
+    host, _, rest = display.rpartition(":")
+    try:
+        number = int(rest.split(".")[0])
+    except ValueError:
+        return False
+    if host in ("", "unix"):
+        return _connects(socket.AF_UNIX, f"/tmp/.X11-unix/X{number}") or _connects(
+            socket.AF_UNIX, f"\0/tmp/.X11-unix/X{number}"
+        )
+    return _connects(socket.AF_INET, (host, 6000 + number))
+
+
+def _connects(family: int, address) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            probe.connect(address)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,367 @@
+"""Hardening: input checked before any work, one run per save dir, damaged checkpoints, faults.
+
+Each case runs the real command line and asserts one line on stderr, the exit status, and that
+nothing was written (or that the last good files are intact).
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from agents.episode_log import EpisodeLog
+from agents.summaries import progress_line, run_directory
+from agents.training_state import TrainingState
+from models import ActorCriticModel
+from tests import programs
+from tests.programs import ROOT, error_line, start
+from utils.checkpoint import load_weights
+
+
+def run(program, *args, env=None):
+    return programs.run(*args, program=program, env=env)
+
+
+def files_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+@pytest.mark.parametrize(
+    "program, args, message",
+    [
+        ("a3c_cartpole.py", ["--resume"], "--resume continues a training run: add --train"),
+        ("a3c_cartpole.py", ["--train", "--record=x.gif"], "--record is for playing the saved"),
+        ("a2c_cartpole.py", ["--evaluate", "--record=x.gif"], "it does nothing with --evaluate"),
+        ("a3c_cartpole.py", ["--train", "--render=human"], "--render is for playing the saved"),
+        ("a3c_cartpole.py", ["--train", "--episodes=3"], "--episodes is for playing"),
+        ("a3c_cartpole.py", ["--train", "--model=m.keras"], "--model names a saved model"),
+        (
+            "a3c_cartpole.py",
+            ["--export=m.keras", "--record=x.gif"],
+            "it does nothing with --export",
+        ),
+        ("a3c_cartpole.py", ["--algorithm=random", "--export=m.keras"], "--export does nothing"),
+        ("a3c_cartpole.py", ["--train", "--export=model.h5"], "--export=model.h5: the file must"),
+        ("a3c_cartpole.py", ["--export=model.h5"], "--export=model.h5: the file must end in"),
+        ("a3c_cartpole.py", ["--record=play.avi"], "the file must end in .gif or .mp4"),
+        (
+            "a2c_cartpole.py",
+            ["--train", "--num-envs=100000", "--max-steps=20000"],
+            "--max_steps=20000 is less than one rollout of 800000 env steps",
+        ),
+        (
+            "a3c_cartpole.py",
+            ["--train", "--workers=1", "--update-freq=100000000"],
+            "a rollout of 100000000 env steps",
+        ),
+        (
+            "a2c_cartpole.py",
+            ["--train", "--update-freq=100000000", "--max-steps=1000000000"],
+            "would need about",
+        ),
+        ("a3c_cartpole.py", ["--train", "--hidden-units=2000000000"], "weights would need about"),
+        (
+            "a2c_cartpole.py",
+            ["--train", "--seed=4294967296"],
+            "flag --seed=4294967296: must be in [0, 2147483647]",
+        ),
+        (
+            "a2c_cartpole.py",
+            ["--train", "--env=tests.faulty_envs:NoThreshold-v0", "--stop-at-threshold"],
+            "has no reward threshold to stop at",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_before_any_work(tmp_path, program, args, message):
+    os.chdir(tmp_path)  # relative output paths land here, if anything were written
+    result = run(program, *args, f"--save_dir={tmp_path}/out")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in error_line(result)
+    assert files_under(tmp_path) == []
+
+
+def test_output_paths_are_checked_before_playing_or_training(tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    (tmp_path / "dir.keras").mkdir()
+    cases = [
+        (["--record", f"{tmp_path}/file/sub/play.gif"], "cannot be created"),
+        (["--train", f"--export={tmp_path}/file/model.keras"], "cannot be created"),
+        (["--train", f"--export={tmp_path}/dir.keras"], "is a directory"),
+        (["--train", f"--save_dir={tmp_path}/file"], "is a file, not a directory"),
+    ]
+    for args, message in cases:
+        started = time.perf_counter()
+        result = run("a2c_cartpole.py", f"--save_dir={tmp_path}/out", *args)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert message in error_line(result)
+        assert time.perf_counter() - started < 60  # no training, no playing first
+    assert files_under(tmp_path) == ["dir.keras", "file"]
+
+
+def test_a_recording_into_a_new_directory_is_written_there(tmp_path):
+    trained = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--max-steps=512",
+        "--eval-episodes=1",
+        f"--save_dir={tmp_path}",
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    gif = tmp_path / "new" / "sub" / "play.gif"
+    played = run("a2c_cartpole.py", f"--save_dir={tmp_path}", f"--record={gif}")
+    assert played.returncode == 0, played.stderr[-2000:]
+    assert gif.is_file() and f"recording: {gif}" in played.stdout
+
+
+def test_a_display_that_does_not_answer_is_one_line_not_a_crash(tmp_path):
+    result = run(
+        "a3c_cartpole.py", "--render=human", f"--save_dir={tmp_path}", env={"DISPLAY": ":99"}
+    )
+    assert result.returncode == 2
+    assert "the display DISPLAY=:99 does not answer" in error_line(result)
+
+
+def test_flags_that_do_nothing_without_training_are_named(tmp_path):
+    result = run("a3c_cartpole.py", "--algorithm=random", "--max-eps=3", "--lr=0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--lr does nothing without --train; ignored" in result.stderr
+
+
+def test_one_training_run_per_save_dir_and_a_killed_run_leaves_no_stuck_lock(tmp_path):
+    first = start("a2c_cartpole.py", "--train", "--max-steps=5000000", f"--save_dir={tmp_path}")
+    try:
+        deadline = time.time() + 120
+        while not list((tmp_path / "logs").glob("*")) and time.time() < deadline:
+            assert first.poll() is None, first.communicate()[1][-2000:]
+            time.sleep(0.2)
+        second = run("a2c_cartpole.py", "--train", "--max-steps=2000", f"--save_dir={tmp_path}")
+        assert second.returncode == 2
+        line = error_line(second)
+        assert f"is in use by another training run (pid {first.pid} on" in line
+        assert "a2c_cartpole.py --train --max-steps=5000000" in line
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    third = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--max-steps=2000",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert len(list((tmp_path / "logs").iterdir())) == 2  # each run its own TensorBoard dir
+
+
+def test_progress_never_passes_the_budget():
+    line = progress_line(20_480, 20_000, "env step", 10.0, 1000.0, 20.0)
+    assert "env step 20000/20000 (100%)" in line and "ETA 0s" in line
+
+
+def test_runs_started_in_the_same_second_get_their_own_tensorboard_directory(tmp_path):
+    first = run_directory(tmp_path, "a2c")
+    first.mkdir(parents=True)
+    second = run_directory(tmp_path, "a2c")
+    assert second != first and second.name.startswith(first.name)
+
+
+def train_with_checkpoints(tmp_path, *extra):
+    result = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--max-steps=3000",
+        "--checkpoint-every=20",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    directory = tmp_path / "checkpoints_CartPole-v1"
+    return sorted(directory.glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
+    indexes = train_with_checkpoints(tmp_path)
+    assert len(indexes) == 2
+    newest = indexes[-1].with_suffix(".data-00000-of-00001")
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated
+    resumed = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=4000",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"checkpoint {indexes[-1].with_suffix('')} (" in resumed.stderr
+    assert f"is damaged; resuming from {indexes[-2].with_suffix('')}" in resumed.stderr
+
+
+def test_a_damaged_state_file_is_rebuilt_from_the_checkpoints(tmp_path):
+    train_with_checkpoints(tmp_path)
+    (tmp_path / "checkpoints_CartPole-v1" / "checkpoint").write_text("")
+    resumed = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=4000",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (
+        "checkpoint state file" in resumed.stderr
+        and "rebuilt from the 2 checkpoints" in resumed.stderr
+    )
+
+
+def test_every_checkpoint_damaged_is_one_line_naming_them(tmp_path):
+    for index in train_with_checkpoints(tmp_path):
+        data = index.with_suffix(".data-00000-of-00001")
+        data.write_bytes(b"")
+    resumed = run("a2c_cartpole.py", "--train", "--resume", f"--save_dir={tmp_path}")
+    assert resumed.returncode == 2
+    line = error_line(resumed)
+    assert "every checkpoint in" in line and "is damaged" in line and "ckpt-" in line
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    model = ActorCriticModel(2).build_for(4)
+    state = TrainingState(tmp_path, "CartPole-v1", EpisodeLog(max_steps=10), model=model)
+    assert state.save() is not None
+    model.trainable_variables[0].assign(tf.fill(model.trainable_variables[0].shape, np.nan))
+    assert state.save() is None
+    assert len(list(state.directory.glob("ckpt-*.index"))) == 1
+
+
+DISK_FULL = """
+import shutil, sys, runpy
+real, free = shutil.disk_usage, int(sys.argv[1])
+shutil.disk_usage = lambda path: real(path)._replace(free=free)
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_full_disk_ends_with_one_line_and_keeps_the_last_good_files(tmp_path):
+    """The disk fills (simulated: ``shutil.disk_usage`` reports little free space) after a first
+    run wrote its model and checkpoints: the second run fails with one line, exit 1, and the
+    first run's model and checkpoint still load; no temporary file is left."""
+    train_with_checkpoints(tmp_path)
+    model_file = tmp_path / "model_CartPole-v1.weights.h5"
+    before = files_under(tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DISK_FULL,
+            "100000",
+            "a2c_cartpole.py",
+            "--train",
+            "--resume",
+            "--max-steps=6000",
+            "--checkpoint-every=20",
+            "--eval-episodes=2",
+            f"--save_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        env=programs.environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "no space left to write" in error_line(result)
+    load_weights(ActorCriticModel(2).build_for(4), model_file, "CartPole-v1")
+    after = [f for f in files_under(tmp_path) if not f.startswith("logs")]
+    assert not [f for f in after if ".tmp" in f or "_temp" in f]
+    assert set(after) <= set(before) | {".run.lock"}
+    resumed = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=4000",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+def test_resume_continues_with_the_saved_settings_and_applies_the_flags_given(tmp_path):
+    first = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--max-steps=2000",
+        "--hidden-units=32",
+        "--lr=0.01",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    refused = run(
+        "a2c_cartpole.py", "--train", "--resume", "--hidden-units=64", f"--save_dir={tmp_path}"
+    )
+    assert refused.returncode == 2
+    assert "--hidden_units=64: the run in" in error_line(refused)
+    assert "started with --hidden_units=32, which cannot change on --resume" in error_line(refused)
+    resumed = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=3000",
+        "--lr=0.5",
+        "--eval-episodes=2",
+        f"--save_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]  # hidden units 32, as saved
+    assert "with its settings; changed: --lr=0.5 (was 0.01), --max_steps=3000 (was 2000)" in (
+        resumed.stderr
+    )
+
+
+def test_a_resumed_run_trains_with_the_new_learning_rate(tmp_path):
+    from agents.a2c import A2CAgent
+    from agents.config import A2CConfig
+    from agents.trainer import Trainer
+
+    Trainer(A2CAgent(A2CConfig(max_steps=512, lr=0.01, eval_interval=0)), tmp_path).train()
+    agent = A2CAgent(A2CConfig(max_steps=1024, lr=0.5, eval_interval=0))
+    Trainer(agent, tmp_path, resume=True)
+    assert float(agent.optimizer.learning_rate) == pytest.approx(0.5)
+    assert int(agent.optimizer.iterations) > 0  # the optimizer's state was restored
+
+
+def test_a_gif_recording_keeps_small_palette_frames_not_the_raw_ones(tmp_path):
+    from utils.video import VideoWriter
+
+    writer = VideoWriter(tmp_path / "long.gif", fps=50, scale=0.5)
+    frame = np.random.default_rng(0).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    for _ in range(50):
+        writer.add(frame)
+    kept = sum(image.width * image.height * len(image.mode) for image in writer.images)
+    assert {image.mode for image in writer.images} == {"P"}
+    assert kept * 12 <= 50 * frame.nbytes  # 1/12 of the raw frames: a quarter of the pixels, 1 byte
+    assert writer.close() == tmp_path / "long.gif"
+    assert [p.name for p in tmp_path.iterdir()] == ["long.gif"]
+
+
+def test_an_mp4_recording_streams_its_frames_to_the_file_as_they_come(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    from utils.video import VideoWriter
+
+    writer = VideoWriter(tmp_path / "long.mp4", fps=50)
+    frame = np.random.default_rng(0).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    for _ in range(300):
+        writer.add(frame)
+    time.sleep(0.5)
+    temporary = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp.mp4")]
+    assert temporary and temporary[0].stat().st_size > 0  # written before close
+    assert not writer.images
+    writer.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["long.mp4"]
