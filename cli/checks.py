@@ -17,6 +17,7 @@ from cli.options import RunOptions
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory
 from utils.envs import env_dims, make_env, reward_threshold
+from utils.files import FREE_SPACE_MARGIN, free_space, kib
 from utils.video import check_video_path
 
 # A rollout (or a model with its optimizer) may take at most this share of the memory available
@@ -30,6 +31,11 @@ ACTIVATION_COPIES = 4
 # Copies of the weights a run keeps: the weights, their gradient, Adam's two moments, and a local
 # model per A3C worker thread.
 WEIGHT_COPIES = 4
+
+
+# Bytes a small run writes in its save directory: two checkpoints, the model, the plot, the
+# episode log and TensorBoard's events (a short CartPole run: about 250 KiB).
+RUN_FILES_BYTES = 1024 * 1024
 
 
 class UsageError(ValueError):
@@ -81,6 +87,7 @@ def check_run(
     warnings = check_combinations(program_file, what, options, config, given)
     if what == "train":
         check_directory("--save_dir", options.save_dir)
+        check_free_space("--save_dir", options.save_dir, RUN_FILES_BYTES)
         running = run_lock.holder(options.save_dir)
         if running:
             raise UsageError(run_lock.in_use(options.save_dir, running))
@@ -179,6 +186,17 @@ def check_output_file(flag: str, path: str | os.PathLike, suffixes: tuple[str, .
     if not existing.is_dir():
         raise UsageError(f"{flag}={path} cannot be created: {existing} is a file")
     check_directory(flag, path.parent if str(path.parent) else Path("."))
+
+
+def check_free_space(flag: str, path: str | os.PathLike, size: int) -> None:
+    """The file system that ``path`` would be on has ``size`` bytes free (besides the margin
+    each write keeps), so a run does not train for minutes, then fail to save."""
+    free = free_space(path)
+    if free < size + FREE_SPACE_MARGIN:
+        raise UsageError(
+            f"{flag}={path} has {kib(free)} free; a run writes about {kib(size)} there (model, "
+            "checkpoints, plot, logs): free some space or choose another"
+        )
 
 
 def rollout_steps(config: ActorCriticConfig) -> int:

@@ -30,8 +30,19 @@ class NanReward(CartPoleEnv):
         return state, float("nan"), terminated, truncated, info
 
 
+class OutOfMemory(CartPoleEnv):
+    """CartPole whose 2000th step (counted over every instance) fails to allocate."""
+
+    calls = 0
+
+    def step(self, action):
+        OutOfMemory.calls += 1
+        if OutOfMemory.calls == 2000:
+            raise MemoryError("cannot allocate 8589934592 bytes")
+        return super().step(action)
+
+
 gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
 gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=500)
-gym.register(
-    "NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200
-)  # no reward_threshold
+gym.register("OutOfMemory-v0", entry_point=OutOfMemory, max_episode_steps=500)
+gym.register("NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200)  # no threshold

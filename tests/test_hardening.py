@@ -242,17 +242,24 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path):
 
 DISK_FULL = """
 import shutil, sys, runpy
-real, free = shutil.disk_usage, int(sys.argv[1])
-shutil.disk_usage = lambda path: real(path)._replace(free=free)
-sys.argv = sys.argv[2:]
+real, free, skip = shutil.disk_usage, int(sys.argv[1]), int(sys.argv[2])
+calls = []
+
+def disk_usage(path):  # the real free space for the first `skip` queries, then `free`
+    calls.append(path)
+    return real(path) if len(calls) <= skip else real(path)._replace(free=free)
+
+shutil.disk_usage = disk_usage
+sys.argv = sys.argv[3:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
 def test_a_full_disk_ends_with_one_line_and_keeps_the_last_good_files(tmp_path):
-    """The disk fills (simulated: ``shutil.disk_usage`` reports little free space) after a first
-    run wrote its model and checkpoints: the second run fails with one line, exit 1, and the
-    first run's model and checkpoint still load; no temporary file is left."""
+    """The disk fills (simulated: ``shutil.disk_usage`` reports little free space once the
+    run's start-up check has passed) after a first run wrote its model and checkpoints: the
+    second run fails with one line, exit 1, and the first run's model and checkpoint still
+    load; no temporary file is left."""
     train_with_checkpoints(tmp_path)
     model_file = tmp_path / "model_CartPole-v1.weights.h5"
     before = files_under(tmp_path)
@@ -262,6 +269,7 @@ def test_a_full_disk_ends_with_one_line_and_keeps_the_last_good_files(tmp_path):
             "-c",
             DISK_FULL,
             "100000",
+            "1",
             "a2c_cartpole.py",
             "--train",
             "--resume",
@@ -365,3 +373,98 @@ def test_an_mp4_recording_streams_its_frames_to_the_file_as_they_come(tmp_path):
     assert not writer.images
     writer.close()
     assert [p.name for p in tmp_path.iterdir()] == ["long.mp4"]
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 2 MiB tmpfs at ``tmp_path/tiny``, where this machine lets the test mount one (root on
+    Linux); skipped elsewhere (the simulated full disk above runs everywhere)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_really_full_disk_mid_run_keeps_the_last_good_files(tiny_filesystem):
+    save_dir = tiny_filesystem / "run"
+    first = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--max-steps=2000",
+        "--eval-episodes=2",
+        f"--save_dir={save_dir}",
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = files_under(save_dir)
+    filler = tiny_filesystem / "filler"
+    free = os.statvfs(tiny_filesystem).f_bavail * os.statvfs(tiny_filesystem).f_frsize
+    filler.write_bytes(b"\0" * (free - 64 * 1024))  # 64 KiB left
+    resumed = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=6000",
+        "--checkpoint-every=20",
+        "--eval-episodes=2",
+        f"--save_dir={save_dir}",
+    )
+    assert resumed.returncode in (1, 2), resumed.stderr[-2000:]
+    assert "free" in error_line(resumed)
+    assert "Segmentation fault" not in resumed.stderr
+    load_weights(
+        ActorCriticModel(2).build_for(4), save_dir / "model_CartPole-v1.weights.h5", "CartPole-v1"
+    )
+    after = [f for f in files_under(save_dir) if not f.startswith("logs")]
+    assert not [f for f in after if ".tmp" in f or "_temp" in f]
+    assert set(after) <= set(before)
+    filler.unlink()
+    again = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=3000",
+        "--eval-episodes=2",
+        f"--save_dir={save_dir}",
+    )
+    assert again.returncode == 0, again.stderr[-2000:]  # the checkpoint still resumes
+
+
+def test_a_save_dir_without_room_for_a_run_is_refused_before_training(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DISK_FULL,
+            "300000",
+            "0",
+            "a2c_cartpole.py",
+            "--train",
+            f"--save_dir={tmp_path}/out",
+        ],
+        cwd=ROOT,
+        env=programs.environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"--save_dir={tmp_path}/out has 293 KiB free; a run writes about" in error_line(result)
+    assert files_under(tmp_path) == []
+
+
+def test_an_allocation_failure_is_one_line_and_leaves_no_checkpoint_after_it(tmp_path):
+    result = run(
+        "a2c_cartpole.py",
+        "--train",
+        "--env=tests.faulty_envs:OutOfMemory-v0",
+        "--max-steps=100000",
+        f"--save_dir={tmp_path}",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "out of memory (MemoryError: cannot allocate 8589934592 bytes)" in error_line(result)
+    assert not list((tmp_path / "checkpoints_OutOfMemory-v0").glob("ckpt-*"))

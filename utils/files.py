@@ -26,16 +26,21 @@ def require_free_space(path: str | os.PathLike, size: int) -> None:
     Some writers crash in native code on a full disk (h5py, writing Keras weights) rather than
     raising, so the space is checked before they are called.
     """
-    directory = Path(path)
-    while not directory.is_dir():
-        directory = directory.parent
-    free = shutil.disk_usage(directory).free
+    free = free_space(path)
     if free < size + FREE_SPACE_MARGIN:
         raise DiskFullError(
             errno.ENOSPC,
             f"no space left to write {path}: it needs about {kib(size)}, {kib(free)} is free "
             "(the last good files are kept)",
         )
+
+
+def free_space(path: str | os.PathLike) -> int:
+    """Bytes free on the file system where ``path`` is or would be made."""
+    directory = Path(path)
+    while not directory.is_dir():
+        directory = directory.parent
+    return shutil.disk_usage(directory).free
 
 
 def kib(size: float) -> str:
