@@ -65,6 +65,7 @@ def files_under(path: Path) -> list[str]:
             "would need about",
         ),
         ("a3c_cartpole.py", ["--train", "--hidden-units=2000000000"], "weights would need about"),
+        ("a3c_cartpole.py", ["--train", "--workers=100000"], "--workers=100000: each worker"),
         (
             "a2c_cartpole.py",
             ["--train", "--seed=4294967296"],
@@ -93,6 +94,7 @@ def test_output_paths_are_checked_before_playing_or_training(tmp_path):
         (["--train", f"--export={tmp_path}/file/model.keras"], "cannot be created"),
         (["--train", f"--export={tmp_path}/dir.keras"], "is a directory"),
         (["--train", f"--save_dir={tmp_path}/file"], "is a file, not a directory"),
+        (["--train", "--save_dir="], "--save_dir is empty: name a directory"),
     ]
     for args, message in cases:
         started = time.perf_counter()
