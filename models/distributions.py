@@ -7,6 +7,8 @@ Each takes the policy head's output ``params`` with any leading batch shape ``(.
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 
@@ -52,3 +54,57 @@ class Categorical:
     def greedy(self, logits):
         """argmax_a pi(a|s): float32 ``(..., A)`` -> int32 ``(...)``."""
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+class DiagonalGaussian:
+    """pi(a|s) = N(a; mu(s), diag(sigma^2)) over ``action_dim`` continuous actions.
+
+    ``params`` are float32 ``(..., 2 * action_dim)``: the mean mu, then log sigma (the model
+    broadcasts one learned log sigma per action dimension, independent of the state, as
+    Stable-Baselines3's A2C does; a state-dependent variance head, as Mnih et al. 2016 used for
+    MuJoCo, trains less steadily at A2C's small batches). Actions are float32
+    ``(..., action_dim)``: the unclipped samples, whose log-probabilities the loss uses (the env
+    is to receive them clipped to its bounds).
+
+    Math (closed form, per dimension i, summed over i):
+    ``log pi(a|s) = -((a_i - mu_i) / sigma_i)^2 / 2 - log sigma_i - log(2 pi) / 2`` and
+    ``H = log sigma_i + (1 + log(2 pi)) / 2``; Mnih et al. 2016 (arXiv:1602.01783, section 5.2,
+    continuous action control) with the entropy of a Gaussian.
+    """
+
+    action_dtype = tf.float32
+
+    def __init__(self, action_dim: int):
+        if action_dim < 1:
+            raise ValueError(f"action_dim must be >= 1, got {action_dim}")
+        self.action_dim = int(action_dim)
+        self.action_shape: tuple[int, ...] = (self.action_dim,)
+
+    @property
+    def params_size(self) -> int:
+        """Width of the policy's output: a mean and a log sigma per action dimension."""
+        return 2 * self.action_dim
+
+    def split(self, params):
+        """``(mean, log_std)``, each float32 ``(..., action_dim)``."""
+        return params[..., : self.action_dim], params[..., self.action_dim :]
+
+    def sample(self, params, rng: tf.random.Generator):
+        """a = mu + sigma * eps, eps ~ N(0, I): ``(..., 2A)`` -> float32 ``(..., A)``."""
+        mean, log_std = self.split(params)
+        return mean + tf.exp(log_std) * rng.normal(tf.shape(mean))
+
+    def log_prob(self, params, actions):
+        """log pi(a|s): params ``(..., 2A)``, actions float32 ``(..., A)`` -> ``(...)``."""
+        mean, log_std = self.split(params)
+        z = (actions - mean) * tf.exp(-log_std)
+        return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * math.log(2 * math.pi), -1)
+
+    def entropy(self, params):
+        """H(pi(.|s)) = sum_i log sigma_i + (1 + log 2 pi) / 2: ``(..., 2A)`` -> ``(...)``."""
+        _, log_std = self.split(params)
+        return tf.reduce_sum(log_std + 0.5 * (1.0 + math.log(2 * math.pi)), axis=-1)
+
+    def greedy(self, params):
+        """The mean mu: ``(..., 2A)`` -> float32 ``(..., A)``."""
+        return self.split(params)[0]
