@@ -88,14 +88,14 @@ def check_run(
     """
     what = mode(options)
     warnings = check_combinations(program_file, what, options, config, given)
+    if options.export and what != "random":  # training and evaluation export afterwards
+        check_output_file("--export", options.export, (".keras",))
     if what == "train":
         check_directory("--save_dir", options.save_dir)
         check_free_space("--save_dir", options.save_dir, RUN_FILES_BYTES)
         running = run_lock.holder(options.save_dir)
         if running:
             raise UsageError(run_lock.in_use(options.save_dir, running))
-        if options.export:
-            check_output_file("--export", options.export, (".keras",))
         if options.resume:
             directory = checkpoint_directory(options.save_dir, config.env)
             if not list(directory.glob("ckpt-*.index")):
@@ -117,8 +117,6 @@ def check_run(
             check_output_file("--record", options.record, (".gif", ".mp4"))
         elif options.render == "human":
             check_display()
-    elif what == "export":
-        check_output_file("--export", options.export, (".keras",))
     return warnings
 
 

@@ -48,6 +48,7 @@ def files_under(path: Path) -> list[str]:
         ("a3c_cartpole.py", ["--algorithm=random", "--export=m.keras"], "--export does nothing"),
         ("a3c_cartpole.py", ["--train", "--export=model.h5"], "--export=model.h5: the file must"),
         ("a3c_cartpole.py", ["--export=model.h5"], "--export=model.h5: the file must end in"),
+        ("a3c_cartpole.py", ["--evaluate", "--export=m.h5"], "--export=m.h5: the file must end in"),
         ("a3c_cartpole.py", ["--record=play.avi"], "the file must end in .gif or .mp4"),
         (
             "a2c_cartpole.py",
