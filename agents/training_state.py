@@ -16,8 +16,17 @@ import tensorflow as tf
 from absl import logging
 
 from agents.episode_log import Episode, EpisodeLog
-from utils.checkpoint import CheckpointError, all_finite, checkpoint_directory, first_line
+from utils.checkpoint import (
+    CheckpointError,
+    all_finite,
+    checkpoint_directory,
+    first_line,
+    variables_bytes,
+)
 from utils.files import WriteError, require_free_space
+
+# Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
+SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class NoCheckpointError(FileNotFoundError):
@@ -109,7 +118,7 @@ class TrainingState:
         variables = [self.env_steps, self.episodes]
         for trackable in self.trackables.values():
             variables += list(getattr(trackable, "variables", []))
-        return sum(np.asarray(v).nbytes for v in variables)
+        return variables_bytes(variables)
 
     def restore(self) -> None:
         """Loads the newest checkpoint into the trackables and the episode log.
@@ -151,10 +160,7 @@ def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:
     """The settings saved with the newest intact checkpoint of ``save_dir`` for ``env_id``, or
     None if there is none (or it was written before settings were saved)."""
     directory = checkpoint_directory(save_dir, env_id)
-    prefixes = sorted(
-        (path[: -len(".index")] for path in glob.glob(str(directory / "ckpt-*.index"))),
-        key=checkpoint_number,
-    )
+    prefixes = checkpoint_prefixes(directory)
     for prefix in reversed(prefixes):
         if damage(prefix) is None:
             try:
@@ -165,12 +171,12 @@ def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:
     return None
 
 
-SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def checkpoint_number(prefix: str) -> int:
-    """N of a ``.../ckpt-N`` prefix."""
-    return int(re.findall(r"\d+", os.path.basename(prefix))[-1])
+def checkpoint_prefixes(directory: str | os.PathLike) -> list[str]:
+    """Path prefixes of the checkpoints whose index file is in ``directory``, oldest first
+    (by N of ``ckpt-N``), whatever the state file says."""
+    indexes = glob.glob(str(Path(directory) / "ckpt-*.index"))
+    prefixes = [index[: -len(".index")] for index in indexes]
+    return sorted(prefixes, key=lambda prefix: int(re.findall(r"\d+", Path(prefix).name)[-1]))
 
 
 def damage(prefix: str) -> str | None:
@@ -189,10 +195,7 @@ def repair_state_file(directory: Path) -> None:
     """Rebuilds ``directory``'s ``checkpoint`` state file, with a warning, if it is damaged or
     missing while checkpoints are there: it then lists the checkpoints present, newest last."""
     state = directory / "checkpoint"
-    prefixes = sorted(
-        (path[: -len(".index")] for path in glob.glob(str(directory / "ckpt-*.index"))),
-        key=checkpoint_number,
-    )
+    prefixes = checkpoint_prefixes(directory)
     if not prefixes:
         return
     try:

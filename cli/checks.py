@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents.config import A2CConfig, A3CConfig, ActorCriticConfig
+from agents.training_state import checkpoint_prefixes
 from cli.options import RunOptions
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory
@@ -98,7 +99,7 @@ def check_run(
             raise UsageError(run_lock.in_use(options.save_dir, running))
         if options.resume:
             directory = checkpoint_directory(options.save_dir, config.env)
-            if not list(directory.glob("ckpt-*.index")):
+            if not checkpoint_prefixes(directory):
                 raise UsageError(
                     f"--resume: no checkpoint to resume in {directory}; leave --resume out to "
                     "start a new run"

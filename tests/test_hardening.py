@@ -193,14 +193,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     assert len(indexes) == 2
     newest = indexes[-1].with_suffix(".data-00000-of-00001")
     newest.write_bytes(newest.read_bytes()[:100])  # truncated
-    resumed = run(
-        "a2c_cartpole.py",
-        "--train",
-        "--resume",
-        "--max-steps=4000",
-        "--eval-episodes=2",
-        f"--save_dir={tmp_path}",
-    )
+    resumed = resume(tmp_path, "--max-steps=4000")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"checkpoint {indexes[-1].with_suffix('')} (" in resumed.stderr
     assert f"is damaged; resuming from {indexes[-2].with_suffix('')}" in resumed.stderr
@@ -209,14 +202,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
 def test_a_damaged_state_file_is_rebuilt_from_the_checkpoints(tmp_path):
     train_with_checkpoints(tmp_path)
     (tmp_path / "checkpoints_CartPole-v1" / "checkpoint").write_text("")
-    resumed = run(
-        "a2c_cartpole.py",
-        "--train",
-        "--resume",
-        "--max-steps=4000",
-        "--eval-episodes=2",
-        f"--save_dir={tmp_path}",
-    )
+    resumed = resume(tmp_path, "--max-steps=4000")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (
         "checkpoint state file" in resumed.stderr
@@ -258,49 +244,63 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def test_a_full_disk_ends_with_one_line_and_keeps_the_last_good_files(tmp_path):
-    """The disk fills (simulated: ``shutil.disk_usage`` reports little free space once the
-    run's start-up check has passed) after a first run wrote its model and checkpoints: the
-    second run fails with one line, exit 1, and the first run's model and checkpoint still
-    load; no temporary file is left."""
-    train_with_checkpoints(tmp_path)
-    model_file = tmp_path / "model_CartPole-v1.weights.h5"
-    before = files_under(tmp_path)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DISK_FULL,
-            "100000",
-            "1",
-            "a2c_cartpole.py",
-            "--train",
-            "--resume",
-            "--max-steps=6000",
-            "--checkpoint-every=20",
-            "--eval-episodes=2",
-            f"--save_dir={tmp_path}",
-        ],
+def run_with_free_space(free: int, skip: int, *args):
+    """``python <args>`` with ``shutil.disk_usage`` reporting ``free`` bytes after ``skip``
+    queries with the real value."""
+    return subprocess.run(
+        [sys.executable, "-c", DISK_FULL, str(free), str(skip), *args],
         cwd=ROOT,
         env=programs.environment(),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "no space left to write" in error_line(result)
-    load_weights(ActorCriticModel(2).build_for(4), model_file, "CartPole-v1")
-    after = [f for f in files_under(tmp_path) if not f.startswith("logs")]
-    assert not [f for f in after if ".tmp" in f or "_temp" in f]
-    assert set(after) <= set(before) | {".run.lock"}
-    resumed = run(
+
+
+def resume(save_dir, *args):
+    """``a2c_cartpole.py --train --resume`` in ``save_dir`` with two-episode evaluations."""
+    return run(
         "a2c_cartpole.py",
         "--train",
         "--resume",
-        "--max-steps=4000",
+        "--eval-episodes=2",
+        f"--save_dir={save_dir}",
+        *args,
+    )
+
+
+def assert_the_last_good_files_are_kept(save_dir, before):
+    """The model still loads, no temporary file is left, and nothing new besides TensorBoard's
+    events and the lock was written."""
+    model_file = save_dir / "model_CartPole-v1.weights.h5"
+    load_weights(ActorCriticModel(2).build_for(4), model_file, "CartPole-v1")
+    after = [f for f in files_under(save_dir) if not f.startswith("logs")]
+    assert not [f for f in after if ".tmp" in f or "_temp" in f]
+    assert set(after) <= set(before) | {".run.lock"}
+
+
+def test_a_full_disk_ends_with_one_line_and_keeps_the_last_good_files(tmp_path):
+    """The disk fills (simulated: ``shutil.disk_usage`` reports little free space once the
+    run's start-up check has passed) after a first run wrote its model and checkpoints: the
+    second run fails with one line, exit 1, and the first run's model and checkpoint still
+    load; no temporary file is left."""
+    train_with_checkpoints(tmp_path)
+    before = files_under(tmp_path)
+    result = run_with_free_space(
+        100000,
+        1,
+        "a2c_cartpole.py",
+        "--train",
+        "--resume",
+        "--max-steps=6000",
+        "--checkpoint-every=20",
         "--eval-episodes=2",
         f"--save_dir={tmp_path}",
     )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "no space left to write" in error_line(result)
+    assert_the_last_good_files_are_kept(tmp_path, before)
+    resumed = resume(tmp_path, "--max-steps=4000")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
@@ -321,15 +321,7 @@ def test_resume_continues_with_the_saved_settings_and_applies_the_flags_given(tm
     assert refused.returncode == 2
     assert "--hidden_units=64: the run in" in error_line(refused)
     assert "started with --hidden_units=32, which cannot change on --resume" in error_line(refused)
-    resumed = run(
-        "a2c_cartpole.py",
-        "--train",
-        "--resume",
-        "--max-steps=3000",
-        "--lr=0.5",
-        "--eval-episodes=2",
-        f"--save_dir={tmp_path}",
-    )
+    resumed = resume(tmp_path, "--max-steps=3000", "--lr=0.5")
     assert resumed.returncode == 0, resumed.stderr[-2000:]  # hidden units 32, as saved
     assert "with its settings; changed: --lr=0.5 (was 0.01), --max_steps=3000 (was 2000)" in (
         resumed.stderr
@@ -407,54 +399,19 @@ def test_a_really_full_disk_mid_run_keeps_the_last_good_files(tiny_filesystem):
     filler = tiny_filesystem / "filler"
     free = os.statvfs(tiny_filesystem).f_bavail * os.statvfs(tiny_filesystem).f_frsize
     filler.write_bytes(b"\0" * (free - 64 * 1024))  # 64 KiB left
-    resumed = run(
-        "a2c_cartpole.py",
-        "--train",
-        "--resume",
-        "--max-steps=6000",
-        "--checkpoint-every=20",
-        "--eval-episodes=2",
-        f"--save_dir={save_dir}",
-    )
+    resumed = resume(save_dir, "--max-steps=6000", "--checkpoint-every=20")
     assert resumed.returncode in (1, 2), resumed.stderr[-2000:]
     assert "free" in error_line(resumed)
     assert "Segmentation fault" not in resumed.stderr
-    load_weights(
-        ActorCriticModel(2).build_for(4), save_dir / "model_CartPole-v1.weights.h5", "CartPole-v1"
-    )
-    after = [f for f in files_under(save_dir) if not f.startswith("logs")]
-    assert not [f for f in after if ".tmp" in f or "_temp" in f]
-    assert set(after) <= set(before)
+    assert_the_last_good_files_are_kept(save_dir, before)
     filler.unlink()
-    again = run(
-        "a2c_cartpole.py",
-        "--train",
-        "--resume",
-        "--max-steps=3000",
-        "--eval-episodes=2",
-        f"--save_dir={save_dir}",
-    )
+    again = resume(save_dir, "--max-steps=3000")
     assert again.returncode == 0, again.stderr[-2000:]  # the checkpoint still resumes
 
 
 def test_a_save_dir_without_room_for_a_run_is_refused_before_training(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DISK_FULL,
-            "300000",
-            "0",
-            "a2c_cartpole.py",
-            "--train",
-            f"--save_dir={tmp_path}/out",
-        ],
-        cwd=ROOT,
-        env=programs.environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    args = ("a2c_cartpole.py", "--train", f"--save_dir={tmp_path}/out")
+    result = run_with_free_space(300000, 0, *args)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"--save_dir={tmp_path}/out has 293 KiB free; a run writes about" in error_line(result)
     assert files_under(tmp_path) == []

@@ -68,7 +68,12 @@ def save_weights(model: keras.Model, path: str | os.PathLike, env_id: str) -> Pa
 
 def weights_bytes(model: keras.Model) -> int:
     """Bytes of ``model``'s weights (the size of a weights file, less its headers)."""
-    return sum(int(np.prod(weight.shape)) * weight.dtype.itemsize for weight in model.get_weights())
+    return variables_bytes(model.weights)
+
+
+def variables_bytes(variables) -> int:
+    """Bytes of the values of ``variables`` (Keras or TensorFlow variables)."""
+    return sum(np.asarray(variable).nbytes for variable in variables)
 
 
 def load_weights(

@@ -10,6 +10,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+# Free space kept besides a file's own size (file-system blocks, HDF5 and zip headers).
+FREE_SPACE_MARGIN = 256 * 1024
+
 
 class WriteError(OSError):
     """A file could not be written; the last good one is kept. ``strerror`` says why."""
@@ -91,10 +94,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], size: in
             ) from None
         raise
     return path
-
-
-# Free space kept besides a file's own size (file-system blocks, HDF5 and zip headers).
-FREE_SPACE_MARGIN = 256 * 1024
 
 
 def safe_name(env_id: str) -> str:

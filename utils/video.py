@@ -1,11 +1,10 @@
-"""Writing played episodes as an animated GIF (Pillow) or an MP4 (imageio, if installed)."""
+"""Writing played episodes as an animated GIF (Pillow) or an MP4 (imageio), frame by frame."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -132,17 +131,3 @@ class VideoWriter:
             self._encoder = None
         if os.path.exists(self._temporary):
             os.remove(self._temporary)
-
-
-def write_video(
-    frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 50, scale: float = 0.5
-) -> Path:
-    """Writes uint8 ``(height, width, 3)`` frames as a GIF or MP4 (``VideoWriter``)."""
-    writer = VideoWriter(path, fps=fps, scale=scale)
-    try:
-        for frame in frames:
-            writer.add(frame)
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.close()
