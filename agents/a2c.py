@@ -14,16 +14,21 @@ import contextlib
 
 import gymnasium as gym
 import keras
-import numpy as np
 import tensorflow as tf
 
 from agents.config import A2CConfig
 from agents.episode_log import EpisodeLog
 from agents.memory import Rollout, rollout_spec
+from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
-from agents.updates import NonFiniteCounter, apply_if_finite, compute_gradients
-from models import ActorCriticModel
-from utils.envs import make_vector_env
+from agents.updates import (
+    NonFiniteCounter,
+    apply_if_finite,
+    compute_gradients,
+    make_optimizer,
+)
+from models import build_model
+from utils.envs import env_dims, make_vector_env
 
 
 class A2CAgent:
@@ -48,11 +53,12 @@ class A2CAgent:
         if envs is None:
             envs = make_vector_env(config.env, config.num_envs, config.vector_mode)
         self.envs = envs
-        obs_dim = int(np.prod(envs.single_observation_space.shape))
-        num_actions = int(envs.single_action_space.n)
-        self.model = ActorCriticModel(num_actions, config.hidden_units).build_for(obs_dim)
-        self.optimizer = keras.optimizers.Adam(config.lr)
-        self.optimizer.build(self.model.trainable_variables)
+        dims = env_dims(envs.single_observation_space, envs.single_action_space)
+        self.model = build_model(dims, **config.model_options())
+        self.reward_scaler = (
+            RewardScaler(config.num_envs, config.gamma) if config.normalize_rewards else None
+        )
+        self.optimizer = make_optimizer(config, self.model, config.update_freq * config.num_envs)
         self.rng = tf.random.Generator.from_seed(config.seed)
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None  # (LossInfo, gradient norm) of the newest update
@@ -62,23 +68,31 @@ class A2CAgent:
         )
         self.update = tf.function(self._update, jit_compile=config.jit_compile)
         self.update = self.update.get_concrete_function(
-            rollout_spec(config.update_freq, config.num_envs, obs_dim, self.model.distribution)
+            rollout_spec(config.update_freq, config.num_envs, dims.obs_dim, self.model.distribution)
         )
         self.episode_log: EpisodeLog | None = None
 
     def checkpointables(self) -> dict:
-        """What a checkpoint saves besides the model and optimizer: the sampling generator."""
-        return {"rng": self.rng}
+        """What a checkpoint saves besides the model and optimizer: the sampling generator, and
+        the reward scaler's statistics with ``normalize_rewards``."""
+        extra = {"reward_scaler": self.reward_scaler} if self.reward_scaler else {}
+        return {"rng": self.rng, **extra}
 
     def _update(self, rollout):
-        """One gradient step on ``rollout``, skipped if the loss or gradient is not finite.
+        """One gradient step on ``rollout``, skipped if the loss or gradient is not finite;
+        then the observation statistics (``normalize_observations``) take in its states, so
+        acting and the update of a rollout see the same ones.
 
         Returns:
             ``(LossInfo, gradient norm before clipping, whether it was applied)``.
         """
-        gradients, loss, norm = compute_gradients(self.model, rollout, self.config)
-        variables = self.model.trainable_variables
-        return loss, norm, apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
+        model = self.model
+        gradients, loss, norm = compute_gradients(model, rollout, self.config, self.reward_scaler)
+        variables = model.trainable_variables
+        applied = apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
+        with tf.control_dependencies([applied]):
+            model.update_statistics(rollout.states[:-1])
+        return loss, norm, applied
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new

@@ -21,9 +21,16 @@ import tensorflow as tf
 from agents.config import A3CConfig
 from agents.episode_log import EpisodeLog
 from agents.memory import rollout_spec
+from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
-from agents.updates import NonFiniteCounter, TrainingError, apply_if_finite, compute_gradients
-from models import ActorCriticModel
+from agents.updates import (
+    NonFiniteCounter,
+    TrainingError,
+    apply_if_finite,
+    compute_gradients,
+    make_optimizer,
+)
+from models import ActorCriticModel, build_model
 from utils.envs import env_dims, make_env, make_vector_env
 
 
@@ -50,9 +57,8 @@ def build_worker(config: A3CConfig, rng: tf.random.Generator):
     """
     envs = make_vector_env(config.env, config.envs_per_worker)
     try:
-        obs_dim = int(envs.single_observation_space.shape[0])
-        model = ActorCriticModel(int(envs.single_action_space.n), config.hidden_units)
-        model.build_for(obs_dim)
+        dims = env_dims(envs.single_observation_space, envs.single_action_space)
+        model = build_model(dims, **config.model_options())
         collector = RolloutCollector(envs, model, rng, config.update_freq, config.jit_compile)
     except BaseException:
         envs.close()
@@ -77,15 +83,19 @@ class MasterAgent:
         self.description = f"{config.workers} worker threads x {config.envs_per_worker} envs"
         keras.utils.set_random_seed(config.seed)
         probe = make_env(config.env)
-        self.obs_dim, self.num_actions = env_dims(probe)
+        self.dims = env_dims(probe.observation_space, probe.action_space)
         probe.close()
-        self.global_model = ActorCriticModel(self.num_actions, config.hidden_units)
-        self.global_model.build_for(self.obs_dim)
-        self.optimizer = keras.optimizers.Adam(config.lr)
-        # A Keras 3 optimizer creates its slots lazily on the first apply_gradients; two threads
-        # doing that at once crash. Create them now, before any worker starts.
-        self.optimizer.build(self.global_model.trainable_variables)
+        self.global_model = build_model(self.dims, **config.model_options())
+        # Built now, before any worker starts: two threads creating its slots at once crash.
+        steps_per_update = config.update_freq * config.envs_per_worker
+        self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
         self.rngs = [tf.random.Generator.from_seed(config.seed + i) for i in range(config.workers)]
+        # Each worker scales its rewards by the returns of its own envs (normalize_rewards).
+        self.reward_scalers = (
+            [RewardScaler(config.envs_per_worker, config.gamma) for _ in range(config.workers)]
+            if config.normalize_rewards
+            else []
+        )
         self.update_lock = threading.Lock()
         self.stop = threading.Event()
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
@@ -100,8 +110,10 @@ class MasterAgent:
         return self.global_model
 
     def checkpointables(self) -> dict:
-        """What a checkpoint saves besides the model and optimizer: each worker's generator."""
-        return {"rngs": self.rngs}
+        """What a checkpoint saves besides the model and optimizer: each worker's generator,
+        and with ``normalize_rewards`` each worker's reward scaler."""
+        extra = {"reward_scalers": self.reward_scalers} if self.reward_scalers else {}
+        return {"rngs": self.rngs, **extra}
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Builds the workers (their envs, compiled acting and updates) and starts their
@@ -169,10 +181,12 @@ class Worker(threading.Thread):
         config = master.config
         self.envs, self.local_model, self.collector = build_worker(config, master.rngs[worker_id])
         self.local_model.set_weights(master.global_model.get_weights())
+        scalers = master.reward_scalers
+        self.reward_scaler = scalers[worker_id] if scalers else None
         spec = rollout_spec(
             config.update_freq,
             config.envs_per_worker,
-            master.obs_dim,
+            master.dims.obs_dim,
             self.local_model.distribution,
         )
         update = tf.function(self._update, jit_compile=config.jit_compile)
@@ -182,20 +196,26 @@ class Worker(threading.Thread):
         """One A3C update; the caller holds the master's update lock.
 
         The gradient of ``compute_loss`` with respect to the local weights (theta') is clipped to
-        ``max_grad_norm``, applied to the global weights (theta) by the shared optimizer, and the
-        global weights are copied back into the local model.
+        ``max_grad_norm``, applied to the global weights (theta) by the shared optimizer; the
+        global observation statistics take in the rollout's states (``normalize_observations``),
+        and the global weights and statistics are copied back into the local model.
 
         A non-finite loss or gradient is not applied (``apply_if_finite``).
 
         Returns:
             ``(LossInfo, gradient norm before clipping, whether it was applied)``.
         """
-        gradients, loss, norm = compute_gradients(self.local_model, rollout, self.master.config)
-        global_variables = self.master.global_model.trainable_variables
-        optimizer = self.master.optimizer
-        applied = apply_if_finite(optimizer, gradients, global_variables, loss.total, norm)
+        master = self.master
+        gradients, loss, norm = compute_gradients(
+            self.local_model, rollout, master.config, self.reward_scaler
+        )
+        global_model = master.global_model
+        variables = global_model.trainable_variables
+        applied = apply_if_finite(master.optimizer, gradients, variables, loss.total, norm)
+        with tf.control_dependencies([applied]):
+            global_model.update_statistics(rollout.states[:-1])
         for local, shared in zip(
-            self.local_model.trainable_variables, global_variables, strict=True
+            self.local_model.synced_variables, global_model.synced_variables, strict=True
         ):
             local.assign(shared)
         return loss, norm, applied

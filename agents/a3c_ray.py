@@ -40,8 +40,15 @@ from agents.config import A3CConfig
 from agents.episode_log import EpisodeLog
 from agents.losses import LossInfo
 from agents.memory import rollout_spec
-from agents.updates import NonFiniteCounter, apply_if_finite, compute_gradients
-from models import ActorCriticModel
+from agents.reward_scaling import RewardScaler
+from agents.updates import (
+    NonFiniteCounter,
+    apply_if_finite,
+    compute_gradients,
+    make_optimizer,
+)
+from models import ActorCriticModel, build_model
+from models.normalization import Moments, batch_moments
 from utils.envs import env_dims, make_env
 
 ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
@@ -88,11 +95,24 @@ def unflatten(vector: tf.Tensor, variables) -> list[tf.Tensor]:
     return [tf.reshape(part, v.shape) for part, v in zip(parts, variables, strict=True)]
 
 
-def flat_gradients(model, rollout, config: A3CConfig):
-    """``compute_gradients`` with the gradient as one vector ``(P,)``: ``(gradient, loss,
-    norm)``."""
-    gradients, loss, norm = compute_gradients(model, rollout, config)
-    return flatten(gradients), loss, norm
+def flat_gradients(model, rollout, config: A3CConfig, reward_scaler=None):
+    """``compute_gradients`` with the gradient as one vector ``(P,)``, and the moments of the
+    rollout's states (``moments_vector``): ``(gradient, moments, loss, norm)``."""
+    gradients, loss, norm = compute_gradients(model, rollout, config, reward_scaler)
+    states = rollout.states[:-1]
+    return flatten(gradients), moments_vector(states), loss, norm
+
+
+def moments_vector(states) -> tf.Tensor:
+    """``batch_moments`` of float32 ``(T, N, obs_dim)`` states as one vector ``(1 + 2 *
+    obs_dim,)``: count, mean, variance."""
+    return flatten(batch_moments(tf.reshape(states, [-1, states.shape[-1]])))
+
+
+def moments_from_vector(vector: tf.Tensor) -> Moments:
+    """The inverse of ``moments_vector``."""
+    dim = (vector.shape[0] - 1) // 2
+    return Moments(vector[0], vector[1 : 1 + dim], vector[1 + dim :])
 
 
 def assign_flat(variables, vector: tf.Tensor) -> None:
@@ -126,13 +146,18 @@ class RemoteWorker:
         spec = rollout_spec(
             config.update_freq, config.envs_per_worker, obs_dim, self.model.distribution
         )
-        variables = self.model.trainable_variables
+        # Its own reward statistics (normalize_rewards), from its envs' returns; not
+        # checkpointed: a resumed run's workers start them anew.
+        scaler = (
+            RewardScaler(config.envs_per_worker, config.gamma) if config.normalize_rewards else None
+        )
+        variables = self.model.synced_variables
         vector = tf.TensorSpec([parameter_count(variables)], tf.float32)
         self.set_weights = tf.function(
             lambda weights: assign_flat(variables, weights), jit_compile=config.jit_compile
         ).get_concrete_function(vector)
         self.gradients = tf.function(
-            lambda rollout: flat_gradients(self.model, rollout, config),
+            lambda rollout: flat_gradients(self.model, rollout, config, scaler),
             jit_compile=config.jit_compile,
         ).get_concrete_function(spec)
         self.collector.reset(seed)
@@ -150,19 +175,21 @@ class RemoteWorker:
         """Takes ``weights`` as the local model's, collects a rollout, returns its gradient.
 
         Args:
-            weights: the global weights as one float32 vector ``(P,)`` (``flatten``).
+            weights: the global model's ``synced_variables`` (weights, then observation
+                statistics) as one float32 vector (``flatten``).
 
         Returns:
-            ``(gradient, loss, norm, finished episodes, env steps)``: the gradient as one
-            float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the ``LossInfo`` scalars as
-            floats (no per-step arrays), the norm before clipping, the ``FinishedEpisode``s.
+            ``(gradient, moments, loss, norm, finished episodes, env steps)``: the gradient as
+            one float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the rollout states'
+            ``moments_vector``, the ``LossInfo`` scalars as floats (no per-step arrays), the
+            norm before clipping, the ``FinishedEpisode``s.
         """
         self.set_weights(weights)
         rollout, finished = self.collector.collect()
-        gradient, loss, norm = self.gradients(rollout)
+        gradient, moments, loss, norm = self.gradients(rollout)
         scalars = LossInfo(*(float(part) for part in loss[:4]), advantages=None, returns=None)
         steps = self.config.update_freq * self.config.envs_per_worker
-        return gradient.numpy(), scalars, float(norm), finished, steps
+        return gradient.numpy(), moments.numpy(), scalars, float(norm), finished, steps
 
     def close(self) -> None:
         self.envs.close()
@@ -195,15 +222,16 @@ class RayMasterAgent:
         )
         keras.utils.set_random_seed(config.seed)
         probe = make_env(config.env)
-        obs_dim, num_actions = env_dims(probe)
+        dims = env_dims(probe.observation_space, probe.action_space)
         probe.close()
-        self.global_model = ActorCriticModel(num_actions, config.hidden_units)
-        self.global_model.build_for(obs_dim)
-        self.optimizer = keras.optimizers.Adam(config.lr)
-        self.optimizer.build(self.global_model.trainable_variables)
-        vector = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
+        self.global_model = build_model(dims, **config.model_options())
+        steps_per_update = config.update_freq * config.envs_per_worker
+        self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
+        gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
+        moments = tf.TensorSpec([1 + 2 * dims.obs_dim])
         apply = tf.function(self._apply, jit_compile=config.jit_compile)
-        self.apply = apply.get_concrete_function(vector, tf.TensorSpec([]), tf.TensorSpec([]))
+        scalar = tf.TensorSpec([])
+        self.apply = apply.get_concrete_function(gradient, moments, scalar, scalar)
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None
         self.updates = 0
@@ -223,14 +251,18 @@ class RayMasterAgent:
         (a resumed run seeds new workers from the env steps so far)."""
         return {}
 
-    def _apply(self, gradient, total_loss, norm):
-        """Applies one worker's gradient vector (if finite); returns whether it did and the new
-        weights as one vector, in one call (cheaper than ``get_weights`` after it)."""
-        variables = self.global_model.trainable_variables
+    def _apply(self, gradient, moments, total_loss, norm):
+        """Applies one worker's gradient vector (if finite) and merges its states' moments into
+        the observation statistics (``normalize_observations``); returns whether it applied and
+        the new ``synced_variables`` as one vector, in one call (cheaper than ``get_weights``)."""
+        model = self.global_model
+        variables = model.trainable_variables
         gradients = unflatten(gradient, variables)
         applied = apply_if_finite(self.optimizer, gradients, variables, total_loss, norm)
         with tf.control_dependencies([applied]):
-            return applied, flatten(variables)
+            if model.normalizer is not None:
+                model.normalizer.merge(moments_from_vector(moments))
+            return applied, flatten(model.synced_variables)
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
@@ -250,7 +282,7 @@ class RayMasterAgent:
                 f"the workers did not start within {WORKER_START_TIMEOUT} s: does the Ray "
                 f"cluster have {self.config.workers} free CPUs?"
             ) from None
-        self.weights = flatten(self.global_model.trainable_variables).numpy()
+        self.weights = flatten(self.global_model.synced_variables).numpy()
         self.last_result = time.perf_counter()
         for worker_id in self.actors:
             self._submit(worker_id)
@@ -322,7 +354,7 @@ class RayMasterAgent:
             self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
-                gradient, loss, norm, finished, steps = ray.get(ref)
+                gradient, moments, loss, norm, finished, steps = ray.get(ref)
             except ray.exceptions.RayActorError as error:
                 self._replace(worker_id, error)
                 continue
@@ -331,7 +363,9 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
-            applied, weights = self.apply(gradient, np.float32(loss.total), np.float32(norm))
+            applied, weights = self.apply(
+                gradient, moments, np.float32(loss.total), np.float32(norm)
+            )
             self.weights = weights.numpy()
             self.nonfinite.add(applied, loss)
             self.last_update = (loss, norm)

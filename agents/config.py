@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import ClassVar
 
 from utils.envs import VECTOR_MODES
 from utils.settings import (
@@ -40,12 +41,20 @@ class ActorCriticConfig:
         ConfigError: for a field of the wrong type or outside its range, or no budget.
     """
 
+    algorithm: ClassVar[str] = ""  # the key of its presets (agents/presets.py)
+
     env: str = setting(
         "CartPole-v1",
-        "gymnasium env id (Discrete actions, flat Box observations); module:EnvId imports "
-        "module first.",
+        "gymnasium env id (Discrete or flat Box actions, flat Box observations); "
+        "module:EnvId imports module first. Envs with a preset (agents/presets.py) take its "
+        "settings for the flags not given.",
     )
     lr: float = setting(1e-3, "Learning rate of the Adam optimizer.", above(0))
+    lr_schedule: str = setting(
+        "constant",
+        "constant: --lr throughout; linear: from --lr down to 0 at the end of --max_steps.",
+        one_of("constant", "linear"),
+    )
     gamma: float = setting(0.99, "Discount factor.", between(0, 1, low_open=True))
     gae_lambda: float = setting(1.0, "GAE lambda; 1 gives the n-step returns.", between(0, 1))
     update_freq: int = setting(20, "t_max: env steps per rollout between updates.", at_least(1))
@@ -54,6 +63,21 @@ class ActorCriticConfig:
     max_grad_norm: float = setting(40.0, "Clip gradients to this global norm.", above(0))
     hidden_units: tuple[int, ...] = setting(
         (128,), "Widths of the shared trunk's layers, comma-separated.", at_least(1)
+    )
+    log_std_init: float = setting(
+        0.0,
+        "Box actions: initial log standard deviation of the Gaussian policy (learned after).",
+        between(-20, 2),
+    )
+    normalize_observations: bool = setting(
+        False,
+        "Normalise observations by their running mean and variance, kept in the model (so a "
+        "saved or exported model acts on raw observations).",
+    )
+    normalize_rewards: bool = setting(
+        False,
+        "Divide rewards by the running standard deviation of the discounted return, for the "
+        "loss only (reported returns stay raw).",
     )
     seed: int = setting(
         0,
@@ -85,12 +109,25 @@ class ActorCriticConfig:
     )
     jit_compile: bool = setting(True, "Compile acting and updates with XLA.")
 
+    def model_options(self) -> dict:
+        """The settings that shape the model: keyword arguments of ``models.build_model``."""
+        return {
+            "hidden_units": self.hidden_units,
+            "log_std_init": self.log_std_init,
+            "normalize_observations": self.normalize_observations,
+        }
+
     def __post_init__(self):
         validate(self)
         if not (self.max_eps or self.max_steps):
             raise ConfigError(
                 "flag --max_eps=0 and --max_steps=0: the run needs a budget; "
                 "give one of them a value >= 1"
+            )
+        if self.lr_schedule == "linear" and not self.max_steps:
+            raise ConfigError(
+                "flag --lr_schedule=linear: it decays over --max_steps, which is 0; give "
+                "--max_steps a value >= 1"
             )
 
 
@@ -100,6 +137,7 @@ class A3CConfig(ActorCriticConfig):
     ones benchmarked in docs/BENCHMARKS.md; worker ``i``'s env ``j`` is seeded
     ``seed + i * envs_per_worker + j``."""
 
+    algorithm: ClassVar[str] = "a3c"
     max_eps: int = new_default(ActorCriticConfig, "max_eps", 1000)
     workers: int = setting(os.cpu_count() or 1, "Workers; default: CPU count.", at_least(1))
     envs_per_worker: int = setting(
@@ -132,6 +170,7 @@ class A2CConfig(ActorCriticConfig):
     env's. The defaults are the ones benchmarked in docs/BENCHMARKS.md; env ``i`` is seeded
     ``seed + i``."""
 
+    algorithm: ClassVar[str] = "a2c"
     lr: float = new_default(ActorCriticConfig, "lr", 3e-3)
     update_freq: int = new_default(ActorCriticConfig, "update_freq", 8)
     entropy_coef: float = new_default(ActorCriticConfig, "entropy_coef", 0.0)

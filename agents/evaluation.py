@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from utils.envs import make_env, reward_threshold
+from utils.envs import action_clipper, make_env, reward_threshold
 
 # Episodes of envs registered without a time limit are cut here, counted as finished.
 UNLIMITED_EPISODE_STEPS = 10_000
@@ -61,7 +61,8 @@ class Evaluation(NamedTuple):
 
 def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """The compiled greedy action of ``model``'s distribution (``argmax_a pi(a|s)`` for a
-    categorical policy): float32 ``(batch, obs_dim)`` states -> actions ``(batch, ...)``."""
+    categorical policy, the mean for a Gaussian): float32 ``(batch, obs_dim)`` states ->
+    actions ``(batch, ...)``, as the policy gives them (the caller clips Box actions)."""
 
     @tf.function(reduce_retracing=True)
     def act(states):
@@ -101,13 +102,14 @@ def evaluate(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     envs = gym.make_vec(env_id, num_envs=episodes)
     act = policy or greedy_policy(model)
+    to_env = action_clipper(envs.single_action_space, env_id)
     max_steps = gym.spec(env_id).max_episode_steps or UNLIMITED_EPISODE_STEPS
     returns = np.zeros(episodes)
     running = np.ones(episodes, bool)
     try:
         states, _ = envs.reset(seed=seed)
         for _ in range(max_steps):
-            states, rewards, terminated, truncated, _ = envs.step(act(states))
+            states, rewards, terminated, truncated, _ = envs.step(to_env(act(states)))
             returns += rewards * running
             running &= ~(terminated | truncated)
             if not running.any():
@@ -146,6 +148,7 @@ def play(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = make_env(env_id, render_mode="rgb_array" if on_frame else render_mode)
     act = greedy_policy(model)
+    to_env = action_clipper(env.action_space, env_id)
     returns = []
     try:
         for episode in range(episodes):
@@ -154,7 +157,7 @@ def play(
                 on_frame(env.render())
             episode_return, step, over = 0.0, 0, False
             while not over:
-                action = int(act(state[None])[0])
+                action = to_env(act(state[None])[0])
                 state, reward, terminated, truncated, _ = env.step(action)
                 if on_frame:
                     on_frame(env.render())
@@ -162,7 +165,7 @@ def play(
                 step += 1
                 over = terminated or truncated
                 out(
-                    f"episode {episode + 1} | step {step} | action {action} | "
+                    f"episode {episode + 1} | step {step} | action {format_action(action)} | "
                     f"return {episode_return:g}"
                 )
             out(f"episode {episode + 1} finished: return {episode_return:g} in {step} steps")
@@ -170,3 +173,10 @@ def play(
     finally:
         env.close()
     return EvalResult(np.asarray(returns), reward_threshold(env_id))
+
+
+def format_action(action: np.ndarray) -> str:
+    """An action as the play log shows it: ``1`` (discrete), ``[0.52, -1]`` (Box, 3 digits)."""
+    if np.ndim(action) == 0:
+        return str(int(action))
+    return "[" + ", ".join(f"{value:.3g}" for value in np.ravel(action)) + "]"

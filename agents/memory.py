@@ -14,7 +14,8 @@ class Rollout(NamedTuple):
     Attributes:
         states: float32 ``(T + 1, N, obs_dim)``; ``states[t]`` is the observation acted on at
             step t and ``states[T]`` the one after the last step, whose value is the bootstrap.
-        actions: int32 ``(T, N)``.
+        actions: ``(T, N, *action_shape)``: int32 ``(T, N)`` for discrete actions, float32
+            ``(T, N, A)`` (the unclipped samples) for Box actions.
         rewards: float32 ``(T, N)``.
         terminated: float32 ``(T, N)``, 1.0 where step t reached a terminal state (bootstrap 0).
         truncated: float32 ``(T, N)``, 1.0 where step t hit a time limit (bootstrap V(s_{t+1})).
@@ -41,6 +42,9 @@ class Memory:
     Args:
         num_envs: envs stepped together, >= 1.
         capacity: the most steps a rollout holds (t_max), >= 1.
+        action_shape: shape of one env's action: ``()`` for discrete actions (the default),
+            ``(A,)`` for Box actions (a distribution's ``action_shape``).
+        action_dtype: NumPy dtype of actions: int32 (discrete) or float32 (Box).
 
     Raises:
         ValueError: from ``store`` if an item does not have ``num_envs`` entries, an
@@ -56,13 +60,21 @@ class Memory:
         ("valid", np.float32),
     )
 
-    def __init__(self, num_envs: int = 1, capacity: int = 32):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        capacity: int = 32,
+        action_shape: tuple[int, ...] = (),
+        action_dtype=np.int32,
+    ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.num_envs = num_envs
         self._capacity = capacity
+        self._shapes = {"actions": tuple(action_shape)}
+        self._dtypes = {"actions": np.dtype(action_dtype)}
         self._states: np.ndarray | None = None  # allocated at the first store
         self._steps = 0
 
@@ -79,7 +91,9 @@ class Memory:
 
         Args:
             state: observation(s), ``(obs_dim,)`` or ``(num_envs, obs_dim)``.
-            action, reward, terminated, truncated, valid: scalars or ``(num_envs,)`` arrays.
+            action: one action per env: ``(num_envs, *action_shape)``, or with one env its
+                action alone.
+            reward, terminated, truncated, valid: scalars or ``(num_envs,)`` arrays.
         """
         n = self.num_envs
         state = np.asarray(state, np.float32).reshape(n, -1)
@@ -96,12 +110,14 @@ class Memory:
         self._states[t] = state
         values = (action, reward, terminated, truncated, valid)
         for (name, _), array, value in zip(self._FIELDS, self._arrays, values, strict=True):
-            if np.size(value) != n:
+            entries = array.shape[1:]
+            if np.size(value) != np.prod(entries):
+                each = f" of shape {entries[1:]}" if entries[1:] else ""
                 raise ValueError(
                     f"{name[:-1] if name.endswith('s') else name} must have {n} entries "
-                    f"(one per env), got shape {np.shape(value)}"
+                    f"(one per env){each}, got shape {np.shape(value)}"
                 )
-            array[t] = value if np.ndim(value) <= 1 else np.reshape(value, n)
+            array[t] = np.reshape(value, entries)
         self._steps = t + 1
 
     def to_rollout(self, next_state, pad_to: int | None = None) -> Rollout:
@@ -128,9 +144,10 @@ class Memory:
         states[:steps] = self._states[:steps]
         states[steps:] = next_state
         arrays = {}
-        for name, dtype in self._FIELDS:
-            array = np.zeros((length, self.num_envs), dtype)
-            array[:steps] = getattr(self, "_" + name)[:steps]
+        for name, _ in self._FIELDS:
+            stored = getattr(self, "_" + name)
+            array = np.zeros((length, *stored.shape[1:]), stored.dtype)
+            array[:steps] = stored[:steps]
             arrays[name] = array
         return Rollout(states=states, **arrays)
 
@@ -138,7 +155,10 @@ class Memory:
         shape = (self._capacity, self.num_envs)
         self._states = np.zeros((*shape, obs_dim), np.float32)
         for name, dtype in self._FIELDS:
-            setattr(self, "_" + name, np.zeros(shape, dtype))
+            item_shape = self._shapes.get(name, ())
+            setattr(
+                self, "_" + name, np.zeros((*shape, *item_shape), self._dtypes.get(name, dtype))
+            )
         self._arrays = [getattr(self, "_" + name) for name, _ in self._FIELDS]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.memory import Memory, Rollout
+from utils.envs import action_clipper
 
 
 class FinishedEpisode(NamedTuple):
@@ -31,6 +32,9 @@ class FinishedEpisode(NamedTuple):
 
 class RolloutCollector:
     """Steps ``envs`` with actions sampled from ``model``, ``t_max`` steps a rollout.
+
+    Box actions go to the envs clipped to the action space's bounds; the rollout keeps the
+    unclipped samples, whose log-probabilities the loss takes.
 
     Args:
         envs: a vector env in ``NEXT_STEP`` autoreset mode; the caller closes it.
@@ -61,7 +65,14 @@ class RolloutCollector:
         self.act = tf.function(self._act, jit_compile=jit_compile).get_concrete_function(
             tf.TensorSpec([self.num_envs, obs_dim], tf.float32)
         )
-        self.memory = Memory(self.num_envs, capacity=t_max)
+        distribution = model.distribution
+        self.memory = Memory(
+            self.num_envs,
+            capacity=t_max,
+            action_shape=distribution.action_shape,
+            action_dtype=distribution.action_dtype.as_numpy_dtype,
+        )
+        self.to_env = action_clipper(envs.single_action_space)
 
     def _act(self, states):
         """a ~ pi(.|s) for every env: float32 ``(num_envs, obs_dim)`` -> ``(num_envs, ...)``."""
@@ -88,7 +99,7 @@ class RolloutCollector:
         memory.clear()
         for _ in range(self.t_max):
             actions = self.act(self.states).numpy()
-            next_states, rewards, terminated, truncated, _ = self.envs.step(actions)
+            next_states, rewards, terminated, truncated, _ = self.envs.step(self.to_env(actions))
             valid = ~self.ended  # False on the reset step that follows an episode's end
             memory.store(self.states, actions, rewards, terminated, truncated, valid)
             self.episode_returns += rewards * valid

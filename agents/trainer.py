@@ -126,8 +126,10 @@ class Trainer:
         )
         if resume:
             self.state.restore()
-            # The optimizer's checkpointed learning rate gives way to this run's (--lr).
-            algorithm.optimizer.learning_rate = config.lr
+            # The optimizer's checkpointed learning rate gives way to this run's (--lr); a
+            # schedule goes on from the checkpointed update count.
+            if config.lr_schedule == "constant":
+                algorithm.optimizer.learning_rate = config.lr
         self.summaries = Summaries(run_directory(save_dir, algorithm.name.lower()))
         self._reported = len(self.episode_log.episodes)  # episodes in TensorBoard so far
         self._next_report = 0.0  # the budget's fraction at which the next progress line is due

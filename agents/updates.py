@@ -3,6 +3,7 @@ only when finite, and the count of those that were not."""
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 from agents.config import ActorCriticConfig
@@ -10,16 +11,21 @@ from agents.losses import LossInfo, compute_loss
 from agents.memory import Rollout
 
 
-def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
+def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig, reward_scaler=None):
     """The gradient of ``compute_loss`` on ``rollout`` with respect to ``model``'s weights.
 
     ``model`` is an ``ActorCriticModel``; ``compute_loss`` takes log-probs and entropy from its
-    ``distribution``.
+    ``distribution``. With a ``reward_scaler`` (``agents.reward_scaling.RewardScaler``, for
+    ``normalize_rewards``) the loss sees the rollout's rewards scaled, and the scaler's
+    statistics take in the rollout.
 
     Returns:
         ``(gradients, loss, norm)``: one gradient per trainable variable, clipped to
         ``config.max_grad_norm`` global norm; the ``LossInfo``; the norm before clipping.
     """
+    if reward_scaler is not None:
+        ends = tf.maximum(rollout.terminated, rollout.truncated)
+        rollout = rollout._replace(rewards=reward_scaler(rollout.rewards, ends, rollout.valid))
     with tf.GradientTape() as tape:
         loss: LossInfo = compute_loss(
             model,
@@ -32,6 +38,29 @@ def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig):
     gradients = tape.gradient(loss.total, model.trainable_variables)
     gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
     return gradients, loss, norm
+
+
+def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):
+    """The run's optimizer, built for ``model``'s trainable weights before any update (a Keras 3
+    optimizer creates its slots lazily otherwise, which two A3C threads must not do at once).
+
+    Adam with ``config.lr``: constant, or with ``lr_schedule="linear"`` decayed linearly to 0
+    over the step budget, as RL Zoo's ``lin_7e-4`` (counted in updates, the optimizer's
+    ``iterations``, which a checkpoint keeps: a resumed run goes on along the same line).
+
+    Args:
+        steps_per_update: env steps one update stands for (t_max x envs of a rollout).
+    """
+    learning_rate = config.lr
+    if config.lr_schedule == "linear":
+        learning_rate = keras.optimizers.schedules.PolynomialDecay(
+            config.lr,
+            decay_steps=max(1, config.max_steps // steps_per_update),
+            end_learning_rate=0.0,
+        )
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+    return optimizer
 
 
 class TrainingError(RuntimeError):

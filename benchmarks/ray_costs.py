@@ -30,7 +30,7 @@ from agents.episode_log import EpisodeLog  # noqa: E402
 def time_worker(config: A3CConfig, rounds: int = 100) -> float:
     """Seconds of one rollout and its gradient in a worker, in this process."""
     worker = RemoteWorker(config, worker_id=0, seed=0)
-    weights = flatten(worker.model.trainable_variables).numpy()
+    weights = flatten(worker.model.synced_variables).numpy()
     for _ in range(10):
         worker.rollout_gradients(weights)
     start = time.perf_counter()

@@ -48,9 +48,16 @@ class UsageError(ValueError):
 
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.
 USED_WITHOUT_TRAINING = {
-    "play": {"env", "seed", "hidden_units", "jit_compile"},
-    "evaluate": {"env", "seed", "hidden_units", "jit_compile", "eval_episodes"},
-    "export": {"env", "hidden_units"},
+    "play": {"env", "seed", "hidden_units", "normalize_observations", "jit_compile"},
+    "evaluate": {
+        "env",
+        "seed",
+        "hidden_units",
+        "normalize_observations",
+        "jit_compile",
+        "eval_episodes",
+    },
+    "export": {"env", "hidden_units", "normalize_observations"},
     "random": {"env", "seed", "max_eps", "max_steps"},
 }
 PLAY_OPTIONS = ("record", "render", "episodes")
@@ -248,9 +255,10 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     if available is None:
         return
     env = make_env(config.env)
-    obs_dim, num_actions = env_dims(env)
+    obs_dim, num_actions, continuous = env_dims(env.observation_space, env.action_space)
     env.close()
-    per_step = obs_dim + ACTIVATION_COPIES * (sum(config.hidden_units) + num_actions + 1) + 8
+    outputs = 2 * num_actions if continuous else num_actions  # the policy's params
+    per_step = obs_dim + ACTIVATION_COPIES * (sum(config.hidden_units) + outputs + 1) + 8
     learners = 1
     if isinstance(config, A3CConfig) and config.backend == "threads":
         learners = config.workers
@@ -264,7 +272,7 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
         )
     widths = [obs_dim, *config.hidden_units]
     parameters = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-    parameters += (widths[-1] + 1) * (num_actions + 1)
+    parameters += (widths[-1] + 1) * (num_actions + 1) + (num_actions if continuous else 0)
     copies = WEIGHT_COPIES + (learners if learners > 1 else 0)
     model = parameters * FLOAT_BYTES * copies
     if model > limit:

@@ -22,7 +22,7 @@ from cli.flags import (
     start_tensorflow,
 )
 from cli.options import RunOptions
-from utils.settings import ConfigError
+from utils.settings import ConfigError, format_value
 
 flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
 
@@ -67,6 +67,7 @@ def run(program: Program, argv: list[str]) -> None:
     import tensorflow as tf
 
     from agents.a3c_ray import BackendError
+    from agents.presets import apply_preset
     from agents.updates import TrainingError
     from cli import checks, modes
     from utils.checkpoint import CheckpointError, first_line
@@ -78,6 +79,17 @@ def run(program: Program, argv: list[str]) -> None:
         options = from_flags(RunOptions)
         config = from_flags(program.config_class)
         config = dataclasses.replace(config, env=resolve_env_id(config.env))
+        config, preset = apply_preset(config, given)
+        if preset is not None and options.algorithm != "random":
+            applied = [name for name in preset.settings if not given(name)]
+            logging.info(
+                "settings for %s from agents/presets.py: %s (flags given override them; its "
+                "result: %s)",
+                config.env,
+                " ".join(f"--{name}={format_value(getattr(config, name))}" for name in applied)
+                or "none (all given)",
+                preset.result,
+            )
         if options.algorithm not in (program.name, "random"):
             raise ConfigError(
                 f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or "

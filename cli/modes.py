@@ -22,7 +22,7 @@ from agents.trainer import REPORT_SEED_OFFSET, Algorithm, Trainer
 from agents.training_state import NoCheckpointError, saved_settings
 from cli.checks import UsageError
 from cli.options import RunOptions
-from models import ActorCriticModel
+from models import ActorCriticModel, build_model
 from utils.checkpoint import export_model, load_model_file, load_weights, model_path
 from utils.envs import env_dims, make_env, reward_threshold
 from utils.files import WriteError, safe_name
@@ -99,14 +99,22 @@ def train_and_report(
     if received:
         name = signal.Signals(received[0]).name
         raise Interrupted(f"interrupted by {name}; the run was saved", 128 + received[0])
-    best = build_model(env, config.hidden_units)
+    best = new_model(config)
     load_weights(best, trainer.save_path, env)
     seed = config.seed + REPORT_SEED_OFFSET
     out(evaluate(best, env, episodes=config.eval_episodes, seed=seed).summary())
 
 
 # Settings a resumed run cannot change: the checkpoint holds what they built.
-FIXED_ON_RESUME = ("env", "hidden_units", "workers", "backend")
+FIXED_ON_RESUME = (
+    "env",
+    "hidden_units",
+    "normalize_observations",
+    "normalize_rewards",
+    "lr_schedule",
+    "workers",
+    "backend",
+)
 
 
 def resumed_config(
@@ -178,12 +186,12 @@ def stop_on_signals(request_stop: Callable[[], None]):
             signal.signal(signum, previous[signum])
 
 
-def build_model(env_id: str, hidden_units: tuple[int, ...]) -> ActorCriticModel:
-    """An untrained ``ActorCriticModel`` built for ``env_id``'s spaces."""
-    env = make_env(env_id)
-    obs_dim, num_actions = env_dims(env)
+def new_model(config: ActorCriticConfig) -> ActorCriticModel:
+    """An untrained ``ActorCriticModel`` of ``config``'s settings, built for its env's spaces."""
+    env = make_env(config.env)
+    dims = env_dims(env.observation_space, env.action_space)
     env.close()
-    return ActorCriticModel(num_actions, tuple(hidden_units)).build_for(obs_dim)
+    return build_model(dims, **config.model_options())
 
 
 def run_random_baseline(config: ActorCriticConfig, out=print) -> float:
@@ -207,10 +215,10 @@ def load_saved_model(config: ActorCriticConfig, options: RunOptions, program: st
             fit the env.
     """
     env = config.env
-    model = build_model(env, config.hidden_units)
+    model = new_model(config)
     path = Path(options.model) if options.model else model_path(options.save_dir, env)
     if path.suffix == ".keras":
-        return load_model_file(path, model.trunk[0].kernel.shape[0], model.num_actions)
+        return load_model_file(path, model)
     hint = f"train one with: python {program} --train --env={env} --save_dir={options.save_dir}"
     load_weights(model, path, env, train_hint=hint)
     return model

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from models.distributions import Categorical
+from models.distributions import Categorical, DiagonalGaussian
+from models.normalization import ObservationNormalization
 
 
 @keras.saving.register_keras_serializable(package="a3c_keras")
@@ -13,19 +14,36 @@ class ActorCriticModel(keras.Model):
     """Policy and value function on one shared trunk.
 
     A stack of ReLU ``Dense`` layers (the trunk) feeds two linear heads: the policy head gives
-    the parameters of the action distribution (``self.distribution``; for ``Categorical``, the
-    unnormalised log-probabilities (logits) of pi(a|s)), the value head gives the state value
-    V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section 5.1:
+    the parameters of the action distribution (``self.distribution``), the value head gives the
+    state value V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section 5.1:
     "a softmax output for the policy and a single linear output for the value function"); the
     2018 TensorFlow example used two separate trunks instead.
 
+    - Discrete actions (``continuous=False``): ``Categorical``; the head gives the logits of
+      pi(a|s), float32 ``(batch, num_actions)``.
+    - Box actions (``continuous=True``): ``DiagonalGaussian``; the head gives the mean of each
+      of the ``num_actions`` action dimensions, and one learned log standard deviation per
+      dimension, independent of the state (a weight, ``log_std``, starting at
+      ``log_std_init``) is broadcast beside it: params float32 ``(batch, 2 * num_actions)``. A
+      state-independent sigma is what Stable-Baselines3's A2C uses; a sigma head on the trunk
+      (as the A3C paper's MuJoCo agents had) lets the value loss's gradients through the shared
+      trunk move the exploration noise, which made small-batch A2C less steady.
+
+    With ``normalize_observations`` the trunk sees observations normalised by running statistics
+    (``ObservationNormalization``, updated by the algorithms from their rollouts), so a saved or
+    exported model acts on raw observations.
+
     Args:
-        num_actions: size of the discrete action space (``env.action_space.n``), >= 1.
+        num_actions: discrete actions (``env.action_space.n``), or with ``continuous`` the
+            action's dimensions (``env.action_space.shape[0]``); >= 1.
         hidden_units: width of each trunk layer, all >= 1.
+        continuous: a Gaussian policy for Box actions instead of a categorical one.
+        log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
+        normalize_observations: normalise observations with running statistics.
 
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
-        ``(logits, value)``: float32 ``(batch, num_actions)`` and float32 ``(batch,)``.
+        ``(params, value)``: float32 ``(batch, distribution.params_size)`` and ``(batch,)``.
 
     Saving: ``save_weights`` to a ``.weights.h5`` file, or the whole model to a ``.keras`` file
     that ``keras.saving.load_model`` reads back wherever this module has been imported.
@@ -34,7 +52,15 @@ class ActorCriticModel(keras.Model):
         ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1.
     """
 
-    def __init__(self, num_actions: int, hidden_units: tuple[int, ...] = (128,), **kwargs):
+    def __init__(
+        self,
+        num_actions: int,
+        hidden_units: tuple[int, ...] = (128,),
+        continuous: bool = False,
+        log_std_init: float = 0.0,
+        normalize_observations: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_actions < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
@@ -42,21 +68,55 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"hidden_units must be one or more widths >= 1, got {hidden_units}")
         self.num_actions = int(num_actions)
         self.hidden_units = tuple(int(units) for units in hidden_units)
+        self.continuous = bool(continuous)
+        self.log_std_init = float(log_std_init)
+        self.normalize_observations = bool(normalize_observations)
+        self.normalizer = (
+            ObservationNormalization(name="observation_normalization")
+            if normalize_observations
+            else None
+        )
         self.trunk = [
             keras.layers.Dense(units, activation="relu", name=f"trunk_{i}")
             for i, units in enumerate(self.hidden_units)
         ]
-        self.distribution = Categorical(self.num_actions)
-        self.policy_head = keras.layers.Dense(self.distribution.params_size, name="policy_logits")
+        if self.continuous:
+            self.distribution = DiagonalGaussian(self.num_actions)
+            self.policy_head = keras.layers.Dense(self.num_actions, name="policy_mean")
+            self.log_std = self.add_weight(
+                shape=(self.num_actions,),
+                initializer=keras.initializers.Constant(self.log_std_init),
+                name="log_std",
+            )
+        else:
+            self.distribution = Categorical(self.num_actions)
+            self.policy_head = keras.layers.Dense(self.num_actions, name="policy_logits")
         self.value_head = keras.layers.Dense(1, name="value")
 
     def call(self, states):
-        hidden = states
+        hidden = states if self.normalizer is None else self.normalizer(states)
         for layer in self.trunk:
             hidden = layer(hidden)
-        logits = self.policy_head(hidden)
+        params = self.policy_head(hidden)
+        if self.continuous:
+            log_std = tf.broadcast_to(tf.cast(self.log_std, params.dtype), tf.shape(params))
+            params = tf.concat([params, log_std], axis=-1)
         value = tf.squeeze(self.value_head(hidden), axis=-1)
-        return logits, value
+        return params, value
+
+    @property
+    def synced_variables(self) -> list:
+        """What a worker's local model takes from the global model: the trainable weights, then
+        the observation statistics (if any)."""
+        statistics = self.normalizer.weights if self.normalizer is not None else []
+        return [*self.trainable_variables, *statistics]
+
+    def update_statistics(self, states) -> None:
+        """Adds float32 ``(..., obs_dim)`` observations to the normalisation statistics (nothing
+        without ``normalize_observations``)."""
+        if self.normalizer is not None:
+            states = tf.convert_to_tensor(states, tf.float32)
+            self.normalizer.update(tf.reshape(states, [-1, states.shape[-1]]))
 
     def build_for(self, obs_dim: int) -> ActorCriticModel:
         """Creates the weights for observations of ``obs_dim`` floats; returns ``self``.
@@ -72,4 +132,25 @@ class ActorCriticModel(keras.Model):
             **super().get_config(),
             "num_actions": self.num_actions,
             "hidden_units": list(self.hidden_units),
+            "continuous": self.continuous,
+            "log_std_init": self.log_std_init,
+            "normalize_observations": self.normalize_observations,
         }
+
+
+def build_model(
+    dims,
+    hidden_units: tuple[int, ...] = (128,),
+    log_std_init: float = 0.0,
+    normalize_observations: bool = False,
+) -> ActorCriticModel:
+    """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
+    ``obs_dim``, ``num_actions`` and ``continuous``); the other arguments are the model's."""
+    model = ActorCriticModel(
+        dims.num_actions,
+        hidden_units,
+        continuous=dims.continuous,
+        log_std_init=log_std_init,
+        normalize_observations=normalize_observations,
+    )
+    return model.build_for(dims.obs_dim)

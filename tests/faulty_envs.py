@@ -3,6 +3,7 @@
 """
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv
 
 
@@ -42,7 +43,31 @@ class OutOfMemory(CartPoleEnv):
         return super().step(action)
 
 
+class TwoDiscreteActions(CartPoleEnv):
+    """CartPole with a MultiDiscrete action space: one the agents do not support."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.MultiDiscrete([2, 2])
+
+    def step(self, action):
+        return super().step(int(action[0]))
+
+
+class UnboundedActions(CartPoleEnv):
+    """CartPole pushed by a force from a Box action space without bounds (-inf to inf)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+
+    def step(self, action):
+        return super().step(int(action[0] > 0))
+
+
 gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
 gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=500)
 gym.register("OutOfMemory-v0", entry_point=OutOfMemory, max_episode_steps=500)
+gym.register("TwoDiscreteActions-v0", entry_point=TwoDiscreteActions, max_episode_steps=500)
+gym.register("UnboundedActions-v0", entry_point=UnboundedActions, max_episode_steps=100)
 gym.register("NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200)  # no threshold

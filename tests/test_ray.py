@@ -122,10 +122,10 @@ def test_weights_travel_as_one_vector_and_come_back_unchanged():
 
 def test_a_worker_acts_with_the_weights_it_is_sent():
     worker = RemoteWorker(config(), worker_id=0, seed=1)
-    sent = np.arange(len(flatten(worker.model.trainable_variables)), dtype=np.float32) * 1e-4
+    sent = np.arange(len(flatten(worker.model.synced_variables)), dtype=np.float32) * 1e-4
     worker.rollout_gradients(sent)
     worker.close()
-    np.testing.assert_array_equal(flatten(worker.model.trainable_variables).numpy(), sent)
+    np.testing.assert_array_equal(flatten(worker.model.synced_variables).numpy(), sent)
 
 
 def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list():
@@ -140,11 +140,16 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     twin.set_weights(master.global_model.get_weights())
     twin_optimizer = keras.optimizers.Adam(0.1)
     gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
-    applied, weights = master._apply(flatten(gradients), tf.constant(1.0), tf.constant(1.0))
+    moments = tf.zeros([9])  # no observation statistics: ignored
+    applied, weights = master._apply(
+        flatten(gradients), moments, tf.constant(1.0), tf.constant(1.0)
+    )
     twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables, strict=True))
     assert bool(applied)
     np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
-    applied, unchanged = master._apply(flatten(gradients), tf.constant(np.nan), tf.constant(1.0))
+    applied, unchanged = master._apply(
+        flatten(gradients), moments, tf.constant(np.nan), tf.constant(1.0)
+    )
     assert not bool(applied)
     np.testing.assert_array_equal(unchanged.numpy(), weights.numpy())
 
@@ -158,11 +163,12 @@ def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
 
     monkeypatch.setattr(agents.updates, "compute_loss", spy)
     worker = RemoteWorker(config(gamma=0.75), worker_id=0, seed=3)  # traces its gradient
-    weights = flatten(worker.model.trainable_variables).numpy()
-    gradient, loss, norm, finished, steps = worker.rollout_gradients(weights)
+    weights = flatten(worker.model.synced_variables).numpy()
+    gradient, moments, loss, norm, finished, steps = worker.rollout_gradients(weights)
     worker.close()
     assert calls == [0.75]
     assert steps == 10 and gradient.shape == weights.shape and gradient.dtype == np.float32
+    assert moments.shape == (1 + 2 * 4,) and moments[0] == 10  # count, mean, variance
     assert loss.total == pytest.approx(
         loss.policy_loss + 0.5 * loss.value_loss - 0.01 * loss.entropy
     )

@@ -35,7 +35,10 @@ def episodes_csv(save_dir):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--env=Pendulum-v1"], "only Discrete action spaces are supported"),
+        (
+            ["--env=tests.faulty_envs:TwoDiscreteActions-v0"],
+            "supported: Discrete (a categorical policy) and flat (1-D) Box",
+        ),
         (["--env=FrozenLake-v1"], "only flat (1-D) Box observation spaces are supported"),
         (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
         (["--lr=-1"], "flag --lr=-1.0: must be > 0"),

@@ -1,9 +1,13 @@
 """Atomic files, env checks and flag spellings."""
 
+import logging
+
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from cli.flags import normalize_flag_names
-from utils.envs import EnvError, make_env
+from utils.envs import EnvError, action_clipper, check_spaces, env_dims, make_env
 from utils.files import atomic_write
 
 
@@ -43,13 +47,47 @@ def test_unknown_env_ids_get_suggestions():
         make_env("CartPol-v1")
 
 
+def test_an_unsupported_observation_space_is_named():
+    with pytest.raises(EnvError, match="only flat \\(1-D\\) Box observation spaces"):
+        make_env("FrozenLake-v1")
+
+
 @pytest.mark.parametrize(
-    "env_id, message",
-    [("Pendulum-v1", "only Discrete action spaces"), ("FrozenLake-v1", "only flat \\(1-D\\) Box")],
+    "action_space",
+    [
+        gym.spaces.MultiDiscrete([2, 3]),
+        gym.spaces.MultiBinary(4),
+        gym.spaces.Dict({"a": gym.spaces.Discrete(2)}),
+        gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(3))),
+        gym.spaces.Box(-1, 1, (2, 2)),
+    ],
 )
-def test_unsupported_spaces_are_named(env_id, message):
-    with pytest.raises(EnvError, match=message):
-        make_env(env_id)
+def test_unsupported_action_spaces_get_one_line_naming_the_supported_ones(action_space):
+    observations = gym.spaces.Box(-1, 1, (3,))
+    with pytest.raises(EnvError) as error:
+        check_spaces(observations, action_space, "Custom-v0")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("Custom-v0 has action space")
+    assert "supported: Discrete (a categorical policy) and flat (1-D) Box" in message
+
+
+def test_box_actions_are_clipped_to_finite_bounds_only_and_infinite_ones_are_said(caplog):
+    low, high = np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32)
+    bounded = action_clipper(gym.spaces.Box(low, high))
+    np.testing.assert_array_equal(bounded(np.array([[-3.0, 0.5], [1.0, 7.0]])), [[-2, 0.5], [1, 1]])
+    with caplog.at_level(logging.WARNING):
+        unbounded = action_clipper(gym.spaces.Box(-np.inf, np.inf, (2,)), "Free-v0")
+    np.testing.assert_array_equal(unbounded(np.array([1e9, -1e9])), [1e9, -1e9])
+    assert "Free-v0's action space" in caplog.text and "unclipped" in caplog.text
+    discrete = action_clipper(gym.spaces.Discrete(3))
+    np.testing.assert_array_equal(discrete(np.array([0, 2])), [0, 2])
+
+
+def test_env_dims_say_the_kind_of_actions():
+    pendulum = make_env("Pendulum-v1")
+    assert env_dims(pendulum.observation_space, pendulum.action_space) == (3, 1, True)
+    cartpole = make_env("CartPole-v1")
+    assert env_dims(cartpole.observation_space, cartpole.action_space) == (4, 2, False)
 
 
 def test_dashed_flag_names_become_underscored():

@@ -30,14 +30,23 @@ def checkpoint_directory(save_dir: str | os.PathLike, env_id: str) -> Path:
     return Path(save_dir) / f"checkpoints_{safe_name(env_id)}"
 
 
+# What a model's architecture is, for the messages: its attribute and how it is said.
+ARCHITECTURE = (
+    ("hidden_units", "hidden units {}"),
+    ("num_actions", "{} actions"),
+    ("continuous", "continuous actions: {}"),
+    ("normalize_observations", "observation normalisation: {}"),
+)
+
+
 def describe(model: keras.Model, env_id: str) -> dict:
     """What a weights file must match to load into ``model``: env id and architecture."""
-    return {
-        "env_id": env_id,
-        "num_actions": int(getattr(model, "num_actions", -1)),
-        "hidden_units": list(getattr(model, "hidden_units", ())),
-        "shapes": [list(weight.shape) for weight in model.weights],
-    }
+    description = {"env_id": env_id}
+    for name, _ in ARCHITECTURE:
+        value = getattr(model, name, None)
+        description[name] = list(value) if isinstance(value, tuple) else value
+    description["shapes"] = [list(weight.shape) for weight in model.weights]
+    return description
 
 
 def all_finite(model: keras.Model) -> bool:
@@ -99,6 +108,8 @@ def load_weights(
             f"{hint}"
         ) from None
     wanted = describe(model, env_id)
+    # Files from before a setting existed were written without it: it had its default then.
+    saved = {**saved, **{k: v for k, v in OLD_DEFAULTS.items() if saved and k not in saved}}
     if saved.get("env_id", env_id) != env_id:
         raise CheckpointError(
             f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
@@ -106,8 +117,8 @@ def load_weights(
         )
     if saved and saved != wanted:
         raise CheckpointError(
-            f"{path} holds another architecture ({architecture(saved)}) than this program "
-            f"builds ({architecture(wanted)})"
+            f"{path} holds another architecture ({architecture(saved, wanted)}) than this "
+            f"program builds ({architecture(wanted, saved)})"
         )
     try:
         model.load_weights(path)
@@ -115,12 +126,21 @@ def load_weights(
         raise CheckpointError(f"cannot load {path}: {first_line(error)}{hint}") from None
 
 
-def architecture(description: dict) -> str:
-    return (
-        f"hidden units {tuple(description.get('hidden_units', ()))}, "
-        f"{description.get('num_actions')} actions, weight shapes "
-        f"{[tuple(shape) for shape in description.get('shapes', [])]}"
-    )
+OLD_DEFAULTS = {"continuous": False, "normalize_observations": False}
+
+
+def architecture(description: dict, other: dict | None = None) -> str:
+    """``description``'s architecture in words: the settings that differ from ``other``'s
+    (all of them without ``other``), or the weight shapes if only those differ."""
+    parts = []
+    for name, words in ARCHITECTURE:
+        value = description.get(name)
+        if other is None or other.get(name) != value:
+            parts.append(words.format(tuple(value) if isinstance(value, list) else value))
+    if not parts:
+        shapes = [tuple(shape) for shape in description.get("shapes", [])]
+        parts.append(f"weight shapes {shapes}")
+    return ", ".join(parts)
 
 
 def first_line(error: BaseException) -> str:
@@ -139,8 +159,9 @@ def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
     return atomic_write(path, model.save, size=weights_bytes(model))
 
 
-def load_model_file(path: str | os.PathLike, obs_dim: int, num_actions: int) -> keras.Model:
-    """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env.
+def load_model_file(path: str | os.PathLike, like: keras.Model) -> keras.Model:
+    """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env that
+    ``like`` (a model built for it) was built for: observation size, actions and their kind.
 
     Raises:
         CheckpointError: if the file is missing, unreadable, or made for other spaces.
@@ -153,11 +174,21 @@ def load_model_file(path: str | os.PathLike, obs_dim: int, num_actions: int) -> 
     except Exception as error:  # zip, JSON and h5 errors all end here
         message = f"{path} is not a readable .keras model: {first_line(error)}"
         raise CheckpointError(message) from None
-    wanted_obs = model.weights[0].shape[0] if model.weights else None
-    wanted_actions = getattr(model, "num_actions", None)
-    if (wanted_obs, wanted_actions) != (obs_dim, num_actions):
+    if spaces(model) != spaces(like):
         raise CheckpointError(
-            f"{path} takes observations of {wanted_obs} numbers and {wanted_actions} actions; "
-            f"the env has {obs_dim} and {num_actions}"
+            f"{path} takes observations of {spaces_text(model)}; the env has {spaces_text(like)}"
         )
     return model
+
+
+def spaces(model: keras.Model) -> tuple:
+    """``(obs_dim, num_actions, continuous)`` an actor-critic model was built for."""
+    trunk = getattr(model, "trunk", None)
+    obs_dim = trunk[0].kernel.shape[0] if trunk else None
+    return obs_dim, getattr(model, "num_actions", None), bool(getattr(model, "continuous", False))
+
+
+def spaces_text(model: keras.Model) -> str:
+    obs_dim, num_actions, continuous = spaces(model)
+    actions = f"{num_actions}-dimensional Box actions" if continuous else f"{num_actions} actions"
+    return f"{obs_dim} numbers and {actions}"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
+from absl import logging
 
 
 class EnvError(ValueError):
@@ -108,14 +111,19 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
 def check_spaces(
     observation_space: gym.Space, action_space: gym.Space, env_id: str = "env"
 ) -> None:
-    """Checks for a ``Discrete`` action space and a flat (1-D) ``Box`` observation space.
+    """Checks for a ``Discrete`` or flat (1-D) ``Box`` action space and a flat ``Box``
+    observation space.
 
     Raises:
         EnvError: naming the unsupported space and what is supported.
     """
-    if not isinstance(action_space, gym.spaces.Discrete):
+    discrete = isinstance(action_space, gym.spaces.Discrete)
+    flat_box = isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
+    if not (discrete or flat_box):
         raise EnvError(
-            f"{env_id} has action space {action_space}; only Discrete action spaces are supported"
+            f"{env_id} has action space {action_space}; supported: Discrete (a categorical "
+            "policy) and flat (1-D) Box (a Gaussian policy), not MultiDiscrete, MultiBinary, "
+            "Dict or Tuple"
         )
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise EnvError(
@@ -124,9 +132,53 @@ def check_spaces(
         )
 
 
-def env_dims(env: gym.Env) -> tuple[int, int]:
-    """``(obs_dim, num_actions)`` of a checked env."""
-    return int(np.prod(env.observation_space.shape)), int(env.action_space.n)
+class Dims(NamedTuple):
+    """What a model needs to know of a checked env's spaces.
+
+    Attributes:
+        obs_dim: floats in an observation.
+        num_actions: discrete actions, or with ``continuous`` the action's dimensions.
+        continuous: whether actions are a Box (float vectors) rather than Discrete.
+    """
+
+    obs_dim: int
+    num_actions: int
+    continuous: bool
+
+
+def env_dims(observation_space: gym.Space, action_space: gym.Space) -> Dims:
+    """The ``Dims`` of a checked env's spaces (``check_spaces``)."""
+    obs_dim = int(np.prod(observation_space.shape))
+    if isinstance(action_space, gym.spaces.Box):
+        return Dims(obs_dim, int(action_space.shape[0]), True)
+    return Dims(obs_dim, int(action_space.n), False)
+
+
+def action_clipper(
+    action_space: gym.Space, env_id: str = "env"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """What turns a policy's actions into the env's: for a Box, the sample clipped to the
+    space's bounds (``np.clip``; the policy's log-probability stays that of the unclipped
+    sample), for Discrete the actions as they are.
+
+    Works on one action ``(A,)`` or a batch ``(N, A)``. A bound that is infinite clips nothing
+    there; that is logged once, as a warning.
+    """
+    if not isinstance(action_space, gym.spaces.Box):
+        return lambda actions: actions
+    low, high = action_space.low.astype(np.float32), action_space.high.astype(np.float32)
+    unbounded = ~(np.isfinite(low) & np.isfinite(high))
+    if unbounded.any():
+        logging.log_first_n(
+            logging.WARNING,
+            "%s's action space %s has no finite bound in dimension(s) %s: actions are sent "
+            "there unclipped",
+            1,
+            env_id,
+            action_space,
+            ", ".join(map(str, np.flatnonzero(unbounded))),
+        )
+    return lambda actions: np.clip(actions, low, high)
 
 
 def reward_threshold(env_id: str) -> float | None:

@@ -81,9 +81,11 @@ def field_types(config_class: type) -> dict[str, Any]:
 
 
 def format_value(value: Any) -> str:
-    """A value as the command line writes it: ``0.5``, ``64,64``, ``CartPole-v1``."""
+    """A value as the command line writes it: ``0.5``, ``64,64``, ``CartPole-v1``, ``true``."""
     if isinstance(value, tuple | list):
         return ",".join(format_value(item) for item in value)
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(value)
 
 

@@ -1,0 +1,87 @@
+"""Tuned settings per env, as RL Zoo keeps them: the one place to read what each env trains with.
+
+When ``--env`` names an env below, its preset's settings replace the algorithm's defaults; a flag
+given on the command line overrides the preset. A run prints the preset it uses. Each entry
+says what it reached, with its command and budget, as measured for docs/BENCHMARKS.md; an env
+without an entry trains with the defaults of ``agents/config.py`` (tuned for CartPole-v1).
+
+No TensorFlow here: the command line reads this before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+ConfigT = TypeVar("ConfigT")
+
+
+class Preset(NamedTuple):
+    """Settings that work for one env and one algorithm.
+
+    Attributes:
+        settings: config field -> value (``A2CConfig``'s or ``A3CConfig``'s fields).
+        result: what a run with these settings reached, as measured.
+        command: the command that measured it.
+    """
+
+    settings: dict[str, Any]
+    result: str
+    command: str
+
+
+# Pendulum-v1: short horizon (gamma 0.9) and GAE 0.9 as RL Zoo's A2C, rewards and observations
+# normalised, a small exploration noise to start (sigma = e^-2, as the zoo's log_std_init).
+PENDULUM = {
+    "gamma": 0.9,
+    "gae_lambda": 0.9,
+    "normalize_observations": True,
+    "normalize_rewards": True,
+    "log_std_init": -2.0,
+}
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "a2c": {
+        "Pendulum-v1": Preset(
+            {**PENDULUM, "lr": 1e-3, "max_steps": 500_000},
+            result="to be measured",
+            command="python a2c_cartpole.py --train --env=Pendulum-v1",
+        ),
+    },
+    "a3c": {},
+}
+
+
+def preset_for(algorithm: str, env_id: str) -> Preset | None:
+    """The preset of ``algorithm`` ("a2c" or "a3c") for ``env_id``, or None."""
+    return PRESETS.get(algorithm, {}).get(env_id)
+
+
+def apply_preset(
+    config: ConfigT, given: Callable[[str], bool] = lambda name: False
+) -> tuple[ConfigT, Preset | None]:
+    """``config`` with the preset of its algorithm (``config.algorithm``) and env, except the
+    settings ``given`` says were chosen (flags on the command line); and the preset, or None
+    if the env has none.
+
+    Raises:
+        utils.settings.ConfigError: if the result breaks a rule (the preset and a flag given
+            together, say a step budget below one rollout).
+    """
+    preset = preset_for(config.algorithm, config.env)
+    if preset is None:
+        return config, None
+    fields = {field.name for field in dataclasses.fields(config)}
+    chosen = {
+        name: value for name, value in preset.settings.items() if name in fields and not given(name)
+    }
+    return dataclasses.replace(config, **chosen), preset
+
+
+def with_preset(config_class: type[ConfigT], env: str, **settings: Any) -> ConfigT:
+    """A config of ``config_class`` for ``env`` with its preset, then ``settings`` on top:
+    the Python way to get what the command line gives ``--env=<env>``."""
+    base = config_class(env=env, **settings)
+    config, _ = apply_preset(base, lambda name: name in settings)
+    return config
