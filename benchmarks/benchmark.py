@@ -1,4 +1,4 @@
-"""Trains A2C and A3C on CartPole-v1 for several seeds, a process a run; writes BENCHMARKS.md.
+"""Trains A2C and A3C for several seeds, a process a run; writes BENCHMARKS.md.
 
     python benchmarks/benchmark.py                            # every suite, seeds 0-4
     python benchmarks/benchmark.py --suites=a2c --seeds=0,1 --output=/tmp/b.md
@@ -8,9 +8,9 @@
 Each run is a README command in a fresh process, so its times include start-up, XLA compilation
 and the final greedy evaluation. From its output and episode CSV the script takes: whole-process
 wall seconds; training env steps and env steps per second (periodic evaluations excluded); the
-first episode at which the mean return of the last 100 training episodes reached 475 (the classic
-"solved"), with its env steps and seconds of training; the greedy 100-episode evaluation of the
-saved model; and the process's peak resident memory.
+first episode at which the mean return of the last 100 training episodes reached the suite's
+target (CartPole-v1: 475, the classic "solved"), with its env steps and seconds of training; the
+greedy 100-episode evaluation of the saved model; and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -28,9 +28,31 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-THRESHOLD = 475.0  # CartPole-v1
+
+
+class Suite(NamedTuple):
+    """Runs of one command over seeds: what ``SUITES`` holds.
+
+    Attributes:
+        title: the section's heading.
+        command: the command after ``python``, without ``--seed`` and ``--save_dir``.
+        purpose: what the suite shows.
+        seeds: its own seeds, or None for the ``--seeds`` given.
+        env: the env it trains on (its episode CSV is named after it).
+        target: the return that counts as reached: for the training mean of the last 100
+            episodes ("to solve") and for the greedy mean.
+    """
+
+    title: str
+    command: list[str]
+    purpose: str
+    seeds: list[int] | None = None
+    env: str = "CartPole-v1"
+    target: float = 475.0  # CartPole-v1's threshold
+
 
 RAY_THROUGHPUT = [
     "a3c_cartpole.py",
@@ -48,13 +70,13 @@ RAY_THROUGHPUT_LONG = [
 ]
 
 
-def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> tuple:
+def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> Suite:
     """A throughput suite of A3C on Ray with ``workers`` processes of ``envs`` envs each, seeds
     0-2: 300k steps, or with ``long`` 1M steps of t_max 40."""
     processes = "1 worker process" if workers == 1 else f"{workers} worker processes"
     length = "t_max 40, 1M steps" if long else "300k steps, no evaluations"
     command = RAY_THROUGHPUT_LONG if long else RAY_THROUGHPUT
-    return (
+    return Suite(
         f"A3C on Ray, {processes} x {envs} envs, {length} (throughput)",
         [*command, f"--workers={workers}", f"--envs-per-worker={envs}"],
         purpose,
@@ -62,37 +84,36 @@ def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> tupl
     )
 
 
-# name: (title, command after "python", what the suite shows[, its own seeds])
 SUITES = {
-    "a2c": (
+    "a2c": Suite(
         "A2C, defaults, stop at the threshold",
         ["a2c_cartpole.py", "--train", "--stop-at-threshold"],
         "Time to solve with the defaults (8 envs, t_max 8, Adam 3e-3, 500k-step budget).",
     ),
-    "a2c-throughput": (
+    "a2c-throughput": Suite(
         "A2C, defaults, 300k steps, no evaluations (throughput)",
         ["a2c_cartpole.py", "--train", "--max-steps=300000", "--eval-interval=0"],
         "Training throughput with 8 envs, the setting of Stable-Baselines3's zoo for CartPole.",
     ),
-    "sb3-a2c": (
+    "sb3-a2c": Suite(
         "Peer: Stable-Baselines3 A2C, zoo settings, stop at the threshold",
         ["benchmarks/sb3_a2c.py"],
         "The best-known peer under the same stopping rule (8 envs, RMSprop 7e-4, n_steps 5; "
         "PyTorch on the CPU). Runs only where `stable_baselines3` is installed.",
     ),
-    "a3c": (
+    "a3c": Suite(
         "A3C, 2 workers, stop at the threshold",
         ["a3c_cartpole.py", "--train", "--stop-at-threshold", "--max-eps=3000"],
         "Time to solve with the defaults (2 workers, t_max 20, Adam 1e-3), up to 3000 episodes.",
     ),
-    "a3c-8workers": (
+    "a3c-8workers": Suite(
         "A3C under load: 8 workers on the 2 cores, 2000 episodes",
         ["a3c_cartpole.py", "--train", "--workers=8", "--max-eps=2000"],
         "Four threads a core contend for the GIL, the lock and the optimizer; the run must "
         "end with exactly 2000 episodes, no deadlock, no lost result.",
         [0, 1, 2],
     ),
-    "a3c-throughput": (
+    "a3c-throughput": Suite(
         "A3C, 2 workers, 1000 episodes, no evaluations (throughput)",
         ["a3c_cartpole.py", "--train", "--max-eps=1000", "--eval-interval=0"],
         "Training throughput of the default 2 worker threads (worker start-up and XLA "
@@ -119,7 +140,7 @@ SUITES = {
     "a3c-ray-2x8-long": ray_suite(
         2, 8, "Sixteen envs in all, as `a2c-16`, with longer rollouts.", long=True
     ),
-    "a3c-threads-2": (
+    "a3c-threads-2": Suite(
         "A3C, 2 worker threads x 16 envs, 300k steps, no evaluations (throughput)",
         ["a3c_cartpole.py", "--train", "--max-eps=0", "--max-steps=300000", "--eval-interval=0"]
         + ["--workers=2", "--envs-per-worker=16"],
@@ -127,25 +148,77 @@ SUITES = {
         [0, 1, 2],
     ),
     "a3c-ray-2x8": ray_suite(2, 8, "Sixteen envs in all, as `a2c-16`."),
-    "a2c-16": (
+    "a2c-16": Suite(
         "A2C, 16 envs, 300k steps, no evaluations (throughput)",
         ["a2c_cartpole.py", "--train", "--num-envs=16", "--max-steps=300000"]
         + ["--eval-interval=0"],
         "One process stepping 16 envs: the peer of `a3c-ray-2x8`.",
         [0, 1, 2],
     ),
-    "a3c-ray": (
+    "a3c-ray": Suite(
         "A3C on Ray, defaults (2 workers), stop at the threshold",
         ["a3c_cartpole.py", "--train", "--backend=ray", "--stop-at-threshold", "--max-eps=3000"],
         "Time to solve with a process per worker, up to 3000 episodes.",
     ),
-    "a3c-ray-defaults": (
+    "a3c-ray-defaults": Suite(
         "A3C on Ray, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train", "--backend=ray"],
         "`python a3c_cartpole.py --train --backend=ray`: 1000 episodes, then the greedy "
         "evaluation of the best evaluated model.",
     ),
-    "a3c-defaults": (
+    "a2c-pendulum": Suite(
+        "A2C on Pendulum-v1, its preset (1M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=Pendulum-v1"],
+        "Continuous actions: the Gaussian policy with the preset of agents/presets.py (8 envs, "
+        "t_max 8, gamma and GAE 0.9, Adam 1e-3 decayed linearly, observations and rewards "
+        "normalised), evaluated every 50k steps; the greedy mean is the best evaluated model's "
+        "over 100 new episodes. Target: a greedy mean of -200.",
+        env="Pendulum-v1",
+        target=-200.0,
+    ),
+    "sb3-a2c-pendulum": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's Pendulum-v1 settings (1M env steps)",
+        ["benchmarks/sb3_a2c.py", "--env=Pendulum-v1"],
+        "RL Zoo's hyperparams/a2c.yml for Pendulum-v1 (8 envs, n_steps 8, gamma and GAE 0.9, "
+        "RMSprop lin_7e-4, gSDE, VecNormalize), no evaluations during training; the greedy "
+        "mean is the final model's over 100 new episodes.",
+        env="Pendulum-v1",
+        target=-200.0,
+    ),
+    "a3c-pendulum": Suite(
+        "A3C on Pendulum-v1, its preset (1M env steps)",
+        ["a3c_cartpole.py", "--train", "--env=Pendulum-v1"],
+        "The Gaussian policy in A3C's worker threads, with the A3C preset of agents/presets.py.",
+        [0, 1, 2],
+        env="Pendulum-v1",
+        target=-200.0,
+    ),
+    "a3c-ray-pendulum": Suite(
+        "A3C on Ray on Pendulum-v1, its preset (1M env steps)",
+        ["a3c_cartpole.py", "--train", "--env=Pendulum-v1", "--backend=ray"],
+        "The same, a process per worker.",
+        [0, 1, 2],
+        env="Pendulum-v1",
+        target=-200.0,
+    ),
+    "a2c-mountaincar-continuous": Suite(
+        "A2C on MountainCarContinuous-v0, its preset",
+        ["a2c_cartpole.py", "--train", "--env=MountainCarContinuous-v0"],
+        "A sparse reward (+100 at the flag, minus the squared force): the noise must find the "
+        "flag before the force penalty teaches the policy to stand still. Threshold 90.",
+        [0],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
+    "a2c-lunarlander-continuous": Suite(
+        "A2C on LunarLanderContinuous-v3, its preset",
+        ["a2c_cartpole.py", "--train", "--env=LunarLanderContinuous-v3"],
+        "Two continuous engines (gymnasium's box2d extra). Threshold 200.",
+        [0],
+        env="LunarLanderContinuous-v3",
+        target=200.0,
+    ),
+    "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
         "The README's `python a3c_cartpole.py --train`: 1000 episodes, then the greedy evaluation.",
@@ -153,8 +226,10 @@ SUITES = {
 }
 
 
-def run_once(command: list[str], seed: int, root: Path = ROOT) -> dict:
-    """Runs one training process in the checkout ``root``; returns its measurements."""
+def run_once(suite: Suite, seed: int, root: Path = ROOT) -> dict:
+    """Runs one training process of ``suite`` in the checkout ``root``; returns its
+    measurements."""
+    command = suite.command
     with tempfile.TemporaryDirectory() as save_dir:
         argv = [sys.executable, *command, f"--seed={seed}", f"--save_dir={save_dir}"]
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -170,11 +245,11 @@ def run_once(command: list[str], seed: int, root: Path = ROOT) -> dict:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{output[-2000:]}")
         trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
         # The last greedy line is the report after training; A2C logs its periodic ones before.
-        greedy = re.findall(r"greedy return over \d+ episodes: ([\d.]+) ± ([\d.]+)", output)[-1]
-        with open(Path(save_dir) / "CartPole-v1_episodes.csv") as handle:
+        greedy = re.findall(r"greedy return over \d+ episodes: (-?[\d.]+) ± ([\d.]+)", output)[-1]
+        with open(Path(save_dir) / f"{suite.env}_episodes.csv") as handle:
             episodes = list(csv.DictReader(handle))
     solved = next(
-        (e for e in episodes if int(e["index"]) >= 100 and float(e["recent_mean"]) >= THRESHOLD),
+        (e for e in episodes if int(e["index"]) >= 100 and float(e["recent_mean"]) >= suite.target),
         None,
     )
     return {
@@ -270,12 +345,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary(rows: list[dict]) -> str:
-    greedy = sum(r["greedy_mean"] >= THRESHOLD for r in rows)
+def summary(rows: list[dict], target: float) -> str:
+    greedy = sum(r["greedy_mean"] >= target for r in rows)
     reached = [r for r in rows if r["solved_steps"] is not None]
     parts = [
-        f"solved (training mean(100) >= {THRESHOLD:g}) in {len(reached)} of {len(rows)} seeds",
-        f"greedy mean >= {THRESHOLD:g} in {greedy} of {len(rows)}",
+        f"solved (training mean(100) >= {target:g}) in {len(reached)} of {len(rows)} seeds",
+        f"greedy mean >= {target:g} in {greedy} of {len(rows)}",
+        f"median greedy mean {statistics.median(r['greedy_mean'] for r in rows):.1f}",
         f"median whole process {statistics.median(r['wall_s'] for r in rows):.1f} s",
         f"median {statistics.median(r['steps_per_s'] for r in rows):,.0f} env steps/s "
         f"({statistics.median(r['steady_steps_per_s'] for r in rows):,.0f} steady)",
@@ -292,12 +368,14 @@ Written by `python benchmarks/benchmark.py`; each section says when, with which 
 versions, on which machine. Re-running some suites (`--suites=a2c`) rewrites their sections and
 keeps the others.
 
-- Every run is a fresh process on CartPole-v1, timed from start to exit ("whole process").
+- Every run is a fresh process, timed from start to exit ("whole process"); on CartPole-v1
+  unless the suite names another env.
 - "To solve": the first episode at which the mean return of the last 100 training episodes
-  reached 475, the classic rule; its env steps, and seconds of training until then (start-up
-  excluded). "Env steps/s" is the run's own report: env steps over seconds of training, periodic
-  evaluations excluded (since the one training loop, the start of the workers and their XLA
-  compilation are excluded too; before it A3C counted them). "Steady env steps/s" is measured
+  reached the suite's target (CartPole-v1: 475, the classic rule); its env steps, and seconds of
+  training until then (start-up excluded). "Env steps/s" is the run's own report: env steps
+  over seconds of training, periodic evaluations excluded (since the one training loop, the
+  start of the workers and their XLA compilation are excluded too; before it A3C counted
+  them). "Steady env steps/s" is measured
   alike for every version: env steps from the first finished episode to the last over the
   episode log's seconds between them. The greedy mean is the saved model over 100 new seeded
   episodes.
@@ -323,14 +401,15 @@ def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
 
 def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:
     """One suite's section of BENCHMARKS.md: what ran, where, with which versions, the table."""
-    title, command, purpose, *_ = SUITES[name]
+    title, command, purpose, _, env, target = SUITES[name]
+    where = f"- Env: {env}; target return {target:g}.\n" if env != "CartPole-v1" else ""
     return (
         f"## `{key}`: {title}\n\n{purpose}\n\n"
         f"- Each run: `python {' '.join(command)} --seed=S`; seeds {','.join(map(str, seeds))}.\n"
         f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
         f"--suites={name}{how}` at {revision(root)} on {machine()}.\n"
-        f"- Versions: {versions()}.\n\n"
-        f"{table(rows)}\nSummary: {summary(rows)}\n"
+        f"- Versions: {versions()}.\n{where}\n"
+        f"{table(rows)}\nSummary: {summary(rows, target)}\n"
     )
 
 
@@ -354,15 +433,15 @@ def main() -> None:
     how = f" --compare=... --tag={args.tag}" if args.compare else ""
     sections = {}
     for name in args.suites.split(","):
-        _, command, _, *own_seeds = SUITES[name]
-        suite_seeds = own_seeds[0] if own_seeds else seeds
+        suite = SUITES[name]
+        suite_seeds = suite.seeds or seeds
         if name.startswith("sb3") and importlib.util.find_spec("stable_baselines3") is None:
             print(f"skipping {name}: stable_baselines3 is not installed")
             continue
         rows = {tag: [] for _, tag in checkouts}
         for seed in suite_seeds:
             for root, tag in checkouts:  # in turn, so a drifting machine slows both alike
-                row = run_once(command, seed, root)
+                row = run_once(suite, seed, root)
                 print(f"{name}@{tag}" if tag else name, row, flush=True)
                 rows[tag].append(row)
         for root, tag in checkouts:

@@ -1,12 +1,17 @@
-"""The peer for benchmarks/benchmark.py: Stable-Baselines3's A2C with its zoo settings for CartPole.
+"""The peer for benchmarks/benchmark.py: Stable-Baselines3's A2C with RL Zoo's settings.
 
     pip install torch stable-baselines3      # not a dependency of this project
     python benchmarks/sb3_a2c.py --seed=0 --save_dir=/tmp/sb3
+    python benchmarks/sb3_a2c.py --env=Pendulum-v1 --seed=0 --save_dir=/tmp/sb3
 
-The zoo's CartPole-v1 settings (8 envs, ent_coef 0, SB3's A2C defaults otherwise: RMSprop 7e-4,
-n_steps 5, max_grad_norm 0.5), stopped as soon as the last 100 training episodes average 475, as
-``a2c_cartpole.py --stop-at-threshold`` is. Prints the lines benchmark.py reads and writes the
-same episode CSV, so both are measured the same way in one run.
+Settings (``ZOO``) are RL Zoo's ``hyperparams/a2c.yml``: CartPole-v1 (8 envs, ent_coef 0, SB3's
+A2C defaults otherwise: RMSprop 7e-4, n_steps 5, max_grad_norm 0.5), stopped as soon as the last
+100 training episodes average the env's threshold (475), as ``a2c_cartpole.py
+--stop-at-threshold`` is; Pendulum-v1 (8 envs, n_steps 8, gamma 0.9, GAE 0.9, vf 0.4, RMSprop
+with lr linearly decayed from 7e-4, gSDE with log_std_init -2, VecNormalize of observations and
+rewards) for the zoo's 1M steps. Prints the lines benchmark.py reads and writes the same episode
+CSV, so both are measured the same way in one run. The greedy evaluation is of the final model,
+on 100 new seeded episodes (with VecNormalize's statistics frozen and rewards raw).
 """
 
 from __future__ import annotations
@@ -16,20 +21,50 @@ import csv
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecNormalize
 
-THRESHOLD = 475.0
+
+def linear(start: float):
+    """RL Zoo's ``lin_<start>``: the learning rate falls linearly to 0 over the run."""
+    return lambda progress_remaining: progress_remaining * start
+
+
+# env -> (A2C keyword arguments, envs, steps, VecNormalize of observations and rewards)
+ZOO = {
+    "CartPole-v1": ({"ent_coef": 0.0}, 8, 500_000, False),
+    "Pendulum-v1": (
+        {
+            "ent_coef": 0.0,
+            "max_grad_norm": 0.5,
+            "n_steps": 8,
+            "gae_lambda": 0.9,
+            "vf_coef": 0.4,
+            "gamma": 0.9,
+            "use_rms_prop": True,
+            "normalize_advantage": False,
+            "learning_rate": linear(7e-4),
+            "use_sde": True,
+            "policy_kwargs": {"log_std_init": -2, "ortho_init": False},
+        },
+        8,
+        1_000_000,
+        True,
+    ),
+}
 
 
 class StopAtThreshold(BaseCallback):
-    """Records finished episodes; stops when the last 100 average ``THRESHOLD``."""
+    """Records finished episodes; stops when the last 100 average ``threshold`` (if any)."""
 
-    def __init__(self):
+    def __init__(self, threshold: float | None):
         super().__init__()
+        self.threshold = threshold
         self.rows: list[dict] = []
         self.returns: list[float] = []
         self.start = time.perf_counter()
@@ -48,31 +83,37 @@ class StopAtThreshold(BaseCallback):
                         "seconds": time.perf_counter() - self.start,
                     }
                 )
-        return not (len(self.returns) >= 100 and self.rows[-1]["recent_mean"] >= THRESHOLD)
+        if self.threshold is None or len(self.returns) < 100:
+            return True
+        return self.rows[-1]["recent_mean"] < self.threshold
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1", choices=sorted(ZOO))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save_dir", required=True)
-    parser.add_argument("--max_steps", type=int, default=500_000)
+    parser.add_argument("--max_steps", type=int, default=0, help="default: the zoo's budget")
     args = parser.parse_args()
-    envs = make_vec_env("CartPole-v1", n_envs=8, seed=args.seed)
-    model = A2C("MlpPolicy", envs, ent_coef=0.0, seed=args.seed, device="cpu")
-    callback = StopAtThreshold()
-    model.learn(total_timesteps=args.max_steps, callback=callback)
+    settings, num_envs, zoo_steps, normalize = ZOO[args.env]
+    envs = make_vec_env(args.env, n_envs=num_envs, seed=args.seed)
+    evaluation = make_vec_env(args.env, n_envs=1, seed=args.seed + 10_000)
+    if normalize:
+        envs = VecNormalize(envs, gamma=settings["gamma"])
+        evaluation = VecNormalize(evaluation, training=False, norm_reward=False)
+    model = A2C("MlpPolicy", envs, seed=args.seed, device="cpu", **settings)
+    callback = StopAtThreshold(gym.spec(args.env).reward_threshold)
+    model.learn(total_timesteps=args.max_steps or zoo_steps, callback=callback)
     seconds = time.perf_counter() - callback.start
     steps = model.num_timesteps
     print(f"trained {len(callback.rows)} episodes, {steps} env steps in {seconds:.1f} s")
+    if normalize:
+        evaluation.obs_rms = envs.obs_rms  # the statistics the policy was trained with
     returns, _ = evaluate_policy(
-        model,
-        make_vec_env("CartPole-v1", n_envs=1, seed=args.seed + 10_000),
-        n_eval_episodes=100,
-        deterministic=True,
-        return_episode_rewards=True,
+        model, evaluation, n_eval_episodes=100, deterministic=True, return_episode_rewards=True
     )
     print(f"greedy return over 100 episodes: {np.mean(returns):.1f} ± {np.std(returns):.1f}")
-    path = Path(args.save_dir) / "CartPole-v1_episodes.csv"
+    path = Path(args.save_dir) / f"{args.env}_episodes.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(callback.rows[0]))
         writer.writeheader()
