@@ -261,7 +261,7 @@ def test_random_baseline_runs_on_box_actions(tmp_path):
 
 
 def test_pendulum_learns_well_past_the_random_policy(tmp_path):
-    config = pendulum(max_steps=150_000, num_envs=8, seed=0)
+    config = pendulum(max_steps=250_000, num_envs=8, seed=0, lr_schedule="constant")
     trainer = Trainer(A2CAgent(config), tmp_path)
     trainer.train()
     result = evaluate(trainer.algorithm.model, "Pendulum-v1", episodes=50, seed=10_000)
@@ -281,3 +281,19 @@ def test_an_action_space_without_bounds_trains_unclipped_and_says_so(tmp_path):
         result.stderr
     )
     assert result.stderr.count("unclipped") == 1
+
+
+def test_an_env_whose_simulator_is_missing_says_what_to_install(tmp_path):
+    fake = tmp_path / "site" / "Box2D"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named Box2D')\n")
+    result = a2c(
+        "--train",
+        "--env=LunarLanderContinuous-v3",
+        f"--save_dir={tmp_path}/out",
+        env={"PYTHONPATH": str(tmp_path / "site")},
+    )
+    assert result.returncode == 2
+    assert "LunarLanderContinuous-v3 cannot start: Box2D is not installed" in error_line(result)
+    assert 'pip install "gymnasium[box2d]"' in error_line(result)
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 from collections.abc import Callable
@@ -45,15 +46,27 @@ def resolve_env_id(env_id: str) -> str:
     return name
 
 
+@contextlib.contextmanager
+def missing_dependency(env_id: str):
+    """Turns gymnasium's ``DependencyNotInstalled`` (an env whose simulator is not installed:
+    Box2D for LunarLander, MuJoCo) into an ``EnvError`` of one line saying what to install."""
+    try:
+        yield
+    except gym.error.DependencyNotInstalled as error:
+        raise EnvError(f"{env_id} cannot start: {str(error).strip().splitlines()[0]}") from None
+
+
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked.
 
     Raises:
-        EnvError: if ``env_id`` is not registered (naming close ids), or its spaces are not
-            supported (see ``check_spaces``).
+        EnvError: if ``env_id`` is not registered (naming close ids), its simulator is not
+            installed (``missing_dependency``), or its spaces are not supported (see
+            ``check_spaces``).
     """
     env_id = resolve_env_id(env_id)
-    env = gym.make(env_id, render_mode=render_mode)
+    with missing_dependency(env_id):
+        env = gym.make(env_id, render_mode=render_mode)
     try:
         check_spaces(env.observation_space, env.action_space, env_id)
     except EnvError:
@@ -88,15 +101,16 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     native = gym.spec(env_id).vector_entry_point is not None
     if mode == "native" and not native:
         raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")
-    if mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
-        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
-    else:
-        envs = gym.make_vec(
-            env_id,
-            num_envs=num_envs,
-            vectorization_mode="sync" if mode == "auto" else mode,
-            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
-        )
+    with missing_dependency(env_id):
+        if mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
+            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        else:
+            envs = gym.make_vec(
+                env_id,
+                num_envs=num_envs,
+                vectorization_mode="sync" if mode == "auto" else mode,
+                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+            )
     try:
         check_spaces(envs.single_observation_space, envs.single_action_space, env_id)
         autoreset = envs.metadata.get("autoreset_mode")
