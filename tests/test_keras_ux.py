@@ -146,4 +146,4 @@ def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
     played = run(f"--model={exported}", "--episodes=1", "--save_dir=/nonexistent")
     assert played.returncode == 0 and "episode 1 | step 1" in played.stdout
     wrong = run(f"--model={exported}", "--env=Acrobot-v1")
-    assert wrong.returncode == 2 and "the env has 6 and 3" in wrong.stderr
+    assert wrong.returncode == 2 and "the env has 6 numbers and 3 actions" in wrong.stderr
