@@ -53,8 +53,32 @@ PRESETS: dict[str, dict[str, Preset]] = {
             result="to be measured",
             command="python a2c_cartpole.py --train --env=Pendulum-v1",
         ),
+        # LunarLanderContinuous-v3: RL Zoo's A2C settings (gamma 0.99, GAE 0.9, normalised)
+        # without gSDE; it peaks early (200k steps in the tuning run) and the best evaluated
+        # model is kept.
+        "LunarLanderContinuous-v3": Preset(
+            {**PENDULUM, "gamma": 0.99},
+            result="to be measured",
+            command="python a2c_cartpole.py --train --env=LunarLanderContinuous-v3",
+        ),
     },
-    "a3c": {},
+    "a3c": {
+        # The A2C preset in 2 workers of 8 envs, each worker updating every 8 steps (t_max), with
+        # A2C's gradient clipping and no entropy bonus.
+        "Pendulum-v1": Preset(
+            {
+                **PENDULUM,
+                "workers": 2,
+                "envs_per_worker": 8,
+                "update_freq": 8,
+                "max_grad_norm": 0.5,
+                "entropy_coef": 0.0,
+                "max_eps": 0,
+            },
+            result="to be measured",
+            command="python a3c_cartpole.py --train --env=Pendulum-v1",
+        ),
+    },
 }
 
 

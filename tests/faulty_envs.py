@@ -54,15 +54,23 @@ class TwoDiscreteActions(CartPoleEnv):
         return super().step(int(action[0]))
 
 
-class UnboundedActions(CartPoleEnv):
-    """CartPole pushed by a force from a Box action space without bounds (-inf to inf)."""
+class UnboundedActions(gym.Env):
+    """A Box action space without bounds (-inf to inf): the reward is -(a - 3)^2, the
+    observation the last action."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
 
     def step(self, action):
-        return super().step(int(action[0] > 0))
+        action = np.asarray(action, np.float32).reshape(1)
+        return action, -float((action[0] - 3.0) ** 2), False, False, {}
 
 
 gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
