@@ -92,6 +92,11 @@ class ActorCriticConfig:
     stop_at_threshold: bool = setting(
         False, "Stop once the last 100 training episodes average the env's reward threshold."
     )
+    stop_at_eval_return: float = setting(
+        float("-inf"),
+        "Stop once a greedy evaluation's mean return reaches this (as SB3's "
+        "StopTrainingOnRewardThreshold); -inf: never.",
+    )
     eval_interval: int = setting(
         50_000,
         "Env steps between greedy evaluations; the best evaluated weights are the saved model "
@@ -123,6 +128,11 @@ class ActorCriticConfig:
             raise ConfigError(
                 "flag --max_eps=0 and --max_steps=0: the run needs a budget; "
                 "give one of them a value >= 1"
+            )
+        if self.stop_at_eval_return > float("-inf") and not self.eval_interval:
+            raise ConfigError(
+                f"flag --stop_at_eval_return={self.stop_at_eval_return:g}: it stops at a greedy "
+                "evaluation, and --eval_interval=0 runs none; give --eval_interval a value >= 1"
             )
         if self.lr_schedule == "linear" and not self.max_steps:
             raise ConfigError(

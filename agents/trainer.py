@@ -148,8 +148,9 @@ class Trainer:
         self.stop.set()
 
     def train(self) -> list[Episode]:
-        """Trains until a budget is used, the threshold is reached (``stop_at_threshold``) or
-        ``request_stop``; returns the finished training episodes, in order.
+        """Trains until a budget is used, the threshold is reached (``stop_at_threshold``), a
+        greedy evaluation reaches ``stop_at_eval_return``, or ``request_stop``; returns the
+        finished training episodes, in order.
 
         Along the way: a progress line and TensorBoard scalars each 2% of the budget, a greedy
         evaluation every ``eval_interval`` env steps (saving the model when it is the best yet),
@@ -249,6 +250,12 @@ class Trainer:
         self.evaluations.append(Evaluation(log.env_steps, len(log.episodes), result))
         self.summaries.evaluation(log.env_steps, result)
         logging.info("%d env steps: %s", log.env_steps, result.summary())
+        if result.mean >= config.stop_at_eval_return:
+            logging.info(
+                "the greedy evaluation reached %g (--stop_at_eval_return): stopping",
+                config.stop_at_eval_return,
+            )
+            self.stop.set()
 
     def _report(self, final: bool = False) -> None:
         """Each 2% of the budget (and at the end): TensorBoard scalars of the episodes since the
@@ -296,4 +303,8 @@ def budget(config: ActorCriticConfig) -> str:
     if config.max_steps:
         parts.append(f"{config.max_steps} env steps")
     text = " or ".join(parts)
-    return text + (", or until solved" if config.stop_at_threshold else "")
+    if config.stop_at_threshold:
+        text += ", or until solved"
+    if config.stop_at_eval_return > float("-inf"):
+        text += f", or until a greedy evaluation reaches {config.stop_at_eval_return:g}"
+    return text

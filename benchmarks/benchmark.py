@@ -176,6 +176,15 @@ SUITES = {
         env="Pendulum-v1",
         target=-200.0,
     ),
+    "a2c-pendulum-target": Suite(
+        "A2C on Pendulum-v1, its preset, stopped at the first greedy evaluation of -200",
+        ["a2c_cartpole.py", "--train", "--env=Pendulum-v1", "--stop-at-eval-return=-200"],
+        "Time to reach the target: the run ends at the first evaluation (every 50k steps, 100 "
+        "episodes) whose greedy mean reaches -200, or at 1M steps; the greedy mean is the saved "
+        "model's over 100 other episodes.",
+        env="Pendulum-v1",
+        target=-200.0,
+    ),
     "sb3-a2c-pendulum": Suite(
         "Peer: Stable-Baselines3 A2C, RL Zoo's Pendulum-v1 settings (1M env steps)",
         ["benchmarks/sb3_a2c.py", "--env=Pendulum-v1"],

@@ -116,7 +116,8 @@ def check_run(
         if config.stop_at_threshold and reward_threshold(config.env) is None:
             raise UsageError(
                 f"--stop_at_threshold: {config.env} has no reward threshold to stop at; leave "
-                "the flag out and give a budget (--max_eps or --max_steps)"
+                "the flag out and give a budget (--max_eps or --max_steps), or stop at a "
+                "greedy evaluation's return with --stop_at_eval_return=R"
             )
         check_memory(config)
     elif what == "play":

@@ -297,3 +297,17 @@ def test_an_env_whose_simulator_is_missing_says_what_to_install(tmp_path):
     assert "LunarLanderContinuous-v3 cannot start: Box2D is not installed" in error_line(result)
     assert 'pip install "gymnasium[box2d]"' in error_line(result)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_greedy_evaluation_that_reaches_the_target_stops_the_run(tmp_path):
+    config = pendulum(max_steps=64_000, eval_interval=3200, eval_episodes=5)
+    config = dataclasses.replace(config, stop_at_eval_return=-1e9)  # the first one reaches it
+    trainer = Trainer(A2CAgent(config), tmp_path)
+    trainer.train()
+    assert [e.env_steps for e in trainer.evaluations] == [3200]
+    assert trainer.episode_log.env_steps == 3200
+    with pytest.raises(ConfigError, match="--stop_at_eval_return=-200: it stops at a greedy"):
+        dataclasses.replace(config, stop_at_eval_return=-200.0, eval_interval=0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            dataclasses.replace(config, stop_at_eval_return=bad)

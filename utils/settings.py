@@ -93,8 +93,10 @@ def problem(name: str, value: Any, allowed: str) -> ConfigError:
     return ConfigError(f"flag --{name}={format_value(value)}: {allowed}")
 
 
-def _coerce(name: str, value: Any, kind: Any) -> Any:
-    """``value`` as a ``kind`` (an int is a float too); raises ``ConfigError`` if it is not."""
+def _coerce(name: str, value: Any, kind: Any, default: Any = None) -> Any:
+    """``value`` as a ``kind`` (an int is a float too); raises ``ConfigError`` if it is not.
+
+    A float must be finite, unless it is the field's ``default`` (``-inf`` as "never", say)."""
     if kind is bool:
         if not isinstance(value, bool):
             raise problem(name, value, "must be true or false")
@@ -106,7 +108,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise problem(name, value, "must be a number")
-        if not math.isfinite(value):
+        if not math.isfinite(value) and value != default:
             raise problem(name, value, "must be a finite number")
         return float(value)
     if kind is str:
@@ -132,7 +134,7 @@ def validate(config: Any) -> None:
     """
     types = field_types(type(config))
     for field in dataclasses.fields(config):
-        value = _coerce(field.name, getattr(config, field.name), types[field.name])
+        value = _coerce(field.name, getattr(config, field.name), types[field.name], field.default)
         object.__setattr__(config, field.name, value)  # frozen dataclasses too
         rule: Rule | None = field.metadata.get("rule")
         if rule is None:
