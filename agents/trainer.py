@@ -250,10 +250,11 @@ class Trainer:
         self.evaluations.append(Evaluation(log.env_steps, len(log.episodes), result))
         self.summaries.evaluation(log.env_steps, result)
         logging.info("%d env steps: %s", log.env_steps, result.summary())
-        if result.mean >= config.stop_at_eval_return:
+        target = config.stop_at_eval_return
+        if target > float("-inf") and result.mean >= target:
             logging.info(
                 "the greedy evaluation reached %g (--stop_at_eval_return): stopping",
-                config.stop_at_eval_return,
+                target,
             )
             self.stop.set()
 
