@@ -1,4 +1,4 @@
-"""A3C on CartPole (or another discrete-action gymnasium env): train, play, random baseline.
+"""A3C on CartPole (or another gymnasium env, Discrete or Box actions): train, play, baseline.
 
     python a3c_cartpole.py --train                              # train A3C, evaluate, save
     python a3c_cartpole.py                                      # play the saved model greedily

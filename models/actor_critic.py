@@ -26,8 +26,8 @@ class ActorCriticModel(keras.Model):
       dimension, independent of the state (a weight, ``log_std``, starting at
       ``log_std_init``) is broadcast beside it: params float32 ``(batch, 2 * num_actions)``. A
       state-independent sigma is what Stable-Baselines3's A2C uses; a sigma head on the trunk
-      (as the A3C paper's MuJoCo agents had) lets the value loss's gradients through the shared
-      trunk move the exploration noise, which made small-batch A2C less steady.
+      (as the A3C paper's MuJoCo agents had) would let the value loss's gradients through the
+      shared trunk move the exploration noise, which a separate parameter keeps apart.
 
     With ``normalize_observations`` the trunk sees observations normalised by running statistics
     (``ObservationNormalization``, updated by the algorithms from their rollouts), so a saved or

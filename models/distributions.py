@@ -62,7 +62,7 @@ class DiagonalGaussian:
     ``params`` are float32 ``(..., 2 * action_dim)``: the mean mu, then log sigma (the model
     broadcasts one learned log sigma per action dimension, independent of the state, as
     Stable-Baselines3's A2C does; a state-dependent variance head, as Mnih et al. 2016 used for
-    MuJoCo, trains less steadily at A2C's small batches). Actions are float32
+    MuJoCo, would share the trunk with the value loss). Actions are float32
     ``(..., action_dim)``: the unclipped samples, whose log-probabilities the loss uses (the env
     is to receive them clipped to its bounds).
 
