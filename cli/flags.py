@@ -5,13 +5,12 @@ config, so a bad flag and a bad Python config fail with the same line."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import sys
 import typing
 from typing import Any, NoReturn, TypeVar
 
-from absl import flags
+from absl import app, flags
 
 from utils.settings import field_types, format_value, help_text
 
@@ -98,20 +97,26 @@ def exit_with_error(message: str, status: int = 2) -> NoReturn:
     sys.exit(status)
 
 
-def start_tensorflow(argv: list[str]) -> None:
-    """Refuses stray arguments, then quiets TensorFlow's C++ notices before it loads.
-
-    Entry points import TensorFlow only after this, so ``--help`` and flag errors are instant.
-    """
+def refuse_stray_arguments(argv: list[str]) -> None:
+    """Exits 2 with one line if anything but flags was given."""
     if len(argv) > 1:
         exit_with_error(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # TensorFlow's own Python notices (one per checkpoint written, say) stay out of the log.
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
+# absl's help flags exit with status 1; asking for help is a success here.
+HELP_FLAGS = {"--help": True, "-h": True, "-?": True, "--helpshort": True, "--helpfull": False}
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl ``flags_parser`` for ``app.run``: a bad flag exits 2 with one line on stderr."""
+    """absl ``flags_parser`` for ``app.run``: a bad flag exits 2 with one line on stderr;
+    ``--help``, ``-h`` and ``--helpshort`` print the program's flags, ``--helpfull`` every
+    library's too, on stdout, and exit 0."""
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if arg in HELP_FLAGS:
+            FLAGS.mark_as_parsed()
+            app.usage(shorthelp=HELP_FLAGS[arg], writeto_stdout=True, exitcode=0)
     try:
         return FLAGS(normalize_flag_names(argv, FLAGS))
     except flags.Error as error:

@@ -13,13 +13,14 @@ from typing import Any
 
 from absl import app, flags, logging
 
+from cli import console
 from cli.flags import (
     define_flags,
     exit_with_error,
     from_flags,
     given,
     parse_flags,
-    start_tensorflow,
+    refuse_stray_arguments,
 )
 from cli.options import RunOptions
 from utils.settings import ConfigError, format_value
@@ -58,13 +59,16 @@ def main(program: Program) -> None:
     stopped by signal N (after saving)."""
     define_flags(RunOptions(algorithm=program.name, save_dir=f"runs/{program.name}"))
     define_flags(program.config_class())
+    flags.declare_key_flag("verbosity")  # --helpshort lists it: -1 hides the progress lines
     app.run(lambda argv: run(program, argv), flags_parser=parse_flags)
 
 
 def run(program: Program, argv: list[str]) -> None:
     """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
-    start_tensorflow(argv)
-    import tensorflow as tf
+    refuse_stray_arguments(argv)
+    console.plain_log_lines()
+    console.quiet_media_libraries(window=flags.FLAGS.render == "human")
+    tf = console.import_tensorflow()
 
     from agents.a3c_ray import BackendError
     from agents.presets import apply_preset
@@ -80,14 +84,19 @@ def run(program: Program, argv: list[str]) -> None:
         config = from_flags(program.config_class)
         config = dataclasses.replace(config, env=resolve_env_id(config.env))
         config, preset = apply_preset(config, given)
-        if preset is not None and options.algorithm != "random":
+        if preset is not None and options.algorithm != "random" and options.train:
             applied = [name for name in preset.settings if not given(name)]
+            if not preset.settings:
+                chosen = "the defaults"
+            elif applied:
+                chosen = " ".join(f"--{n}={format_value(getattr(config, n))}" for n in applied)
+            else:
+                chosen = "none: every one was given"
             logging.info(
-                "settings for %s from agents/presets.py: %s (flags given override them; its "
-                "result: %s)",
+                "settings for %s from agents/presets.py: %s (flags given override them; "
+                "measured: %s)",
                 config.env,
-                " ".join(f"--{name}={format_value(getattr(config, name))}" for name in applied)
-                or "none (all given)",
+                chosen,
                 preset.result,
             )
         if options.algorithm not in (program.name, "random"):

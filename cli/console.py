@@ -1,0 +1,107 @@
+"""What the command line prints: its own lines, plainly, and no library's start-up notices.
+
+- Log lines carry no prefix: progress and results read ``episode 500/1000 (50%) | ...``;
+  warnings and errors say ``warning: ...`` and ``error: ...``.
+- Other libraries' informational log lines (TensorFlow's checkpoint notices through absl) are
+  dropped; their warnings and errors stay.
+- TensorFlow's C++ start-up notices (written straight to the process's stderr while it loads:
+  "oneDNN custom operations are on", "All log messages before absl::InitializeLog()") are
+  caught while it imports; any other line it writes there is passed on.
+- pygame's greeting and SDL's complaints about a missing audio or session directory are
+  silenced where the run does not open a window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from absl import logging as absl_logging
+
+ROOT = Path(__file__).resolve().parent.parent  # the project: its own log lines are shown
+# Lines TensorFlow writes to stderr while it loads, none of which needs the user.
+START_UP_NOTICES = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions:",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
+    "Unable to register cuBLAS factory",
+    "computation placer already registered",
+    "TF-TRT Warning",
+)
+PREFIXES = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.CRITICAL: "error: "}
+
+
+class PlainFormatter(logging.Formatter):
+    """``message`` for information, ``warning: message`` and ``error: message`` otherwise."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return PREFIXES.get(record.levelno, "") + record.getMessage()
+
+
+class OwnInformation(logging.Filter):
+    """Lets through this project's records and every library's warnings and errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or str(record.pathname).startswith(str(ROOT))
+
+
+def plain_log_lines() -> None:
+    """Formats absl's log lines plainly and drops other libraries' information (call after
+    ``absl.app`` has set up logging)."""
+    handler = absl_logging.get_absl_handler()
+    handler.setFormatter(PlainFormatter())
+    handler.addFilter(OwnInformation())
+    # TensorFlow's own Python loggers (tf.get_logger()) stay at warnings.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
+def quiet_media_libraries(window: bool) -> None:
+    """pygame's greeting off; without a window, SDL on its dummy video and audio drivers (a
+    recording renders off screen and plays no sound), so it does not look for a session."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    if not window:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+@contextlib.contextmanager
+def start_up_notices_caught():
+    """Within, what C code writes to the process's stderr (file descriptor 2) is held back; on
+    leaving, every held line but TensorFlow's start-up notices is written out, so an error
+    printed while loading is never lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode(errors="replace")
+            kept = [
+                line
+                for line in text.splitlines()
+                if line.strip() and not any(notice in line for notice in START_UP_NOTICES)
+            ]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+
+
+def import_tensorflow():
+    """Imports TensorFlow and Keras with their start-up notices caught; returns ``tensorflow``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with start_up_notices_caught():
+        import keras  # noqa: F401 - loaded now, under the catch
+        import tensorflow
+
+    return tensorflow
