@@ -23,6 +23,7 @@ from agents.training_state import NoCheckpointError, saved_settings
 from cli.checks import UsageError
 from cli.options import RunOptions
 from models import ActorCriticModel, build_model
+from models.export import LoadedPolicy, plain_model
 from utils.checkpoint import export_model, load_model_file, load_weights, model_path
 from utils.envs import env_dims, make_env, reward_threshold
 from utils.files import WriteError, safe_name
@@ -218,7 +219,9 @@ def load_saved_model(config: ActorCriticConfig, options: RunOptions, program: st
     model = new_model(config)
     path = Path(options.model) if options.model else model_path(options.save_dir, env)
     if path.suffix == ".keras":
-        return load_model_file(path, model)
+        obs_dim = int(model.trunk[0].kernel.shape[0])
+        loaded = load_model_file(path, obs_dim, model.distribution.params_size)
+        return LoadedPolicy(loaded, model.distribution)
     hint = f"train one with: python {program} --train --env={env} --save_dir={options.save_dir}"
     load_weights(model, path, env, train_hint=hint)
     return model
@@ -234,7 +237,7 @@ def evaluate_saved_model(config: ActorCriticConfig, options: RunOptions, program
 def export_saved_model(config: ActorCriticConfig, options: RunOptions, program: str, out=print):
     """Writes the saved model (with ``--train``: the one just trained) to ``--export``."""
     model = load_saved_model(config, options, program)
-    out(f"exported: {export_model(model, options.export)}")
+    out(f"exported: {export_model(plain_model(model), options.export)}")
 
 
 def play_saved_model(

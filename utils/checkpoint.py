@@ -159,9 +159,10 @@ def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
     return atomic_write(path, model.save, size=weights_bytes(model))
 
 
-def load_model_file(path: str | os.PathLike, like: keras.Model) -> keras.Model:
-    """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env that
-    ``like`` (a model built for it) was built for: observation size, actions and their kind.
+def load_model_file(path: str | os.PathLike, obs_dim: int, params_size: int) -> keras.Model:
+    """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
+    observations of ``obs_dim`` numbers and gives ``params_size`` policy outputs (one logit per
+    discrete action, or a mean and a log sigma per Box dimension).
 
     Raises:
         CheckpointError: if the file is missing, unreadable, or made for other spaces.
@@ -174,21 +175,16 @@ def load_model_file(path: str | os.PathLike, like: keras.Model) -> keras.Model:
     except Exception as error:  # zip, JSON and h5 errors all end here
         message = f"{path} is not a readable .keras model: {first_line(error)}"
         raise CheckpointError(message) from None
-    if spaces(model) != spaces(like):
+    try:
+        params, _ = model(np.zeros((1, obs_dim), np.float32))
+        found = int(params.shape[-1])
+    except Exception:  # noqa: BLE001 - a model for observations of another size
+        found = None
+    if found != params_size:
+        inputs = model.inputs[0].shape[-1] if getattr(model, "inputs", None) else "?"
+        outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else "?"
         raise CheckpointError(
-            f"{path} takes observations of {spaces_text(model)}; the env has {spaces_text(like)}"
+            f"{path} takes observations of {inputs} numbers and gives {outputs} policy outputs; "
+            f"the env has observations of {obs_dim} numbers and needs {params_size}"
         )
     return model
-
-
-def spaces(model: keras.Model) -> tuple:
-    """``(obs_dim, num_actions, continuous)`` an actor-critic model was built for."""
-    trunk = getattr(model, "trunk", None)
-    obs_dim = trunk[0].kernel.shape[0] if trunk else None
-    return obs_dim, getattr(model, "num_actions", None), bool(getattr(model, "continuous", False))
-
-
-def spaces_text(model: keras.Model) -> str:
-    obs_dim, num_actions, continuous = spaces(model)
-    actions = f"{num_actions}-dimensional Box actions" if continuous else f"{num_actions} actions"
-    return f"{obs_dim} numbers and {actions}"

@@ -1,0 +1,81 @@
+"""A trained ``ActorCriticModel`` as a model of Keras's own layers, for ``.keras`` files that load
+anywhere: ``keras.saving.load_model(path)`` needs neither this project nor any custom object.
+
+The plain model computes the same function: observation normalisation (``Normalization`` with
+the running statistics, then a clip to +-10 made of ``Rescaling`` and ``ReLU``), the trunk, the
+policy head and the value head, with the trained weights copied in. For a Gaussian policy the
+learned log standard deviation is the bias of a ``Dense`` layer whose kernel is zero, so it is
+broadcast beside the mean exactly as the model does.
+
+Call: float32 ``(batch, obs_dim)`` raw observations -> ``[params, value]``: ``params`` float32
+``(batch, P)`` (logits, or mean then log sigma) and ``value`` float32 ``(batch,)``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from models.actor_critic import ActorCriticModel
+
+
+def dense_like(layer: keras.layers.Dense, name: str, activation=None) -> keras.layers.Dense:
+    """A new ``Dense`` layer of ``layer``'s size (its weights are set once it is built)."""
+    return keras.layers.Dense(layer.units, activation=activation, name=name)
+
+
+def plain_model(model: ActorCriticModel) -> keras.Model:
+    """A functional ``keras.Model`` of built-in layers computing what ``model`` computes, with
+    its weights (a copy: later training of ``model`` does not change it)."""
+    obs_dim = int(model.trunk[0].kernel.shape[0])
+    observations = keras.Input((obs_dim,), name="observations")
+    hidden = observations
+    copies = []  # (new layer, weights to set once built)
+    normalizer = model.normalizer
+    if normalizer is not None:
+        clip = normalizer.clip
+        # Keras divides by sqrt(variance); the model by sqrt(variance + epsilon).
+        variance = normalizer.variance.numpy() + normalizer.epsilon
+        hidden = keras.layers.Normalization(
+            mean=normalizer.mean.numpy(), variance=variance, name="observation_normalization"
+        )(hidden)
+        hidden = keras.layers.Rescaling(1.0, offset=clip, name="clip_shift")(hidden)
+        hidden = keras.layers.ReLU(max_value=2 * clip, name="clip")(hidden)
+        hidden = keras.layers.Rescaling(1.0, offset=-clip, name="clip_unshift")(hidden)
+    for i, layer in enumerate(model.trunk):
+        new = dense_like(layer, f"trunk_{i}", activation="relu")
+        hidden = new(hidden)
+        copies.append((new, layer.get_weights()))
+    policy = dense_like(model.policy_head, model.policy_head.name)
+    params = policy(hidden)
+    copies.append((policy, model.policy_head.get_weights()))
+    if model.continuous:
+        log_std = keras.layers.Dense(model.num_actions, name="log_std")
+        kernel = np.zeros((model.hidden_units[-1], model.num_actions), np.float32)
+        copies.append((log_std, [kernel, model.log_std.numpy()]))
+        params = keras.layers.Concatenate(name="policy_params")([params, log_std(hidden)])
+    value_head = dense_like(model.value_head, "value")
+    value = keras.layers.Reshape((), name="state_value")(value_head(hidden))
+    copies.append((value_head, model.value_head.get_weights()))
+    plain = keras.Model(observations, [params, value], name="actor_critic")
+    for layer, weights in copies:
+        layer.set_weights(weights)
+    return plain
+
+
+class LoadedPolicy:
+    """A model loaded from a ``.keras`` file, with the action distribution of the env it acts
+    in: what greedy evaluation and play call (``model(states)`` and ``model.distribution``).
+
+    Args:
+        model: maps float32 ``(batch, obs_dim)`` to ``[params, value]`` (``plain_model``'s).
+        distribution: ``Categorical`` or ``DiagonalGaussian`` of the env's actions.
+    """
+
+    def __init__(self, model: keras.Model, distribution):
+        self.model = model
+        self.distribution = distribution
+
+    def __call__(self, states):
+        params, value = self.model(states)
+        return params, value
