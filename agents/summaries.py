@@ -36,7 +36,8 @@ class Summaries:
       ``worker_<i>/return`` for each A3C worker (or A2C env),
     - ``train/policy_loss``, ``train/value_loss``, ``train/entropy``, ``train/grad_norm``
       (before clipping), ``train/learning_rate``, ``train/env_steps_per_second``,
-    - ``eval/mean_return``, ``eval/std_return`` of the greedy evaluations.
+    - ``eval/mean_return``, ``eval/std_return`` of the greedy evaluations,
+    - the run's settings (``hyperparameters``), for the HPARAMS tab.
 
     Args:
         log_dir: the run's directory, as made by ``run_directory``; created on the first write.
@@ -72,6 +73,18 @@ class Summaries:
                     returns = [e.episode_return for e in episodes if e.worker == worker]
                     tf.summary.scalar(f"worker_{worker}/return", np.mean(returns))
 
+    def hyperparameters(self, settings: dict) -> None:
+        """Writes the run's settings for TensorBoard's HPARAMS tab (tuples as ``64,64``)."""
+        from tensorboard.plugins.hparams import api as hparams
+
+        plain = {
+            name: ",".join(map(str, value)) if isinstance(value, tuple | list) else value
+            for name, value in settings.items()
+            if isinstance(value, bool | int | float | str | tuple | list)
+        }
+        with self.writer.as_default():
+            hparams.hparams(plain)
+
     def update(
         self, env_steps: int, loss: LossInfo, grad_norm, learning_rate, steps_per_second: float
     ) -> None:
@@ -103,17 +116,14 @@ def progress_line(
     unit: str,
     moving_average: float,
     steps_per_second: float,
-    seconds: float,
+    eta: float,
 ) -> str:
-    """``episode 120/1000 (12%) | moving avg 45.3 | 4100 steps/s | ETA 1m05s``.
-
-    The ETA assumes the rest goes at the pace so far (episodes get longer as an agent learns, so
-    for an episode budget it is a lower bound).
-    """
+    """``episode 120/1000 (12%) | moving avg 45.3 | 4100 steps/s | ETA 1m05s``; ``eta`` in
+    seconds (``inf``: unknown)."""
     # The last rollout may end past the budget; progress stops at it.
-    done = min(done, budget)
+    if done >= budget:
+        done, eta = budget, 0.0
     fraction = done / max(budget, 1)
-    eta = seconds * (1 - fraction) / fraction if fraction > 0 else float("inf")
     return (
         f"{unit} {done}/{budget} ({fraction:.0%}) | moving avg {moving_average:.1f} | "
         f"{steps_per_second:.0f} steps/s | ETA {format_seconds(eta)}"

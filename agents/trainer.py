@@ -134,6 +134,9 @@ class Trainer:
         self._reported = len(self.episode_log.episodes)  # episodes in TensorBoard so far
         self._next_report = 0.0  # the budget's fraction at which the next progress line is due
         self._reported_steps = -1  # env steps at the last progress line
+        # (env steps, seconds, budget units done) at the first report after an update: the pace
+        # of the progress lines is measured from there, past start-up and compilation.
+        self._pace_from: tuple[int, float, int] | None = None
         self._running_since: float | None = None  # the training clock runs while set
 
     @property
@@ -163,6 +166,7 @@ class Trainer:
         """
         config, log, algorithm = self.config, self.episode_log, self.algorithm
         logging.info("training %s (%s) for %s", self.title, algorithm.description, budget(config))
+        self.summaries.hyperparameters(dataclasses.asdict(config))
         interval = config.eval_interval
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         next_checkpoint = config.checkpoint_every  # counted in updates since start
@@ -260,7 +264,9 @@ class Trainer:
 
     def _report(self, final: bool = False) -> None:
         """Each 2% of the budget (and at the end): TensorBoard scalars of the episodes since the
-        last report and of the newest update, and a progress line. Waits for a first episode."""
+        last report and of the newest update, and a progress line. Waits for a first episode;
+        the first report after the first update sets the point the pace (env steps/s, ETA) is
+        measured from, so compilation does not count, and prints no line (but at the end)."""
         log, config = self.episode_log, self.config
         progress = log.progress
         due = progress >= self._next_report or (final and log.env_steps != self._reported_steps)
@@ -270,14 +276,8 @@ class Trainer:
         self._next_report = (int(progress * REPORTS) + 1) / REPORTS
         self._reported_steps = env_steps
         seconds = self.train_seconds
-        steps_per_second = env_steps / max(seconds, 1e-9)
         self.summaries.episodes(episodes[self._reported :], env_steps)
         self._reported = len(episodes)
-        update = self.algorithm.last_update
-        if update is not None:
-            loss, norm = update
-            learning_rate = self.algorithm.optimizer.learning_rate
-            self.summaries.update(env_steps, loss, norm, learning_rate, steps_per_second)
         # Progress is counted in the unit of the budget that is nearer its end.
         by_steps = bool(config.max_steps) and (
             not config.max_eps or env_steps * config.max_eps >= len(episodes) * config.max_steps
@@ -286,8 +286,26 @@ class Trainer:
             done, total, unit = env_steps, config.max_steps, "env step"
         else:
             done, total, unit = len(episodes), config.max_eps, "episode"
+        update = self.algorithm.last_update
+        if self._pace_from is None:
+            if update is None and not final:
+                return  # nothing compiled and run yet: no pace to measure
+            self._pace_from = (env_steps, seconds, done)
+            if not final:
+                return
+        from_steps, from_seconds, from_done = self._pace_from
+        elapsed = seconds - from_seconds
+        if env_steps > from_steps and elapsed > 0:
+            steps_per_second = (env_steps - from_steps) / elapsed
+        else:  # only the end, right after the first update: the whole run's pace
+            steps_per_second = env_steps / max(seconds, 1e-9)
+        eta = (total - done) * elapsed / (done - from_done) if done > from_done else float("inf")
+        if update is not None:
+            loss, norm = update
+            learning_rate = self.algorithm.optimizer.learning_rate
+            self.summaries.update(env_steps, loss, norm, learning_rate, steps_per_second)
         last = episodes[-1]
-        line = progress_line(done, total, unit, last.moving_average, steps_per_second, seconds)
+        line = progress_line(done, total, unit, last.moving_average, steps_per_second, eta)
         if by_steps:
             line += f" | {len(episodes)} episodes"
         line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"

@@ -42,6 +42,7 @@ EXPECTED_TAGS = {
     "eval/mean_return",
     "eval/std_return",
     "worker_0/return",
+    "_hparams_/session_start_info",  # the run's settings, for the HPARAMS tab
 }
 
 
@@ -49,6 +50,7 @@ def test_a2c_writes_the_tensorboard_scalars(tmp_path):
     config = A2CConfig(num_envs=4, max_steps=3000, eval_interval=1000, eval_episodes=3)
     Trainer(A2CAgent(config), tmp_path).train()
     assert EXPECTED_TAGS <= tensorboard_tags(tmp_path)
+    assert len(list(Path(tmp_path, "logs").glob("*/events.out.tfevents.*"))) == 1
 
 
 def test_a3c_writes_the_tensorboard_scalars_from_the_master_thread(tmp_path):
@@ -60,7 +62,7 @@ def test_a3c_writes_the_tensorboard_scalars_from_the_master_thread(tmp_path):
 
 
 def test_progress_line_says_done_budget_speed_and_eta():
-    line = progress_line(250, 1000, "episode", 45.25, 4100.0, seconds=30.0)
+    line = progress_line(250, 1000, "episode", 45.25, 4100.0, eta=90.0)
     assert line == "episode 250/1000 (25%) | moving avg 45.2 | 4100 steps/s | ETA 1m30s"
     assert format_seconds(7300) == "2h01m" and format_seconds(float("inf")) == "?"
 
@@ -146,4 +148,7 @@ def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
     played = run(f"--model={exported}", "--episodes=1", "--save_dir=/nonexistent")
     assert played.returncode == 0 and "episode 1 | step 1" in played.stdout
     wrong = run(f"--model={exported}", "--env=Acrobot-v1")
-    assert wrong.returncode == 2 and "the env has 6 numbers and 3 actions" in wrong.stderr
+    assert (
+        wrong.returncode == 2
+        and "the env has observations of 6 numbers and needs 3" in wrong.stderr
+    )
