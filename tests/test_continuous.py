@@ -160,8 +160,10 @@ def test_the_pendulum_preset_applies_and_given_settings_override_it():
     assert config.gamma == 0.95  # given
     assert config.gae_lambda == preset.settings["gae_lambda"]
     assert config.normalize_observations and config.normalize_rewards
-    cartpole, none = apply_preset(A2CConfig(), lambda name: False)
-    assert none is None and cartpole == A2CConfig()
+    cartpole, preset = apply_preset(A2CConfig(), lambda name: False)
+    assert preset.settings == {} and cartpole == A2CConfig()  # the defaults were tuned there
+    unset = A2CConfig(env="NoPreset-v0")  # no entry: the config as it was
+    assert apply_preset(unset, lambda name: False) == (unset, None)
     with pytest.raises(ConfigError, match="--lr_schedule=linear: it decays over --max_steps"):
         A2CConfig(lr_schedule="linear", max_steps=0, max_eps=10)
 
