@@ -117,7 +117,8 @@ class Memory:
                     f"{name[:-1] if name.endswith('s') else name} must have {n} entries "
                     f"(one per env){each}, got shape {np.shape(value)}"
                 )
-            array[t] = np.reshape(value, entries)
+            # Per-step scalars of N envs come as (N,) already: no reshape on the hot path.
+            array[t] = value if np.ndim(value) == len(entries) else np.reshape(value, entries)
         self._steps = t + 1
 
     def to_rollout(self, next_state, pad_to: int | None = None) -> Rollout:

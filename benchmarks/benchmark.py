@@ -70,6 +70,11 @@ RAY_THROUGHPUT_LONG = [
 ]
 
 
+def pendulum_suite(title: str, command: list[str], purpose: str, seeds=None) -> Suite:
+    """A suite on Pendulum-v1, whose target is a (greedy) mean return of -200."""
+    return Suite(title, command, purpose, seeds, env="Pendulum-v1", target=-200.0)
+
+
 def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> Suite:
     """A throughput suite of A3C on Ray with ``workers`` processes of ``envs`` envs each, seeds
     0-2: 300k steps, or with ``long`` 1M steps of t_max 40."""
@@ -166,49 +171,39 @@ SUITES = {
         "`python a3c_cartpole.py --train --backend=ray`: 1000 episodes, then the greedy "
         "evaluation of the best evaluated model.",
     ),
-    "a2c-pendulum": Suite(
+    "a2c-pendulum": pendulum_suite(
         "A2C on Pendulum-v1, its preset (1M env steps)",
         ["a2c_cartpole.py", "--train", "--env=Pendulum-v1"],
         "Continuous actions: the Gaussian policy with the preset of agents/presets.py (8 envs, "
         "t_max 8, gamma and GAE 0.9, Adam 1e-3 decayed linearly, observations and rewards "
         "normalised), evaluated every 50k steps; the greedy mean is the best evaluated model's "
         "over 100 new episodes. Target: a greedy mean of -200.",
-        env="Pendulum-v1",
-        target=-200.0,
     ),
-    "a2c-pendulum-target": Suite(
+    "a2c-pendulum-target": pendulum_suite(
         "A2C on Pendulum-v1, its preset, stopped at the first greedy evaluation of -200",
         ["a2c_cartpole.py", "--train", "--env=Pendulum-v1", "--stop-at-eval-return=-200"],
         "Time to reach the target: the run ends at the first evaluation (every 50k steps, 100 "
         "episodes) whose greedy mean reaches -200, or at 1M steps; the greedy mean is the saved "
         "model's over 100 other episodes.",
-        env="Pendulum-v1",
-        target=-200.0,
     ),
-    "sb3-a2c-pendulum": Suite(
+    "sb3-a2c-pendulum": pendulum_suite(
         "Peer: Stable-Baselines3 A2C, RL Zoo's Pendulum-v1 settings (1M env steps)",
         ["benchmarks/sb3_a2c.py", "--env=Pendulum-v1"],
         "RL Zoo's hyperparams/a2c.yml for Pendulum-v1 (8 envs, n_steps 8, gamma and GAE 0.9, "
         "RMSprop lin_7e-4, gSDE, VecNormalize), no evaluations during training; the greedy "
         "mean is the final model's over 100 new episodes.",
-        env="Pendulum-v1",
-        target=-200.0,
     ),
-    "a3c-pendulum": Suite(
+    "a3c-pendulum": pendulum_suite(
         "A3C on Pendulum-v1, its preset (1M env steps)",
         ["a3c_cartpole.py", "--train", "--env=Pendulum-v1"],
         "The Gaussian policy in A3C's worker threads, with the A3C preset of agents/presets.py.",
         [0, 1, 2],
-        env="Pendulum-v1",
-        target=-200.0,
     ),
-    "a3c-ray-pendulum": Suite(
+    "a3c-ray-pendulum": pendulum_suite(
         "A3C on Ray on Pendulum-v1, its preset (1M env steps)",
         ["a3c_cartpole.py", "--train", "--env=Pendulum-v1", "--backend=ray"],
         "The same, a process per worker.",
         [0, 1, 2],
-        env="Pendulum-v1",
-        target=-200.0,
     ),
     "a2c-mountaincar-continuous": Suite(
         "A2C on MountainCarContinuous-v0, normalised, 300k env steps",
