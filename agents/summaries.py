@@ -29,10 +29,11 @@ def run_directory(save_dir: str | os.PathLike, algorithm: str) -> Path:
 class Summaries:
     """Writes a run's scalars for TensorBoard; call from one thread only.
 
-    Tags, each against env steps:
+    Tags, each a plain scalar (``simple_value``) against env steps:
 
     - ``episode/return``, ``episode/length``: means over the episodes finished since the last
-      point (every episode is in the run's CSV file), ``episode/moving_average`` (0.99/0.01) and
+      point, a point per progress report (each 2% of the budget, and at the end; every episode
+      is in the run's CSV file), ``episode/moving_average`` (0.99/0.01) and
       ``worker_<i>/return`` for each A3C worker (or A2C env),
     - ``train/policy_loss``, ``train/value_loss``, ``train/entropy``, ``train/grad_norm``
       (before clipping), ``train/learning_rate``, ``train/env_steps_per_second``,
@@ -63,15 +64,16 @@ class Summaries:
         """
         if not episodes:
             return
-        with self.writer.as_default(step=env_steps):
-            tf.summary.scalar("episode/return", np.mean([e.episode_return for e in episodes]))
-            tf.summary.scalar("episode/length", np.mean([e.length for e in episodes]))
-            tf.summary.scalar("episode/moving_average", episodes[-1].moving_average)
-            if self.per_worker:
-                workers = sorted({e.worker for e in episodes})
-                for worker in workers:
-                    returns = [e.episode_return for e in episodes if e.worker == worker]
-                    tf.summary.scalar(f"worker_{worker}/return", np.mean(returns))
+        scalars = {
+            "episode/return": np.mean([e.episode_return for e in episodes]),
+            "episode/length": np.mean([e.length for e in episodes]),
+            "episode/moving_average": episodes[-1].moving_average,
+        }
+        if self.per_worker:
+            for worker in sorted({e.worker for e in episodes}):
+                returns = [e.episode_return for e in episodes if e.worker == worker]
+                scalars[f"worker_{worker}/return"] = np.mean(returns)
+        self._write(env_steps, scalars)
 
     def hyperparameters(self, settings: dict) -> None:
         """Writes the run's settings for TensorBoard's HPARAMS tab (tuples as ``64,64``)."""
@@ -89,19 +91,34 @@ class Summaries:
         self, env_steps: int, loss: LossInfo, grad_norm, learning_rate, steps_per_second: float
     ) -> None:
         """Writes the latest update's losses and the training speed."""
-        with self.writer.as_default(step=env_steps):
-            tf.summary.scalar("train/policy_loss", loss.policy_loss)
-            tf.summary.scalar("train/value_loss", loss.value_loss)
-            tf.summary.scalar("train/entropy", loss.entropy)
-            tf.summary.scalar("train/grad_norm", grad_norm)
-            tf.summary.scalar("train/learning_rate", learning_rate)
-            tf.summary.scalar("train/env_steps_per_second", steps_per_second)
+        self._write(
+            env_steps,
+            {
+                "train/policy_loss": loss.policy_loss,
+                "train/value_loss": loss.value_loss,
+                "train/entropy": loss.entropy,
+                "train/grad_norm": grad_norm,
+                "train/learning_rate": learning_rate,
+                "train/env_steps_per_second": steps_per_second,
+            },
+        )
 
     def evaluation(self, env_steps: int, result: EvalResult) -> None:
         """Writes a greedy evaluation's mean and standard deviation."""
-        with self.writer.as_default(step=env_steps):
-            tf.summary.scalar("eval/mean_return", result.mean)
-            tf.summary.scalar("eval/std_return", result.std)
+        self._write(env_steps, {"eval/mean_return": result.mean, "eval/std_return": result.std})
+
+    def _write(self, env_steps: int, scalars: dict) -> None:
+        """One event at ``env_steps`` holding ``scalars`` (tag -> number) as plain scalar
+        values (``simple_value``), which TensorBoard plots and ``EventAccumulator.Scalars``
+        and pandas readers take as they are; one op for all tags."""
+        summary = tf.compat.v1.Summary(
+            value=[
+                tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value))
+                for tag, value in scalars.items()
+            ]
+        )
+        with self.writer.as_default():
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=env_steps)
 
     def close(self) -> None:
         """Flushes and closes the event file; a later write opens a new one."""

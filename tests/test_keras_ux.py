@@ -19,14 +19,22 @@ from utils.checkpoint import model_path, save_weights
 from utils.plotting import plot_training_curve
 
 
-def tensorboard_tags(save_dir):
-    """Every scalar tag written under ``<save_dir>/logs``, read back from the event files."""
-    tags = set()
+def tensorboard_points(save_dir):
+    """tag -> [(env steps, value)] of every plain scalar written under ``<save_dir>/logs``, read
+    back from the event files; other summaries (the hparams) as ``(step, None)``."""
+    points = {}
     for path in Path(save_dir, "logs").glob("*/events.out.tfevents.*"):
         for record in tf.data.TFRecordDataset(str(path)):
             event = tf.compat.v1.Event.FromString(record.numpy())
-            tags.update(value.tag for value in event.summary.value)
-    return tags
+            for value in event.summary.value:
+                number = value.simple_value if value.HasField("simple_value") else None
+                points.setdefault(value.tag, []).append((event.step, number))
+    return points
+
+
+def tensorboard_tags(save_dir):
+    """Every tag written under ``<save_dir>/logs``."""
+    return set(tensorboard_points(save_dir))
 
 
 EXPECTED_TAGS = {
@@ -48,9 +56,26 @@ EXPECTED_TAGS = {
 
 def test_a2c_writes_the_tensorboard_scalars(tmp_path):
     config = A2CConfig(num_envs=4, max_steps=3000, eval_interval=1000, eval_episodes=3)
-    Trainer(A2CAgent(config), tmp_path).train()
-    assert EXPECTED_TAGS <= tensorboard_tags(tmp_path)
+    trainer = Trainer(A2CAgent(config), tmp_path)
+    trainer.train()
+    points = tensorboard_points(tmp_path)
+    assert EXPECTED_TAGS <= set(points)
     assert len(list(Path(tmp_path, "logs").glob("*/events.out.tfevents.*"))) == 1
+    # Plain scalars, a point per progress report over the whole run, the last at its end.
+    returns = points["episode/return"]
+    assert all(
+        value is not None
+        for tag in EXPECTED_TAGS - {"_hparams_/session_start_info"}
+        for _, value in points[tag]
+    )
+    steps = [step for step, _ in returns]
+    assert steps == sorted(set(steps)) and len(steps) >= 20
+    assert steps[-1] == trainer.episode_log.env_steps
+    episodes = trainer.episode_log.episodes
+    assert min(value for _, value in returns) >= min(e.episode_return for e in episodes)
+    assert [step for step, _ in points["eval/mean_return"]] == [
+        evaluation.env_steps for evaluation in trainer.evaluations
+    ]
 
 
 def test_a3c_writes_the_tensorboard_scalars_from_the_master_thread(tmp_path):
