@@ -224,6 +224,35 @@ SUITES = {
         env="LunarLanderContinuous-v3",
         target=200.0,
     ),
+    "a2c-lunarlander": Suite(
+        "A2C on LunarLander-v3, its preset (1.5M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=LunarLander-v3"],
+        "`python a2c_cartpole.py --train --env=LunarLander-v3` with nothing else: the preset of "
+        "agents/presets.py, evaluated every 100k steps; the greedy mean is the best evaluated "
+        "model's over 100 new episodes. Threshold 200.",
+        [0, 1, 2],
+        env="LunarLander-v3",
+        target=200.0,
+    ),
+    "sb3-a2c-lunarlander": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's LunarLander settings (200k env steps)",
+        ["benchmarks/sb3_a2c.py", "--env=LunarLander-v3"],
+        "RL Zoo's hyperparams/a2c.yml for LunarLander (8 envs, n_steps 5, gamma 0.995, RMSprop "
+        "lin_8.3e-4, ent_coef 1e-5) at the zoo's budget; the greedy mean is the final model's "
+        "over 100 new episodes.",
+        [0, 1, 2],
+        env="LunarLander-v3",
+        target=200.0,
+    ),
+    "sb3-a2c-lunarlander-long": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's LunarLander settings, 1.5M env steps",
+        ["benchmarks/sb3_a2c.py", "--env=LunarLander-v3", "--max_steps=1500000"],
+        "The zoo's settings with our preset's budget (its learning rate decays over the longer "
+        "run).",
+        [0],
+        env="LunarLander-v3",
+        target=200.0,
+    ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],

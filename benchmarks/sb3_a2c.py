@@ -9,9 +9,12 @@ A2C defaults otherwise: RMSprop 7e-4, n_steps 5, max_grad_norm 0.5), stopped as 
 100 training episodes average the env's threshold (475), as ``a2c_cartpole.py
 --stop-at-threshold`` is; Pendulum-v1 (8 envs, n_steps 8, gamma 0.9, GAE 0.9, vf 0.4, RMSprop
 with lr linearly decayed from 7e-4, gSDE with log_std_init -2, VecNormalize of observations and
-rewards) for the zoo's 1M steps. Prints the lines benchmark.py reads and writes the same episode
-CSV, so both are measured the same way in one run. The greedy evaluation is of the final model,
-on 100 new seeded episodes (with VecNormalize's statistics frozen and rewards raw).
+rewards) for the zoo's 1M steps; LunarLander-v3 (8 envs, gamma 0.995, n_steps 5, lr linearly
+decayed from 8.3e-4, ent_coef 1e-5) for the zoo's 200k steps (or ``--max_steps``);
+MountainCar-v0 (16 envs, ent_coef 0, VecNormalize) for 1M steps. Prints the lines benchmark.py
+reads and writes the same episode CSV, so both are measured the same way in one run. The greedy
+evaluation is of the final model, on 100 new seeded episodes (with VecNormalize's statistics
+frozen and rewards raw).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import csv
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -35,10 +39,30 @@ def linear(start: float):
     return lambda progress_remaining: progress_remaining * start
 
 
-# env -> (A2C keyword arguments, envs, steps, VecNormalize of observations and rewards)
+class Zoo(NamedTuple):
+    """RL Zoo's settings for one env."""
+
+    settings: dict  # A2C keyword arguments
+    envs: int
+    steps: int  # the zoo's budget
+    normalize: bool = False  # VecNormalize of observations and rewards
+    stop_at_threshold: bool = False  # stop once the last 100 training episodes average it
+
+
 ZOO = {
-    "CartPole-v1": ({"ent_coef": 0.0}, 8, 500_000, False),
-    "Pendulum-v1": (
+    "CartPole-v1": Zoo({"ent_coef": 0.0}, 8, 500_000, stop_at_threshold=True),
+    "LunarLander-v3": Zoo(
+        {
+            "gamma": 0.995,
+            "n_steps": 5,
+            "learning_rate": linear(0.00083),
+            "ent_coef": 0.00001,
+        },
+        8,
+        200_000,
+    ),
+    "MountainCar-v0": Zoo({"ent_coef": 0.0}, 16, 1_000_000, normalize=True),
+    "Pendulum-v1": Zoo(
         {
             "ent_coef": 0.0,
             "max_grad_norm": 0.5,
@@ -54,7 +78,7 @@ ZOO = {
         },
         8,
         1_000_000,
-        True,
+        normalize=True,
     ),
 }
 
@@ -95,19 +119,21 @@ def main() -> None:
     parser.add_argument("--save_dir", required=True)
     parser.add_argument("--max_steps", type=int, default=0, help="default: the zoo's budget")
     args = parser.parse_args()
-    settings, num_envs, zoo_steps, normalize = ZOO[args.env]
-    envs = make_vec_env(args.env, n_envs=num_envs, seed=args.seed)
+    zoo = ZOO[args.env]
+    settings = zoo.settings
+    envs = make_vec_env(args.env, n_envs=zoo.envs, seed=args.seed)
     evaluation = make_vec_env(args.env, n_envs=1, seed=args.seed + 10_000)
-    if normalize:
-        envs = VecNormalize(envs, gamma=settings["gamma"])
+    if zoo.normalize:
+        envs = VecNormalize(envs, gamma=settings.get("gamma", 0.99))
         evaluation = VecNormalize(evaluation, training=False, norm_reward=False)
     model = A2C("MlpPolicy", envs, seed=args.seed, device="cpu", **settings)
-    callback = StopAtThreshold(gym.spec(args.env).reward_threshold)
-    model.learn(total_timesteps=args.max_steps or zoo_steps, callback=callback)
+    threshold = gym.spec(args.env).reward_threshold if zoo.stop_at_threshold else None
+    callback = StopAtThreshold(threshold)
+    model.learn(total_timesteps=args.max_steps or zoo.steps, callback=callback)
     seconds = time.perf_counter() - callback.start
     steps = model.num_timesteps
     print(f"trained {len(callback.rows)} episodes, {steps} env steps in {seconds:.1f} s")
-    if normalize:
+    if zoo.normalize:
         evaluation.obs_rms = envs.obs_rms  # the statistics the policy was trained with
     returns, _ = evaluate_policy(
         model, evaluation, n_eval_episodes=100, deterministic=True, return_episode_rewards=True
