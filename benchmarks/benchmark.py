@@ -224,6 +224,40 @@ SUITES = {
         env="LunarLanderContinuous-v3",
         target=200.0,
     ),
+    "a2c-cartpole-v0": Suite(
+        "A2C on CartPole-v0, its preset",
+        ["a2c_cartpole.py", "--train", "--env=CartPole-v0"],
+        "The 200-step CartPole with the defaults (its preset only shortens the budget); the "
+        "greedy mean is the best evaluated model's over 100 new episodes. Threshold 195.",
+        env="CartPole-v0",
+        target=195.0,
+    ),
+    "a3c-cartpole-v0": Suite(
+        "A3C on CartPole-v0, its preset",
+        ["a3c_cartpole.py", "--train", "--env=CartPole-v0"],
+        "The same with A3C's defaults (2 worker threads).",
+        [0, 1, 2],
+        env="CartPole-v0",
+        target=195.0,
+    ),
+    "a2c-mountaincar": Suite(
+        "A2C on MountainCar-v0, its preset",
+        ["a2c_cartpole.py", "--train", "--env=MountainCar-v0"],
+        "-1 a step until the car reaches the flag, 200 steps at most: a policy learns nothing "
+        "until some episode reaches the flag. Threshold -110.",
+        [0, 1, 2],
+        env="MountainCar-v0",
+        target=-110.0,
+    ),
+    "sb3-a2c-mountaincar": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's MountainCar settings (1M env steps)",
+        ["benchmarks/sb3_a2c.py", "--env=MountainCar-v0"],
+        "RL Zoo's hyperparams/a2c.yml for MountainCar-v0 (16 envs, ent_coef 0, VecNormalize, "
+        "SB3's defaults otherwise: RMSprop 7e-4, n_steps 5).",
+        [0],
+        env="MountainCar-v0",
+        target=-110.0,
+    ),
     "a2c-lunarlander": Suite(
         "A2C on LunarLander-v3, its preset (1.5M env steps)",
         ["a2c_cartpole.py", "--train", "--env=LunarLander-v3"],
