@@ -281,15 +281,6 @@ SUITES = {
         env="LunarLander-v3",
         target=200.0,
     ),
-    "sb3-a2c-lunarlander-long": Suite(
-        "Peer: Stable-Baselines3 A2C, RL Zoo's LunarLander settings, 1.5M env steps",
-        ["benchmarks/sb3_a2c.py", "--env=LunarLander-v3", "--max_steps=1500000"],
-        "The zoo's settings with our preset's budget (its learning rate decays over the longer "
-        "run).",
-        [0],
-        env="LunarLander-v3",
-        target=200.0,
-    ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
