@@ -13,6 +13,7 @@ import dataclasses
 import os
 from typing import ClassVar
 
+from models.actor_critic import ACTIVATIONS
 from utils.envs import VECTOR_MODES
 from utils.settings import (
     ConfigError,
@@ -62,7 +63,15 @@ class ActorCriticConfig:
     value_coef: float = setting(0.5, "Weight of the value loss.", at_least(0))
     max_grad_norm: float = setting(40.0, "Clip gradients to this global norm.", above(0))
     hidden_units: tuple[int, ...] = setting(
-        (128,), "Widths of the shared trunk's layers, comma-separated.", at_least(1)
+        (128,),
+        "Widths of the trunk's layers, comma-separated (both trunks' with --separate_value_trunk).",
+        at_least(1),
+    )
+    activation: str = setting("relu", "Nonlinearity of the trunk's layers.", one_of(*ACTIVATIONS))
+    separate_value_trunk: bool = setting(
+        False,
+        "Give the value head a trunk of its own (same widths) instead of sharing the "
+        "policy's, as Stable-Baselines3's MLP policies do.",
     )
     log_std_init: float = setting(
         0.0,
@@ -120,6 +129,8 @@ class ActorCriticConfig:
             "hidden_units": self.hidden_units,
             "log_std_init": self.log_std_init,
             "normalize_observations": self.normalize_observations,
+            "activation": self.activation,
+            "separate_value_trunk": self.separate_value_trunk,
         }
 
     def __post_init__(self):

@@ -46,18 +46,18 @@ class UsageError(ValueError):
     """Bad input from the user, reported as one line and exit status 2."""
 
 
+# The settings that shape a saved model: playing, evaluating and exporting it read them.
+MODEL_SETTINGS = (
+    "hidden_units",
+    "activation",
+    "separate_value_trunk",
+    "normalize_observations",
+)
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.
 USED_WITHOUT_TRAINING = {
-    "play": {"env", "seed", "hidden_units", "normalize_observations", "jit_compile"},
-    "evaluate": {
-        "env",
-        "seed",
-        "hidden_units",
-        "normalize_observations",
-        "jit_compile",
-        "eval_episodes",
-    },
-    "export": {"env", "hidden_units", "normalize_observations"},
+    "play": {"env", "seed", *MODEL_SETTINGS, "jit_compile"},
+    "evaluate": {"env", "seed", *MODEL_SETTINGS, "jit_compile", "eval_episodes"},
+    "export": {"env", *MODEL_SETTINGS},
     "random": {"env", "seed", "max_eps", "max_steps"},
 }
 PLAY_OPTIONS = ("record", "render", "episodes")
@@ -259,7 +259,8 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     obs_dim, num_actions, continuous = env_dims(env.observation_space, env.action_space)
     env.close()
     outputs = 2 * num_actions if continuous else num_actions  # the policy's params
-    per_step = obs_dim + ACTIVATION_COPIES * (sum(config.hidden_units) + outputs + 1) + 8
+    trunks = 2 if config.separate_value_trunk else 1
+    per_step = obs_dim + ACTIVATION_COPIES * (trunks * sum(config.hidden_units) + outputs + 1) + 8
     learners = 1
     if isinstance(config, A3CConfig) and config.backend == "threads":
         learners = config.workers
@@ -272,7 +273,7 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
             "fewer workers, or --backend=ray to spread them over machines"
         )
     widths = [obs_dim, *config.hidden_units]
-    parameters = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    parameters = trunks * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
     parameters += (widths[-1] + 1) * (num_actions + 1) + (num_actions if continuous else 0)
     copies = WEIGHT_COPIES + (learners if learners > 1 else 0)
     model = parameters * FLOAT_BYTES * copies

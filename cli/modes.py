@@ -110,6 +110,8 @@ def train_and_report(
 FIXED_ON_RESUME = (
     "env",
     "hidden_units",
+    "activation",
+    "separate_value_trunk",
     "normalize_observations",
     "normalize_rewards",
     "lr_schedule",

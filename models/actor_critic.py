@@ -8,16 +8,22 @@ import tensorflow as tf
 from models.distributions import Categorical, DiagonalGaussian
 from models.normalization import ObservationNormalization
 
+# The trunk's nonlinearities: ReLU (the A3C paper's), tanh (Stable-Baselines3's MLP policies).
+ACTIVATIONS = ("relu", "tanh")
+
 
 @keras.saving.register_keras_serializable(package="a3c_keras")
 class ActorCriticModel(keras.Model):
     """Policy and value function on one shared trunk.
 
-    A stack of ReLU ``Dense`` layers (the trunk) feeds two linear heads: the policy head gives
-    the parameters of the action distribution (``self.distribution``), the value head gives the
-    state value V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section 5.1:
-    "a softmax output for the policy and a single linear output for the value function"); the
-    2018 TensorFlow example used two separate trunks instead.
+    A stack of ``Dense`` layers (the trunk, ReLU or tanh) feeds two linear heads: the policy head
+    gives the parameters of the action distribution (``self.distribution``), the value head gives
+    the state value V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section
+    5.1: "a softmax output for the policy and a single linear output for the value function").
+    With ``separate_value_trunk`` the value head has a trunk of its own, of the same widths, as
+    Stable-Baselines3's MLP policies and the 2018 TensorFlow example have: the value loss then
+    cannot move the policy's features (MountainCar-v0 needs that, and tanh, to learn; measured
+    in ``agents/presets.py``).
 
     - Discrete actions (``continuous=False``): ``Categorical``; the head gives the logits of
       pi(a|s), float32 ``(batch, num_actions)``.
@@ -37,6 +43,8 @@ class ActorCriticModel(keras.Model):
         num_actions: discrete actions (``env.action_space.n``), or with ``continuous`` the
             action's dimensions (``env.action_space.shape[0]``); >= 1.
         hidden_units: width of each trunk layer, all >= 1.
+        activation: the trunk's nonlinearity, one of ``ACTIVATIONS`` ("relu" or "tanh").
+        separate_value_trunk: give the value head its own trunk instead of the shared one.
         continuous: a Gaussian policy for Box actions instead of a categorical one.
         log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
         normalize_observations: normalise observations with running statistics.
@@ -49,7 +57,8 @@ class ActorCriticModel(keras.Model):
     that ``keras.saving.load_model`` reads back wherever this module has been imported.
 
     Raises:
-        ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1.
+        ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1, or
+            ``activation`` is not in ``ACTIVATIONS``.
     """
 
     def __init__(
@@ -59,6 +68,8 @@ class ActorCriticModel(keras.Model):
         continuous: bool = False,
         log_std_init: float = 0.0,
         normalize_observations: bool = False,
+        activation: str = "relu",
+        separate_value_trunk: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,20 +77,22 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
         if not hidden_units or any(units < 1 for units in hidden_units):
             raise ValueError(f"hidden_units must be one or more widths >= 1, got {hidden_units}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.num_actions = int(num_actions)
         self.hidden_units = tuple(int(units) for units in hidden_units)
         self.continuous = bool(continuous)
         self.log_std_init = float(log_std_init)
         self.normalize_observations = bool(normalize_observations)
+        self.activation = activation
+        self.separate_value_trunk = bool(separate_value_trunk)
         self.normalizer = (
             ObservationNormalization(name="observation_normalization")
             if normalize_observations
             else None
         )
-        self.trunk = [
-            keras.layers.Dense(units, activation="relu", name=f"trunk_{i}")
-            for i, units in enumerate(self.hidden_units)
-        ]
+        self.trunk = self._dense_stack("trunk")
+        self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else []
         if self.continuous:
             self.distribution = DiagonalGaussian(self.num_actions)
             self.policy_head = keras.layers.Dense(self.num_actions, name="policy_mean")
@@ -93,14 +106,25 @@ class ActorCriticModel(keras.Model):
             self.policy_head = keras.layers.Dense(self.num_actions, name="policy_logits")
         self.value_head = keras.layers.Dense(1, name="value")
 
+    def _dense_stack(self, name: str) -> list:
+        return [
+            keras.layers.Dense(units, activation=self.activation, name=f"{name}_{i}")
+            for i, units in enumerate(self.hidden_units)
+        ]
+
     def call(self, states):
-        hidden = states if self.normalizer is None else self.normalizer(states)
+        inputs = states if self.normalizer is None else self.normalizer(states)
+        hidden = inputs
         for layer in self.trunk:
             hidden = layer(hidden)
         params = self.policy_head(hidden)
         if self.continuous:
             log_std = tf.broadcast_to(tf.cast(self.log_std, params.dtype), tf.shape(params))
             params = tf.concat([params, log_std], axis=-1)
+        if self.value_trunk:
+            hidden = inputs
+            for layer in self.value_trunk:
+                hidden = layer(hidden)
         value = tf.squeeze(self.value_head(hidden), axis=-1)
         return params, value
 
@@ -135,6 +159,8 @@ class ActorCriticModel(keras.Model):
             "continuous": self.continuous,
             "log_std_init": self.log_std_init,
             "normalize_observations": self.normalize_observations,
+            "activation": self.activation,
+            "separate_value_trunk": self.separate_value_trunk,
         }
 
 
@@ -143,6 +169,8 @@ def build_model(
     hidden_units: tuple[int, ...] = (128,),
     log_std_init: float = 0.0,
     normalize_observations: bool = False,
+    activation: str = "relu",
+    separate_value_trunk: bool = False,
 ) -> ActorCriticModel:
     """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
     ``obs_dim``, ``num_actions`` and ``continuous``); the other arguments are the model's."""
@@ -152,5 +180,7 @@ def build_model(
         continuous=dims.continuous,
         log_std_init=log_std_init,
         normalize_observations=normalize_observations,
+        activation=activation,
+        separate_value_trunk=separate_value_trunk,
     )
     return model.build_for(dims.obs_dim)

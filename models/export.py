@@ -3,9 +3,10 @@ anywhere: ``keras.saving.load_model(path)`` needs neither this project nor any c
 
 The plain model computes the same function: observation normalisation (``Normalization`` with
 the running statistics, then a clip to +-10 made of ``Rescaling`` and ``ReLU``), the trunk, the
-policy head and the value head, with the trained weights copied in. For a Gaussian policy the
-learned log standard deviation is the bias of a ``Dense`` layer whose kernel is zero, so it is
-broadcast beside the mean exactly as the model does.
+policy head, the value trunk (if the model has its own) and the value head, with the trained
+weights copied in. For a Gaussian policy the learned log standard deviation is the bias of a
+``Dense`` layer whose kernel is zero, so it is broadcast beside the mean exactly as the model
+does.
 
 Call: float32 ``(batch, obs_dim)`` raw observations -> ``[params, value]``: ``params`` float32
 ``(batch, P)`` (logits, or mean then log sigma) and ``value`` float32 ``(batch,)``.
@@ -42,10 +43,16 @@ def plain_model(model: ActorCriticModel) -> keras.Model:
         hidden = keras.layers.Rescaling(1.0, offset=clip, name="clip_shift")(hidden)
         hidden = keras.layers.ReLU(max_value=2 * clip, name="clip")(hidden)
         hidden = keras.layers.Rescaling(1.0, offset=-clip, name="clip_unshift")(hidden)
-    for i, layer in enumerate(model.trunk):
-        new = dense_like(layer, f"trunk_{i}", activation="relu")
-        hidden = new(hidden)
-        copies.append((new, layer.get_weights()))
+    inputs = hidden
+
+    def stack(layers: list, name: str, hidden):
+        for i, layer in enumerate(layers):
+            new = dense_like(layer, f"{name}_{i}", activation=model.activation)
+            hidden = new(hidden)
+            copies.append((new, layer.get_weights()))
+        return hidden
+
+    hidden = stack(model.trunk, "trunk", inputs)
     policy = dense_like(model.policy_head, model.policy_head.name)
     params = policy(hidden)
     copies.append((policy, model.policy_head.get_weights()))
@@ -54,6 +61,8 @@ def plain_model(model: ActorCriticModel) -> keras.Model:
         kernel = np.zeros((model.hidden_units[-1], model.num_actions), np.float32)
         copies.append((log_std, [kernel, model.log_std.numpy()]))
         params = keras.layers.Concatenate(name="policy_params")([params, log_std(hidden)])
+    if model.value_trunk:
+        hidden = stack(model.value_trunk, "value_trunk", inputs)
     value_head = dense_like(model.value_head, "value")
     value = keras.layers.Reshape((), name="state_value")(value_head(hidden))
     copies.append((value_head, model.value_head.get_weights()))

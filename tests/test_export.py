@@ -1,5 +1,6 @@
 """An exported .keras model loads with Keras alone (no project on the path) and computes what the
-trained model computes, for a categorical and a Gaussian policy with normalised observations."""
+trained model computes, for a categorical and a Gaussian policy with normalised observations, a
+ReLU shared trunk and a tanh one with a separate value trunk."""
 
 import json
 import subprocess
@@ -57,10 +58,22 @@ def test_a_cartpole_export_from_the_command_line_loads_without_the_project(tmp_p
     assert played.returncode == 0 and "episode 1 finished" in played.stdout
 
 
-@pytest.mark.parametrize("continuous", [False, True])
-def test_the_plain_model_equals_the_trained_one_with_its_statistics(tmp_path, continuous):
+@pytest.mark.parametrize(
+    "continuous, activation, separate_value_trunk",
+    [(False, "relu", False), (True, "relu", False), (False, "tanh", True), (True, "tanh", True)],
+)
+def test_the_plain_model_equals_the_trained_one_with_its_statistics(
+    tmp_path, continuous, activation, separate_value_trunk
+):
     dims = Dims(3, 2, continuous)
-    model = build_model(dims, (8,), log_std_init=-0.7, normalize_observations=True)
+    model = build_model(
+        dims,
+        (8, 5),
+        log_std_init=-0.7,
+        normalize_observations=True,
+        activation=activation,
+        separate_value_trunk=separate_value_trunk,
+    )
     rng = np.random.default_rng(1)
     model.update_statistics(rng.normal(4.0, 3.0, (200, 3)).astype(np.float32))
     for weight in model.trainable_variables:  # not the initial weights

@@ -27,11 +27,44 @@ def test_both_heads_share_the_trunk():
     assert len(model.trainable_variables) == 6
 
 
+def test_a_separate_value_trunk_keeps_the_value_loss_off_the_policy():
+    model = ActorCriticModel(
+        num_actions=2, hidden_units=(8, 8), activation="tanh", separate_value_trunk=True
+    ).build_for(4)
+    policy_weights = [*model.trunk[0].weights, *model.trunk[1].weights]
+    value_weights = [*model.value_trunk[0].weights, *model.value_trunk[1].weights]
+    with tf.GradientTape(persistent=True) as tape:
+        logits, value = model(tf.random.normal((3, 4), seed=0))
+        policy_output, value_output = tf.reduce_sum(logits), tf.reduce_sum(value)
+    assert all(g is None for g in tape.gradient(value_output, policy_weights))
+    assert all(g is None for g in tape.gradient(policy_output, value_weights))
+    assert all(g is not None for g in tape.gradient(value_output, value_weights))
+    # two trunks of two layers (kernel and bias each), then the two heads
+    assert len(model.trainable_variables) == 12
+    hidden = model.trunk[1](model.trunk[0](tf.ones((1, 4))))
+    assert float(tf.reduce_min(hidden)) >= -1.0 and float(tf.reduce_max(hidden)) <= 1.0
+
+
+def test_a_saved_model_loads_only_into_the_same_activation_and_trunks(tmp_path):
+    path = save_weights(
+        ActorCriticModel(2, (8,), activation="tanh").build_for(4),
+        tmp_path / "tanh.weights.h5",
+        "CartPole-v1",
+    )
+    with pytest.raises(CheckpointError, match=r"\(activation tanh\) than .* \(activation relu\)"):
+        load_weights(ActorCriticModel(2, (8,)).build_for(4), path, "CartPole-v1")
+    separate = ActorCriticModel(2, (8,), activation="tanh", separate_value_trunk=True)
+    with pytest.raises(CheckpointError, match="separate value trunk: True"):
+        load_weights(separate.build_for(4), path, "CartPole-v1")
+
+
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="num_actions"):
         ActorCriticModel(num_actions=0)
     with pytest.raises(ValueError, match="hidden_units"):
         ActorCriticModel(num_actions=2, hidden_units=(0,))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ActorCriticModel(num_actions=2, activation="sigmoid")
 
 
 def test_weights_round_trip_through_a_weights_h5_file(tmp_path):

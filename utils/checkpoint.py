@@ -33,6 +33,8 @@ def checkpoint_directory(save_dir: str | os.PathLike, env_id: str) -> Path:
 # What a model's architecture is, for the messages: its attribute and how it is said.
 ARCHITECTURE = (
     ("hidden_units", "hidden units {}"),
+    ("activation", "activation {}"),
+    ("separate_value_trunk", "separate value trunk: {}"),
     ("num_actions", "{} actions"),
     ("continuous", "continuous actions: {}"),
     ("normalize_observations", "observation normalisation: {}"),
@@ -126,7 +128,12 @@ def load_weights(
         raise CheckpointError(f"cannot load {path}: {first_line(error)}{hint}") from None
 
 
-OLD_DEFAULTS = {"continuous": False, "normalize_observations": False}
+OLD_DEFAULTS = {
+    "continuous": False,
+    "normalize_observations": False,
+    "activation": "relu",
+    "separate_value_trunk": False,
+}
 
 
 def architecture(description: dict, other: dict | None = None) -> str:
