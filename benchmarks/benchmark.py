@@ -241,7 +241,18 @@ SUITES = {
         target=195.0,
     ),
     "a2c-mountaincar": Suite(
-        "A2C on MountainCar-v0, RL Zoo's settings (no preset), 1M env steps",
+        "A2C on MountainCar-v0, its preset (1M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=MountainCar-v0"],
+        "`python a2c_cartpole.py --train --env=MountainCar-v0` with nothing else: RL Zoo's A2C "
+        "settings (16 envs, t_max 5, lr 7e-4, normalised) with tanh layers and a separate "
+        "value trunk, evaluated every 100k steps (the best evaluated model is kept). -1 a step "
+        "until the car reaches the flag, 200 steps at most. Threshold -110.",
+        [0, 1, 2],
+        env="MountainCar-v0",
+        target=-110.0,
+    ),
+    "a2c-mountaincar-relu": Suite(
+        "A2C on MountainCar-v0, RL Zoo's settings with the ReLU shared trunk, 1M env steps",
         ["a2c_cartpole.py", "--train", "--env=MountainCar-v0", "--max-steps=1000000"]
         + ["--num-envs=16", "--update-freq=5", "--lr=0.0007", "--hidden-units=64,64"]
         + ["--normalize-observations", "--normalize-rewards", "--eval-interval=100000"],
@@ -257,7 +268,7 @@ SUITES = {
         ["benchmarks/sb3_a2c.py", "--env=MountainCar-v0"],
         "RL Zoo's hyperparams/a2c.yml for MountainCar-v0 (16 envs, ent_coef 0, VecNormalize, "
         "SB3's defaults otherwise: RMSprop 7e-4, n_steps 5).",
-        [0],
+        [0, 1, 2],
         env="MountainCar-v0",
         target=-110.0,
     ),
