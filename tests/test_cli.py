@@ -129,3 +129,31 @@ def test_a2c_bad_input_gets_one_line_and_status_2(tmp_path, args, message):
     lines = error_lines(result)
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_mountaincar_preset_builds_a_tanh_model_with_a_separate_value_trunk(tmp_path):
+    result = run(
+        "--train",
+        "--env=MountainCar-v0",
+        "--max-steps=800",
+        "--eval-interval=0",
+        "--eval_episodes=2",
+        f"--save-dir={tmp_path}",
+        program="a2c_cartpole.py",
+    )
+    assert "--activation=tanh --separate_value_trunk=true" in result.stderr
+    assert "greedy return over 2 episodes" in result.stdout
+    # Playing takes the preset's model settings too; flags that build another model are refused.
+    played = run("--env=MountainCar-v0", f"--save-dir={tmp_path}", program="a2c_cartpole.py")
+    assert "episode 1 finished" in played.stdout
+    other = run(
+        "--env=MountainCar-v0",
+        "--activation=relu",
+        "--noseparate_value_trunk",
+        f"--save-dir={tmp_path}",
+        program="a2c_cartpole.py",
+        check=False,
+    )
+    assert other.returncode == 2
+    assert "activation tanh, separate value trunk: True" in other.stderr
+    assert "activation relu, separate value trunk: False" in other.stderr
