@@ -68,7 +68,7 @@ class A2CAgent:
         )
         self.update = tf.function(self._update, jit_compile=config.jit_compile)
         self.update = self.update.get_concrete_function(
-            rollout_spec(config.update_freq, config.num_envs, dims.obs_dim, self.model.distribution)
+            rollout_spec(config.update_freq, config.num_envs, dims.obs_dim, self.model)
         )
         self.episode_log: EpisodeLog | None = None
 

@@ -187,7 +187,7 @@ class Worker(threading.Thread):
             config.update_freq,
             config.envs_per_worker,
             master.dims.obs_dim,
-            self.local_model.distribution,
+            self.local_model,
         )
         update = tf.function(self._update, jit_compile=config.jit_compile)
         self.update = update.get_concrete_function(spec)

@@ -143,9 +143,7 @@ class RemoteWorker:
         rng = tf.random.Generator.from_seed(seed)
         self.envs, self.model, self.collector = build_worker(config, rng)
         obs_dim = int(self.envs.single_observation_space.shape[0])
-        spec = rollout_spec(
-            config.update_freq, config.envs_per_worker, obs_dim, self.model.distribution
-        )
+        spec = rollout_spec(config.update_freq, config.envs_per_worker, obs_dim, self.model)
         # Its own reward statistics (normalize_rewards), from its envs' returns; not
         # checkpointed: a resumed run's workers start them anew.
         scaler = (

@@ -73,6 +73,11 @@ class ActorCriticConfig:
         "Give the value head a trunk of its own (same widths) instead of sharing the "
         "policy's, as Stable-Baselines3's MLP policies do.",
     )
+    recurrent: bool = setting(
+        False,
+        "An LSTM core between the trunk and the heads (A3C-LSTM), for envs that need memory.",
+    )
+    lstm_units: int = setting(64, "Width of the LSTM core, with --recurrent.", at_least(1))
     log_std_init: float = setting(
         0.0,
         "Box actions: initial log standard deviation of the Gaussian policy (learned after).",
@@ -131,6 +136,7 @@ class ActorCriticConfig:
             "normalize_observations": self.normalize_observations,
             "activation": self.activation,
             "separate_value_trunk": self.separate_value_trunk,
+            "recurrent_units": self.lstm_units if self.recurrent else 0,
         }
 
     def __post_init__(self):
@@ -139,6 +145,11 @@ class ActorCriticConfig:
             raise ConfigError(
                 "flag --max_eps=0 and --max_steps=0: the run needs a budget; "
                 "give one of them a value >= 1"
+            )
+        if self.recurrent and self.separate_value_trunk:
+            raise ConfigError(
+                "flags --recurrent and --separate_value_trunk: a recurrent model's value head "
+                "reads the LSTM core; drop one of them"
             )
         if self.stop_at_eval_return > float("-inf") and not self.eval_interval:
             raise ConfigError(

@@ -59,17 +59,46 @@ class Evaluation(NamedTuple):
     result: EvalResult
 
 
-def greedy_policy(model: tf.keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """The compiled greedy action of ``model``'s distribution (``argmax_a pi(a|s)`` for a
-    categorical policy, the mean for a Gaussian): float32 ``(batch, obs_dim)`` states ->
-    actions ``(batch, ...)``, as the policy gives them (the caller clips Box actions)."""
+class GreedyPolicy:
+    """The compiled greedy action of a model's distribution (``argmax_a pi(a|s)`` for a
+    categorical policy, the mean for a Gaussian), carrying a recurrent model's state.
 
-    @tf.function(reduce_retracing=True)
-    def act(states):
-        params, _ = model(states)
-        return model.distribution.greedy(params)
+    Call ``reset(batch_size)`` at the start of episodes (zero state), then ``policy(states)``
+    each step: float32 ``(batch, obs_dim)`` states -> actions ``(batch, ...)`` as the policy
+    gives them (the caller clips Box actions).
 
-    return lambda states: act(np.asarray(states, np.float32)).numpy()
+    Args:
+        model: an ``ActorCriticModel`` or a ``LoadedPolicy`` (``initial_state``, ``step`` and
+            ``distribution``).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.recurrent_state = ()
+
+        @tf.function(reduce_retracing=True)
+        def act(states, recurrent_state):
+            params, _, recurrent_state = model.step(states, recurrent_state)
+            return model.distribution.greedy(params), recurrent_state
+
+        self._act = act
+
+    def reset(self, batch_size: int) -> None:
+        """Zeroes the state of ``batch_size`` envs (nothing to do for a feed-forward model)."""
+        self.recurrent_state = self.model.initial_state(batch_size)
+
+    def __call__(self, states: np.ndarray) -> np.ndarray:
+        if self.recurrent_state == ():  # not reset yet (a feed-forward model stays at ())
+            self.reset(len(states))
+        actions, self.recurrent_state = self._act(
+            np.asarray(states, np.float32), self.recurrent_state
+        )
+        return actions.numpy()
+
+
+def greedy_policy(model) -> GreedyPolicy:
+    """``GreedyPolicy(model)``: compiled once, kept by callers that evaluate often."""
+    return GreedyPolicy(model)
 
 
 def evaluate(
@@ -90,7 +119,8 @@ def evaluate(
         env_id: gymnasium id, as in training.
         episodes: number of episodes, >= 1.
         seed: seed of the first env.
-        policy: ``greedy_policy(model)``, if the caller keeps one (compiling it takes time).
+        policy: ``greedy_policy(model)``, if the caller keeps one (compiling it takes time);
+            reset here.
 
     Returns:
         ``EvalResult`` with the ``episodes`` returns.
@@ -108,6 +138,7 @@ def evaluate(
     running = np.ones(episodes, bool)
     try:
         states, _ = envs.reset(seed=seed)
+        act.reset(episodes)  # one episode per env: a recurrent state never needs zeroing again
         for _ in range(max_steps):
             states, rewards, terminated, truncated, _ = envs.step(to_env(act(states)))
             returns += rewards * running
@@ -153,6 +184,7 @@ def play(
     try:
         for episode in range(episodes):
             state, _ = env.reset(seed=seed + episode)
+            act.reset(1)
             if on_frame:
                 on_frame(env.render())
             episode_return, step, over = 0.0, 0, False

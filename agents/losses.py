@@ -75,6 +75,28 @@ def compute_advantages(rewards, values, next_values, episode_ends, gamma, gae_la
     return advantages, advantages + values
 
 
+def replay(model: Callable, states, valid, recurrent_state=()):
+    """The model's outputs on a rollout's ``T + 1`` states, as acting saw them.
+
+    A model with ``unroll`` (``ActorCriticModel``) runs the sequence from the rollout's stored
+    ``recurrent_state``, zeroing a recurrent state after each step with ``valid`` 0 (the reset
+    step of a vector env), where acting zeroed it; any other callable maps the flattened states.
+
+    Args:
+        states: float32 ``(T + 1, N, obs_dim)``.
+        valid: float32 ``(T, N)``.
+
+    Returns:
+        ``(params, values)``: float32 ``(T + 1, N, P)`` and ``(T + 1, N)``.
+    """
+    steps, num_envs = tf.shape(states)[0], tf.shape(states)[1]
+    if hasattr(model, "unroll"):
+        keep = tf.concat([tf.ones_like(valid[:1]), valid], axis=0)  # (T + 1, N)
+        return model.unroll(states, keep, recurrent_state)
+    params, values = model(tf.reshape(states, [steps * num_envs, -1]))
+    return tf.reshape(params, [steps, num_envs, -1]), tf.reshape(values, [steps, num_envs])
+
+
 def compute_loss(
     model: Callable,
     rollout: Rollout,
@@ -99,8 +121,10 @@ def compute_loss(
     and of every other step's advantage.
 
     Args:
-        model: maps float32 ``(B, obs_dim)`` states to ``(policy params (B, P), value (B,))``,
-            such as ``ActorCriticModel``; called once on all ``(T + 1) * N`` states.
+        model: an ``ActorCriticModel`` (its ``unroll`` replays the rollout, through an LSTM
+            core from ``rollout.recurrent_state``), or any callable mapping float32
+            ``(B, obs_dim)`` states to ``(policy params (B, P), value (B,))``, called once on
+            all ``(T + 1) * N`` states.
         rollout: a ``Rollout`` of T steps from N envs (numpy arrays or tensors).
         gamma: discount factor in (0, 1].
         gae_lambda: GAE lambda in [0, 1]; 1.0 gives the n-step returns of the A3C paper.
@@ -121,10 +145,8 @@ def compute_loss(
     truncated = tf.convert_to_tensor(rollout.truncated, tf.float32)
     valid = tf.convert_to_tensor(rollout.valid, tf.float32)
 
-    steps, num_envs = tf.shape(actions)[0], tf.shape(actions)[1]
-    params, values = model(tf.reshape(states, [(steps + 1) * num_envs, -1]))
-    params = tf.reshape(params, [steps + 1, num_envs, -1])[:-1]  # (T, N, P)
-    values = tf.reshape(values, [steps + 1, num_envs])  # (T + 1, N)
+    params, values = replay(model, states, valid, rollout.recurrent_state)
+    params = params[:-1]  # (T, N, P); values (T + 1, N)
 
     next_values = tf.stop_gradient(values[1:]) * (1.0 - terminated)
     # The sum of an advantage stops at the end of an episode and before an invalid step, so the

@@ -21,6 +21,9 @@ class Rollout(NamedTuple):
         truncated: float32 ``(T, N)``, 1.0 where step t hit a time limit (bootstrap V(s_{t+1})).
         valid: float32 ``(T, N)``, 0.0 for transitions that must not enter the loss (the reset
             step of a gymnasium 1.x vector env), else 1.0.
+        recurrent_state: a recurrent model's state when the rollout began, ``(h, c)`` of float32
+            ``(N, units)`` each, from which the update replays the rollout; ``()`` for a
+            feed-forward model.
     """
 
     states: np.ndarray
@@ -29,6 +32,7 @@ class Rollout(NamedTuple):
     terminated: np.ndarray
     truncated: np.ndarray
     valid: np.ndarray
+    recurrent_state: tuple = ()
 
 
 class Memory:
@@ -163,10 +167,13 @@ class Memory:
         self._arrays = [getattr(self, "_" + name) for name, _ in self._FIELDS]
 
 
-def rollout_spec(steps: int, num_envs: int, obs_dim: int, distribution) -> Rollout:
-    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs, with the
-    actions of ``distribution`` (its ``action_dtype`` and ``action_shape``)."""
+def rollout_spec(steps: int, num_envs: int, obs_dim: int, model) -> Rollout:
+    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs for
+    ``model`` (an ``ActorCriticModel``): the actions of its distribution (``action_dtype``,
+    ``action_shape``) and, with an LSTM core, its initial state."""
+    distribution, recurrent_units = model.distribution, model.recurrent_units
     per_step = tf.TensorSpec([steps, num_envs], tf.float32)
+    state = tf.TensorSpec([num_envs, recurrent_units], tf.float32)
     return Rollout(
         states=tf.TensorSpec([steps + 1, num_envs, obs_dim], tf.float32),
         actions=tf.TensorSpec(
@@ -176,4 +183,5 @@ def rollout_spec(steps: int, num_envs: int, obs_dim: int, distribution) -> Rollo
         terminated=per_step,
         truncated=per_step,
         valid=per_step,
+        recurrent_state=(state, state) if recurrent_units else (),
     )

@@ -8,6 +8,11 @@ gymnasium 1.x vector envs reset an env on the step *after* its episode ended (``
 step returns the reset observation with reward 0 and ignores the action. It is stored with
 ``valid`` 0, so it enters no loss and no advantage; the step before it, which ended the episode,
 bootstraps from 0 if it terminated and from V(final observation) if it was truncated.
+
+A recurrent model's state is carried from step to step and zeroed, per env, after the reset
+step (so an episode's first observation meets a zero state). The rollout keeps the state it
+began with; ``compute_loss`` replays the rollout from it, zeroing the state after each step
+with ``valid`` 0, which is what acting did.
 """
 
 from __future__ import annotations
@@ -62,9 +67,16 @@ class RolloutCollector:
         obs_dim = int(np.prod(envs.single_observation_space.shape))
         # A concrete function: calling one skips tf.function's signature matching, which costs
         # more than the tiny network itself (measured: 76 us against 173 us a call).
-        self.act = tf.function(self._act, jit_compile=jit_compile).get_concrete_function(
-            tf.TensorSpec([self.num_envs, obs_dim], tf.float32)
-        )
+        states = tf.TensorSpec([self.num_envs, obs_dim], tf.float32)
+        self.recurrent = bool(model.recurrent_units)
+        if self.recurrent:
+            keep = tf.TensorSpec([self.num_envs], tf.float32)
+            state = tf.TensorSpec([self.num_envs, model.recurrent_units], tf.float32)
+            act = tf.function(self._act_recurrent, jit_compile=jit_compile)
+            self.act = act.get_concrete_function(states, keep, state, state)
+        else:
+            act = tf.function(self._act, jit_compile=jit_compile)
+            self.act = act.get_concrete_function(states)
         distribution = model.distribution
         self.memory = Memory(
             self.num_envs,
@@ -79,6 +91,13 @@ class RolloutCollector:
         params, _ = self.model(states)
         return self.model.distribution.sample(params, self.rng)
 
+    def _act_recurrent(self, states, keep, h, c):
+        """The same with the LSTM state ``(h, c)``, float32 ``(num_envs, units)`` each, zeroed
+        first where ``keep`` (float32 ``(num_envs,)``) is 0 -> actions and the next state."""
+        mask = keep[:, None]
+        params, _, (h, c) = self.model.step(states, (h * mask, c * mask))
+        return self.model.distribution.sample(params, self.rng), h, c
+
     def reset(self, seed: int) -> None:
         """Resets the envs, env ``i`` with seed ``seed + i``, and forgets running episodes."""
         # Per env: the observation to act on, whether its last step ended an episode (so the
@@ -87,6 +106,9 @@ class RolloutCollector:
         self.ended = np.zeros(self.num_envs, bool)
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, np.int64)
+        # A recurrent model's state, and per env 1.0 unless the last step was a reset step.
+        self.recurrent_state = tuple(t.numpy() for t in self.model.initial_state(self.num_envs))
+        self.keep = np.ones(self.num_envs, np.float32)
 
     def collect(self) -> tuple[Rollout, list[FinishedEpisode]]:
         """Steps all envs ``t_max`` times with sampled actions.
@@ -97,10 +119,18 @@ class RolloutCollector:
         """
         memory, finished = self.memory, []
         memory.clear()
+        if self.recurrent:  # the state the rollout begins with, zeroed after a reset step
+            initial = tuple(np.asarray(t) * self.keep[:, None] for t in self.recurrent_state)
+            h, c = initial
         for _ in range(self.t_max):
-            actions = self.act(self.states).numpy()
+            if self.recurrent:
+                actions, h, c = self.act(self.states, self.keep, h, c)
+                actions = actions.numpy()
+            else:
+                actions = self.act(self.states).numpy()
             next_states, rewards, terminated, truncated, _ = self.envs.step(self.to_env(actions))
             valid = ~self.ended  # False on the reset step that follows an episode's end
+            self.keep = valid.astype(np.float32)
             memory.store(self.states, actions, rewards, terminated, truncated, valid)
             self.episode_returns += rewards * valid
             self.episode_lengths += valid
@@ -112,4 +142,8 @@ class RolloutCollector:
                 self.episode_returns[self.ended] = 0.0
                 self.episode_lengths[self.ended] = 0
             self.states = next_states
-        return memory.to_rollout(self.states), finished
+        rollout = memory.to_rollout(self.states)
+        if self.recurrent:
+            self.recurrent_state = (h, c)
+            rollout = rollout._replace(recurrent_state=initial)
+        return rollout, finished

@@ -51,6 +51,8 @@ MODEL_SETTINGS = (
     "hidden_units",
     "activation",
     "separate_value_trunk",
+    "recurrent",
+    "lstm_units",
     "normalize_observations",
 )
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.
@@ -260,7 +262,9 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     env.close()
     outputs = 2 * num_actions if continuous else num_actions  # the policy's params
     trunks = 2 if config.separate_value_trunk else 1
-    per_step = obs_dim + ACTIVATION_COPIES * (trunks * sum(config.hidden_units) + outputs + 1) + 8
+    core = config.lstm_units if config.recurrent else 0  # an LSTM keeps 6 vectors a step
+    activations = trunks * sum(config.hidden_units) + 6 * core + outputs + 1
+    per_step = obs_dim + ACTIVATION_COPIES * activations + 8
     learners = 1
     if isinstance(config, A3CConfig) and config.backend == "threads":
         learners = config.workers
@@ -274,6 +278,9 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
         )
     widths = [obs_dim, *config.hidden_units]
     parameters = trunks * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    if core:
+        parameters += 4 * core * (widths[-1] + core + 1)
+        widths.append(core)
     parameters += (widths[-1] + 1) * (num_actions + 1) + (num_actions if continuous else 0)
     copies = WEIGHT_COPIES + (learners if learners > 1 else 0)
     model = parameters * FLOAT_BYTES * copies

@@ -112,6 +112,8 @@ FIXED_ON_RESUME = (
     "hidden_units",
     "activation",
     "separate_value_trunk",
+    "recurrent",
+    "lstm_units",
     "normalize_observations",
     "normalize_rewards",
     "lr_schedule",

@@ -35,6 +35,13 @@ class ActorCriticModel(keras.Model):
       (as the A3C paper's MuJoCo agents had) would let the value loss's gradients through the
       shared trunk move the exploration noise, which a separate parameter keeps apart.
 
+    With ``recurrent_units`` an LSTM core (``keras.layers.LSTMCell``) sits between the trunk and
+    the two heads, as in A3C-LSTM (Mnih et al. 2016, section 5.1: 256 LSTM cells after the
+    trunk on Atari). Its state, a pair ``(h, c)`` of float32 ``(batch, recurrent_units)``, is
+    carried by the caller: ``initial_state`` gives zeros, ``step`` takes one state and returns
+    the next, and ``unroll`` runs a time-major sequence from a stored state, zeroing it where
+    an episode started, which is how an update replays a rollout.
+
     With ``normalize_observations`` the trunk sees observations normalised by running statistics
     (``ObservationNormalization``, updated by the algorithms from their rollouts), so a saved or
     exported model acts on raw observations.
@@ -44,7 +51,9 @@ class ActorCriticModel(keras.Model):
             action's dimensions (``env.action_space.shape[0]``); >= 1.
         hidden_units: width of each trunk layer, all >= 1.
         activation: the trunk's nonlinearity, one of ``ACTIVATIONS`` ("relu" or "tanh").
-        separate_value_trunk: give the value head its own trunk instead of the shared one.
+        separate_value_trunk: give the value head its own trunk instead of the shared one
+            (feed-forward models only).
+        recurrent_units: width of the LSTM core; 0 (the default) for none.
         continuous: a Gaussian policy for Box actions instead of a categorical one.
         log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
         normalize_observations: normalise observations with running statistics.
@@ -52,13 +61,17 @@ class ActorCriticModel(keras.Model):
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
         ``(params, value)``: float32 ``(batch, distribution.params_size)`` and ``(batch,)``.
+        A recurrent model takes ``model(states, recurrent_state)`` (zeros if omitted) and
+        returns ``(params, value, next_recurrent_state)``. ``step`` and ``unroll`` have one
+        signature for both kinds.
 
     Saving: ``save_weights`` to a ``.weights.h5`` file, or the whole model to a ``.keras`` file
     that ``keras.saving.load_model`` reads back wherever this module has been imported.
 
     Raises:
         ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1, or
-            ``activation`` is not in ``ACTIVATIONS``.
+            ``activation`` is not in ``ACTIVATIONS``, or ``recurrent_units`` is < 0 or comes
+            with ``separate_value_trunk``.
     """
 
     def __init__(
@@ -70,6 +83,7 @@ class ActorCriticModel(keras.Model):
         normalize_observations: bool = False,
         activation: str = "relu",
         separate_value_trunk: bool = False,
+        recurrent_units: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +93,12 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"hidden_units must be one or more widths >= 1, got {hidden_units}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if recurrent_units < 0:
+            raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
+        if recurrent_units and separate_value_trunk:
+            raise ValueError(
+                "a recurrent model's value head reads the LSTM core; it has no separate value trunk"
+            )
         self.num_actions = int(num_actions)
         self.hidden_units = tuple(int(units) for units in hidden_units)
         self.continuous = bool(continuous)
@@ -86,6 +106,7 @@ class ActorCriticModel(keras.Model):
         self.normalize_observations = bool(normalize_observations)
         self.activation = activation
         self.separate_value_trunk = bool(separate_value_trunk)
+        self.recurrent_units = int(recurrent_units)
         self.normalizer = (
             ObservationNormalization(name="observation_normalization")
             if normalize_observations
@@ -93,6 +114,7 @@ class ActorCriticModel(keras.Model):
         )
         self.trunk = self._dense_stack("trunk")
         self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else []
+        self.core = keras.layers.LSTMCell(recurrent_units, name="lstm") if recurrent_units else None
         if self.continuous:
             self.distribution = DiagonalGaussian(self.num_actions)
             self.policy_head = keras.layers.Dense(self.num_actions, name="policy_mean")
@@ -112,11 +134,15 @@ class ActorCriticModel(keras.Model):
             for i, units in enumerate(self.hidden_units)
         ]
 
-    def call(self, states):
+    def _trunk(self, states):
+        """(observations as the trunks see them, the trunk's output)."""
         inputs = states if self.normalizer is None else self.normalizer(states)
         hidden = inputs
         for layer in self.trunk:
             hidden = layer(hidden)
+        return inputs, hidden
+
+    def _heads(self, hidden, inputs):
         params = self.policy_head(hidden)
         if self.continuous:
             log_std = tf.broadcast_to(tf.cast(self.log_std, params.dtype), tf.shape(params))
@@ -127,6 +153,66 @@ class ActorCriticModel(keras.Model):
                 hidden = layer(hidden)
         value = tf.squeeze(self.value_head(hidden), axis=-1)
         return params, value
+
+    def call(self, states, recurrent_state=None):
+        inputs, hidden = self._trunk(states)
+        if self.core is None:
+            return self._heads(hidden, inputs)
+        if recurrent_state is None:
+            recurrent_state = self.initial_state(tf.shape(states)[0])
+        hidden, recurrent_state = self.core(hidden, list(recurrent_state))
+        params, value = self._heads(hidden, inputs)
+        return params, value, tuple(recurrent_state)
+
+    def initial_state(self, batch_size) -> tuple:
+        """The state before an episode's first step: ``(h, c)``, float32 zeros of shape
+        ``(batch_size, recurrent_units)``; ``()`` for a feed-forward model."""
+        if self.core is None:
+            return ()
+        zeros = tf.zeros([batch_size, self.recurrent_units], tf.float32)
+        return (zeros, zeros)
+
+    def step(self, states, recurrent_state=()):
+        """One step for a batch of envs: float32 ``(batch, obs_dim)`` states and the state
+        carried from the last step (``initial_state`` at an episode's start) ->
+        ``(params, value, next_recurrent_state)``; the state is ``()`` without a core."""
+        if self.core is None:
+            return (*self(states), ())
+        return self(states, recurrent_state)
+
+    def unroll(self, states, keep, recurrent_state=()):
+        """Runs a time-major sequence, as an update replays a rollout.
+
+        Args:
+            states: float32 ``(T, N, obs_dim)``.
+            keep: float32 ``(T, N)``: 1.0 where the state carried into step t goes on, 0.0
+                where it is zeroed first (an episode starts at step t). Ignored without a core.
+            recurrent_state: the state carried into step 0 (``()`` without a core).
+
+        Returns:
+            ``(params, values)``: float32 ``(T, N, params_size)`` and ``(T, N)``. The trunk and
+            heads run on all ``T * N`` states at once; only the core steps through time.
+        """
+        steps, num_envs = tf.shape(states)[0], tf.shape(states)[1]
+        inputs, hidden = self._trunk(tf.reshape(states, [steps * num_envs, -1]))
+        if self.core is not None:
+            hidden = tf.reshape(hidden, [steps, num_envs, hidden.shape[-1]])
+
+            def advance(carry, step_inputs):
+                _, h, c = carry
+                features, keep_t = step_inputs
+                mask = keep_t[:, None]
+                output, (h, c) = self.core(features, [h * mask, c * mask])
+                return output, h, c
+
+            h, c = recurrent_state
+            outputs, _, _ = tf.scan(advance, (hidden, keep), initializer=(h, h, c))
+            hidden = tf.reshape(outputs, [steps * num_envs, self.recurrent_units])
+        params, values = self._heads(hidden, inputs)
+        return (
+            tf.reshape(params, [steps, num_envs, -1]),
+            tf.reshape(values, [steps, num_envs]),
+        )
 
     @property
     def synced_variables(self) -> list:
@@ -161,6 +247,7 @@ class ActorCriticModel(keras.Model):
             "normalize_observations": self.normalize_observations,
             "activation": self.activation,
             "separate_value_trunk": self.separate_value_trunk,
+            "recurrent_units": self.recurrent_units,
         }
 
 
@@ -171,6 +258,7 @@ def build_model(
     normalize_observations: bool = False,
     activation: str = "relu",
     separate_value_trunk: bool = False,
+    recurrent_units: int = 0,
 ) -> ActorCriticModel:
     """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
     ``obs_dim``, ``num_actions`` and ``continuous``); the other arguments are the model's."""
@@ -182,5 +270,6 @@ def build_model(
         normalize_observations=normalize_observations,
         activation=activation,
         separate_value_trunk=separate_value_trunk,
+        recurrent_units=recurrent_units,
     )
     return model.build_for(dims.obs_dim)

@@ -9,13 +9,16 @@ weights copied in. For a Gaussian policy the learned log standard deviation is t
 does.
 
 Call: float32 ``(batch, obs_dim)`` raw observations -> ``[params, value]``: ``params`` float32
-``(batch, P)`` (logits, or mean then log sigma) and ``value`` float32 ``(batch,)``.
+``(batch, P)`` (logits, or mean then log sigma) and ``value`` float32 ``(batch,)``. A model with
+an LSTM core takes ``[observations, h, c]`` and returns ``[params, value, h, c]``, the state
+float32 ``(batch, units)``: zeros at an episode's start, then what the last step returned.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from models.actor_critic import ActorCriticModel
 
@@ -53,12 +56,24 @@ def plain_model(model: ActorCriticModel) -> keras.Model:
         return hidden
 
     hidden = stack(model.trunk, "trunk", inputs)
+    model_inputs, state_outputs = [observations], []
+    if model.core is not None:
+        units = model.recurrent_units
+        state_inputs = [keras.Input((units,), name=name) for name in ("lstm_h", "lstm_c")]
+        core = keras.layers.LSTMCell(units, name="lstm")
+        hidden, state_outputs = core(hidden, state_inputs)
+        copies.append((core, model.core.get_weights()))
+        model_inputs += state_inputs
+        state_outputs = [
+            keras.layers.Identity(name=f"next_lstm_{name}")(tensor)
+            for name, tensor in zip("hc", state_outputs, strict=True)
+        ]
     policy = dense_like(model.policy_head, model.policy_head.name)
     params = policy(hidden)
     copies.append((policy, model.policy_head.get_weights()))
     if model.continuous:
         log_std = keras.layers.Dense(model.num_actions, name="log_std")
-        kernel = np.zeros((model.hidden_units[-1], model.num_actions), np.float32)
+        kernel = np.zeros((hidden.shape[-1], model.num_actions), np.float32)
         copies.append((log_std, [kernel, model.log_std.numpy()]))
         params = keras.layers.Concatenate(name="policy_params")([params, log_std(hidden)])
     if model.value_trunk:
@@ -66,7 +81,7 @@ def plain_model(model: ActorCriticModel) -> keras.Model:
     value_head = dense_like(model.value_head, "value")
     value = keras.layers.Reshape((), name="state_value")(value_head(hidden))
     copies.append((value_head, model.value_head.get_weights()))
-    plain = keras.Model(observations, [params, value], name="actor_critic")
+    plain = keras.Model(model_inputs, [params, value, *state_outputs], name="actor_critic")
     for layer, weights in copies:
         layer.set_weights(weights)
     return plain
@@ -74,17 +89,32 @@ def plain_model(model: ActorCriticModel) -> keras.Model:
 
 class LoadedPolicy:
     """A model loaded from a ``.keras`` file, with the action distribution of the env it acts
-    in: what greedy evaluation and play call (``model(states)`` and ``model.distribution``).
+    in: what greedy evaluation and play call (``initial_state``, ``step`` and
+    ``distribution``, as ``ActorCriticModel`` has them).
 
     Args:
-        model: maps float32 ``(batch, obs_dim)`` to ``[params, value]`` (``plain_model``'s).
+        model: ``plain_model``'s: float32 ``(batch, obs_dim)`` observations -> ``[params,
+            value]``; with an LSTM core, ``[observations, h, c]`` -> ``[params, value, h, c]``.
         distribution: ``Categorical`` or ``DiagonalGaussian`` of the env's actions.
     """
 
     def __init__(self, model: keras.Model, distribution):
         self.model = model
         self.distribution = distribution
+        self.recurrent_units = int(model.inputs[1].shape[-1]) if len(model.inputs) > 1 else 0
 
-    def __call__(self, states):
-        params, value = self.model(states)
-        return params, value
+    def initial_state(self, batch_size) -> tuple:
+        """Zeros ``(h, c)`` of ``(batch_size, units)`` for a recurrent model, else ``()``."""
+        if not self.recurrent_units:
+            return ()
+        zeros = tf.zeros([batch_size, self.recurrent_units], tf.float32)
+        return (zeros, zeros)
+
+    def step(self, states, recurrent_state=()):
+        """``(params, value, next_recurrent_state)`` of one step, as ``ActorCriticModel.step``."""
+        if not self.recurrent_units:
+            params, value = self.model(states)
+            return params, value, ()
+        states = tf.convert_to_tensor(states, tf.float32)
+        params, value, h, c = self.model([states, *recurrent_state])
+        return params, value, (h, c)

@@ -20,7 +20,7 @@ def test_one_env_rollout_is_time_major_with_the_next_state_last():
     np.testing.assert_array_equal(rollout.terminated[:, 0], [0, 0, 1])
     np.testing.assert_array_equal(rollout.truncated[:, 0], [0, 0, 0])
     np.testing.assert_array_equal(rollout.valid[:, 0], [1, 1, 1])
-    for array in rollout[2:]:
+    for array in rollout[2:6]:  # the per-step floats
         assert array.dtype == np.float32
 
 

@@ -35,6 +35,7 @@ ARCHITECTURE = (
     ("hidden_units", "hidden units {}"),
     ("activation", "activation {}"),
     ("separate_value_trunk", "separate value trunk: {}"),
+    ("recurrent_units", "LSTM core of {} units"),
     ("num_actions", "{} actions"),
     ("continuous", "continuous actions: {}"),
     ("normalize_observations", "observation normalisation: {}"),
@@ -118,9 +119,15 @@ def load_weights(
             f"--env={saved['env_id']} to use it, or train a model for {env_id}"
         )
     if saved and saved != wanted:
+        units = saved.get("recurrent_units")
+        recurrence = ""
+        if units != wanted.get("recurrent_units"):
+            recurrence = (
+                f": pass --recurrent --lstm_units={units}" if units else ": drop --recurrent"
+            )
         raise CheckpointError(
             f"{path} holds another architecture ({architecture(saved, wanted)}) than this "
-            f"program builds ({architecture(wanted, saved)})"
+            f"program builds ({architecture(wanted, saved)}){recurrence}"
         )
     try:
         model.load_weights(path)
@@ -133,6 +140,7 @@ OLD_DEFAULTS = {
     "normalize_observations": False,
     "activation": "relu",
     "separate_value_trunk": False,
+    "recurrent_units": 0,
 }
 
 
@@ -143,7 +151,10 @@ def architecture(description: dict, other: dict | None = None) -> str:
     for name, words in ARCHITECTURE:
         value = description.get(name)
         if other is None or other.get(name) != value:
-            parts.append(words.format(tuple(value) if isinstance(value, list) else value))
+            if name == "recurrent_units" and not value:
+                parts.append("no LSTM core")
+            else:
+                parts.append(words.format(tuple(value) if isinstance(value, list) else value))
     if not parts:
         shapes = [tuple(shape) for shape in description.get("shapes", [])]
         parts.append(f"weight shapes {shapes}")
@@ -183,7 +194,10 @@ def load_model_file(path: str | os.PathLike, obs_dim: int, params_size: int) -> 
         message = f"{path} is not a readable .keras model: {first_line(error)}"
         raise CheckpointError(message) from None
     try:
-        params, _ = model(np.zeros((1, obs_dim), np.float32))
+        # A recurrent model's further inputs are its state, (1, units) each.
+        inputs = [np.zeros((1, obs_dim), np.float32)]
+        inputs += [np.zeros((1, *i.shape[1:]), np.float32) for i in model.inputs[1:]]
+        params = model(inputs if len(inputs) > 1 else inputs[0])[0]
         found = int(params.shape[-1])
     except Exception:  # noqa: BLE001 - a model for observations of another size
         found = None

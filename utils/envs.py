@@ -11,6 +11,47 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 from absl import logging
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
+
+# CartPoleNoVel-v1 (RL Zoo's env of that name): CartPole-v1 whose observation keeps the cart
+# position and the pole angle (indices 0 and 2) and drops both velocities, so a policy must
+# remember to balance. Registered here, on import, for every command and every worker process.
+NO_VELOCITY_ENV = "CartPoleNoVel-v1"
+POSITIONS = [0, 2]
+
+
+def _positions_space(space: gym.spaces.Box) -> gym.spaces.Box:
+    return gym.spaces.Box(space.low[..., POSITIONS], space.high[..., POSITIONS], dtype=space.dtype)
+
+
+def cartpole_no_velocity(**kwargs) -> gym.Env:
+    """CartPole-v1's env with observations ``(x, theta)``: float32 ``(2,)``."""
+    env = CartPoleEnv(**kwargs)
+    space = _positions_space(env.observation_space)
+    return gym.wrappers.TransformObservation(env, lambda obs: obs[POSITIONS], space)
+
+
+def cartpole_no_velocity_vector(num_envs: int, **kwargs) -> gym.vector.VectorEnv:
+    """The native CartPole vector env with observations ``(x, theta)``: float32
+    ``(num_envs, 2)``."""
+    envs = CartPoleVectorEnv(num_envs=num_envs, **kwargs)
+    single = _positions_space(envs.single_observation_space)
+    return gym.wrappers.vector.TransformObservation(
+        envs,
+        lambda obs: obs[:, POSITIONS],
+        observation_space=gym.vector.utils.batch_space(single, num_envs),
+        single_observation_space=single,
+    )
+
+
+if NO_VELOCITY_ENV not in gym.registry:
+    gym.register(
+        NO_VELOCITY_ENV,
+        entry_point=cartpole_no_velocity,
+        vector_entry_point=cartpole_no_velocity_vector,
+        max_episode_steps=500,
+        reward_threshold=475.0,
+    )
 
 
 class EnvError(ValueError):

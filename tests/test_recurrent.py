@@ -1,0 +1,197 @@
+"""A3C-LSTM: the recurrent state while acting, its replay in the update, resets per env, saving,
+exporting, and CartPoleNoVel-v1 through the command line."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from agents.config import A2CConfig, ConfigError
+from agents.evaluation import greedy_policy, play
+from agents.losses import compute_loss, replay
+from agents.rollouts import RolloutCollector
+from models import ActorCriticModel, Categorical
+from models.export import LoadedPolicy, plain_model
+from tests.programs import error_line, run
+from utils.checkpoint import export_model, load_model_file, load_weights, save_weights
+from utils.envs import NO_VELOCITY_ENV, make_env, make_vector_env
+
+
+class RecordingCategorical(Categorical):
+    """A categorical policy that hands every sampled step's logits back to the test (through
+    ``tf.py_function``, so it works inside the collector's compiled acting function)."""
+
+    def __init__(self, num_actions, record):
+        super().__init__(num_actions)
+        self.record = record
+
+    def sample(self, params, rng):
+        tf.py_function(lambda p: self.record.append(p.numpy()), [params], [])
+        return super().sample(params, rng)
+
+
+def recurrent_model(obs_dim=2, units=8):
+    return ActorCriticModel(2, (16,), recurrent_units=units).build_for(obs_dim)
+
+
+def test_replay_from_the_stored_state_reproduces_the_acting_log_probs():
+    num_envs, t_max = 3, 40
+    envs = make_vector_env(NO_VELOCITY_ENV, num_envs, "sync")
+    model = recurrent_model()
+    acted = []
+    model.distribution = RecordingCategorical(2, acted)
+    collector = RolloutCollector(
+        envs, model, tf.random.Generator.from_seed(0), t_max, jit_compile=False
+    )
+    collector.reset(seed=0)
+    for rollout_index in range(3):  # the later rollouts start from a carried, nonzero state
+        acted.clear()
+        rollout, finished = collector.collect()
+        if rollout_index == 0:
+            assert not np.any(rollout.recurrent_state[0])
+        else:
+            assert np.any(rollout.recurrent_state[0])
+        assert finished, "the rollout must cross episode ends"
+        assert (rollout.valid == 0).any()
+        params, _ = replay(model, rollout.states, rollout.valid, rollout.recurrent_state)
+        distribution = model.distribution
+        acting = distribution.log_prob(np.stack(acted), rollout.actions).numpy()
+        replayed = distribution.log_prob(params[:-1], rollout.actions).numpy()
+        valid = rollout.valid == 1
+        np.testing.assert_allclose(replayed[valid], acting[valid], atol=1e-5)
+        # Without the resets the replay would drift from acting after an episode's end.
+        ones = np.ones_like(rollout.valid)
+        unreset, _ = replay(model, rollout.states, ones, rollout.recurrent_state)
+        unreset = distribution.log_prob(unreset[:-1], rollout.actions).numpy()
+        assert np.abs(unreset[valid] - acting[valid]).max() > 1e-4
+    envs.close()
+
+
+def test_a_reset_in_one_env_leaves_the_others_state_alone():
+    model = recurrent_model(units=6)
+    steps, num_envs = 5, 3
+    states = tf.random.normal((steps, num_envs, 2), seed=1)
+    start = tuple(tf.random.normal((num_envs, 6), seed=s) for s in (2, 3))
+    keep = np.ones((steps, num_envs), np.float32)
+    keep[2, 1] = 0.0  # env 1's episode starts at step 2
+    params, values = model.unroll(states, keep, start)
+    carried, carried_values = model.unroll(states, np.ones_like(keep), start)
+    for env in (0, 2):
+        np.testing.assert_array_equal(params[:, env], carried[:, env])
+        np.testing.assert_array_equal(values[:, env], carried_values[:, env])
+    np.testing.assert_array_equal(params[:2, 1], carried[:2, 1])
+    assert not np.allclose(params[2:, 1], carried[2:, 1])
+    # From step 2 on, env 1 runs as from a zero state.
+    fresh, _ = model.unroll(states[2:, 1:2], np.ones((3, 1), np.float32), model.initial_state(1))
+    np.testing.assert_allclose(params[2:, 1], fresh[:, 0], atol=1e-6)
+
+
+def test_the_loss_of_a_recurrent_model_reaches_the_lstm_weights():
+    envs = make_vector_env(NO_VELOCITY_ENV, 2, "sync")
+    model = recurrent_model()
+    collector = RolloutCollector(envs, model, tf.random.Generator.from_seed(1), 8)
+    collector.reset(seed=1)
+    rollout, _ = collector.collect()
+    with tf.GradientTape() as tape:
+        loss = compute_loss(model, rollout, gamma=0.99)
+    gradients = tape.gradient(loss.total, model.core.trainable_weights)
+    assert all(g is not None and float(tf.norm(g)) > 0 for g in gradients)
+    envs.close()
+
+
+def test_a_saved_and_an_exported_recurrent_model_play_the_same_actions(tmp_path):
+    model = recurrent_model()
+    rng = np.random.default_rng(2)
+    for weight in model.trainable_variables:  # not the initial weights
+        weight.assign(weight + rng.normal(0, 1.0, weight.shape).astype(np.float32))
+    states = rng.normal(0, 3.0, (30, 4, 2)).astype(np.float32)
+
+    def actions_of(policy):
+        policy = greedy_policy(policy)
+        policy.reset(4)
+        return np.stack([policy(s) for s in states])
+
+    expected = actions_of(model)
+    assert len(np.unique(expected)) == 2  # both actions occur: the comparison means something
+    path = save_weights(model, tmp_path / "m.weights.h5", NO_VELOCITY_ENV)
+    loaded = recurrent_model()
+    load_weights(loaded, path, NO_VELOCITY_ENV)
+    np.testing.assert_array_equal(actions_of(loaded), expected)
+    exported = export_model(plain_model(model), tmp_path / "m.keras")
+    plain = LoadedPolicy(load_model_file(exported, 2, 2), model.distribution)
+    assert plain.recurrent_units == 8
+    np.testing.assert_array_equal(actions_of(plain), expected)
+    params, value, state = plain.step(states[0], plain.initial_state(4))
+    own_params, own_value, own_state = model.step(states[0], model.initial_state(4))
+    np.testing.assert_allclose(params, own_params, atol=1e-5)
+    np.testing.assert_allclose(state[1], own_state[1], atol=1e-5)
+    # Play resets the state at each episode: two episodes from the same seed play alike.
+    lines = []
+    result = play(plain, NO_VELOCITY_ENV, episodes=2, seed=5, out=lines.append)
+    again = play(model, NO_VELOCITY_ENV, episodes=2, seed=5, out=lambda line: None)
+    np.testing.assert_array_equal(result.returns, again.returns)
+
+
+def test_cartpole_no_velocity_observes_position_and_angle_only():
+    env = make_env(NO_VELOCITY_ENV)
+    observation, _ = env.reset(seed=3)
+    assert observation.shape == (2,) and observation.dtype == np.float32
+    full = make_env("CartPole-v1")
+    full_observation, _ = full.reset(seed=3)
+    np.testing.assert_array_equal(observation, full_observation[[0, 2]])
+    assert env.spec.max_episode_steps == 500 and env.spec.reward_threshold == 475
+    envs = make_vector_env(NO_VELOCITY_ENV, 4)  # CartPole's native vector env, 2 numbers each
+    observations, _ = envs.reset(seed=3)
+    assert observations.shape == (4, 2)
+    envs.close()
+
+
+def test_recurrent_and_a_separate_value_trunk_are_refused_together():
+    with pytest.raises(ConfigError, match="--recurrent and --separate_value_trunk"):
+        A2CConfig(recurrent=True, separate_value_trunk=True)
+
+
+def test_recurrent_training_resumes_exports_and_plays_from_the_command_line(tmp_path):
+    common = ["--env=CartPoleNoVel-v1", f"--save-dir={tmp_path}"]
+    first = run(
+        "--train",
+        "--recurrent",
+        "--lstm-units=16",
+        "--max-steps=1500",
+        "--eval-interval=0",
+        "--eval_episodes=3",
+        *common,
+        program="a2c_cartpole.py",
+        check=True,
+    )
+    assert "greedy return over 3 episodes" in first.stdout
+    resumed = run(
+        "--train",
+        "--resume",
+        "--max-steps=3000",
+        "--eval_episodes=3",
+        *common,
+        program="a2c_cartpole.py",
+        check=True,
+    )
+    assert re.search(r"trained \d+ episodes, 30\d\d env steps", resumed.stdout)
+    refused = run(*common, program="a2c_cartpole.py")
+    assert refused.returncode == 2
+    line = error_line(refused)
+    assert "(LSTM core of 16 units) than this program builds (no LSTM core)" in line
+    assert line.endswith("pass --recurrent --lstm_units=16")
+    exported = tmp_path / "novel.keras"
+    run(
+        "--recurrent",
+        "--lstm-units=16",
+        f"--export={exported}",
+        *common,
+        program="a2c_cartpole.py",
+        check=True,
+    )
+    played = run(f"--model={exported}", "--episodes=2", *common, program="a3c_cartpole.py")
+    assert played.returncode == 0, played.stderr[-2000:]
+    assert "episode 2 finished" in played.stdout
+    baseline = run("--algorithm=random", "--max_eps=20", *common, program="a2c_cartpole.py")
+    assert "random baseline on CartPoleNoVel-v1" in baseline.stdout
