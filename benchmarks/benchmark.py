@@ -292,6 +292,45 @@ SUITES = {
         env="LunarLander-v3",
         target=200.0,
     ),
+    "a2c-cartpole-novel": Suite(
+        "A2C-LSTM on CartPoleNoVel-v1, its preset (500k env steps)",
+        ["a2c_cartpole.py", "--train", "--env=CartPoleNoVel-v1"],
+        "`python a2c_cartpole.py --train --env=CartPoleNoVel-v1` with nothing else: CartPole-v1 "
+        "without the velocities, an LSTM core (64 units) after the trunk, observations and "
+        "rewards normalised, the A2C defaults otherwise; the greedy mean is the best evaluated "
+        "model's (every 50k steps) over 100 new episodes. Threshold 475.",
+        [0, 1, 2, 3, 4],
+        env="CartPoleNoVel-v1",
+        target=475.0,
+    ),
+    "a2c-cartpole-novel-feedforward": Suite(
+        "A2C without the LSTM on CartPoleNoVel-v1, the same budget (500k env steps)",
+        ["a2c_cartpole.py", "--train", "--env=CartPoleNoVel-v1", "--norecurrent"],
+        "The preset with `--norecurrent`: the same trunk, normalisation and budget, no memory.",
+        [0, 1, 2, 3, 4],
+        env="CartPoleNoVel-v1",
+        target=475.0,
+    ),
+    "a3c-cartpole-novel": Suite(
+        "A3C-LSTM on CartPoleNoVel-v1, its preset (300k env steps)",
+        ["a3c_cartpole.py", "--train", "--env=CartPoleNoVel-v1"],
+        "`python a3c_cartpole.py --train --env=CartPoleNoVel-v1`: 2 worker threads, each with an "
+        "LSTM core carried through its env, observations and rewards normalised.",
+        [0, 1, 2],
+        env="CartPoleNoVel-v1",
+        target=475.0,
+    ),
+    "sb3-recurrentppo-cartpole-novel": Suite(
+        "Peer: sb3-contrib RecurrentPPO, RL Zoo's CartPoleNoVel settings (100k env steps)",
+        ["benchmarks/sb3_a2c.py", "--env=CartPoleNoVel-v1"],
+        "RL Zoo's hyperparams/ppo_lstm.yml for CartPoleNoVel-v1 (8 envs, n_steps 32, batch 256, "
+        "20 epochs, gamma 0.98, GAE 0.8, lin_1e-3, a 64-unit LSTM each for actor and critic, "
+        "observations normalised) at the zoo's budget; the greedy mean is the final model's over "
+        "100 new episodes.",
+        [0, 1, 2],
+        env="CartPoleNoVel-v1",
+        target=475.0,
+    ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
@@ -509,8 +548,9 @@ def main() -> None:
     for name in args.suites.split(","):
         suite = SUITES[name]
         suite_seeds = suite.seeds or seeds
-        if name.startswith("sb3") and importlib.util.find_spec("stable_baselines3") is None:
-            print(f"skipping {name}: stable_baselines3 is not installed")
+        peers = ("stable_baselines3", "sb3_contrib")
+        if name.startswith("sb3") and not all(map(importlib.util.find_spec, peers)):
+            print(f"skipping {name}: stable_baselines3 or sb3_contrib is not installed")
             continue
         rows = {tag: [] for _, tag in checkouts}
         for seed in suite_seeds:

@@ -1,6 +1,6 @@
-"""The peer for benchmarks/benchmark.py: Stable-Baselines3's A2C with RL Zoo's settings.
+"""The peers for benchmarks/benchmark.py: SB3's A2C, sb3-contrib's RecurrentPPO, RL Zoo's settings.
 
-    pip install torch stable-baselines3      # not a dependency of this project
+    pip install torch stable-baselines3 sb3-contrib    # not dependencies of this project
     python benchmarks/sb3_a2c.py --seed=0 --save_dir=/tmp/sb3
     python benchmarks/sb3_a2c.py --env=Pendulum-v1 --seed=0 --save_dir=/tmp/sb3
 
@@ -11,7 +11,11 @@ A2C defaults otherwise: RMSprop 7e-4, n_steps 5, max_grad_norm 0.5), stopped as 
 with lr linearly decayed from 7e-4, gSDE with log_std_init -2, VecNormalize of observations and
 rewards) for the zoo's 1M steps; LunarLander-v3 (8 envs, gamma 0.995, n_steps 5, lr linearly
 decayed from 8.3e-4, ent_coef 1e-5) for the zoo's 200k steps (or ``--max_steps``);
-MountainCar-v0 (16 envs, ent_coef 0, VecNormalize) for 1M steps. Prints the lines benchmark.py
+MountainCar-v0 (16 envs, ent_coef 0, VecNormalize) for 1M steps. CartPoleNoVel-v1 (registered by
+this project) has no zoo A2C entry; its peer is sb3-contrib's RecurrentPPO on the zoo's
+``ppo_lstm`` settings (8 envs, n_steps 32, batch 256, 20 epochs, gamma 0.98, GAE 0.8, lr and clip
+range decayed linearly from 1e-3 and 0.2, a 64-unit LSTM for the actor and one for the critic,
+observations normalised) for the zoo's 100k steps. Prints the lines benchmark.py
 reads and writes the same episode CSV, so both are measured the same way in one run. The greedy
 evaluation is of the final model, on 100 new seeded episodes (with VecNormalize's statistics
 frozen and rewards raw).
@@ -21,17 +25,23 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
+import torch
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import utils.envs  # noqa: E402, F401  (registers CartPoleNoVel-v1)
 
 
 def linear(start: float):
@@ -42,11 +52,14 @@ def linear(start: float):
 class Zoo(NamedTuple):
     """RL Zoo's settings for one env."""
 
-    settings: dict  # A2C keyword arguments
+    settings: dict  # keyword arguments of the algorithm
     envs: int
     steps: int  # the zoo's budget
-    normalize: bool = False  # VecNormalize of observations and rewards
+    normalize: bool = False  # VecNormalize of observations (and rewards, with norm_reward)
     stop_at_threshold: bool = False  # stop once the last 100 training episodes average it
+    norm_reward: bool = True
+    algorithm: type = A2C
+    policy: str = "MlpPolicy"
 
 
 ZOO = {
@@ -62,6 +75,31 @@ ZOO = {
         200_000,
     ),
     "MountainCar-v0": Zoo({"ent_coef": 0.0}, 16, 1_000_000, normalize=True),
+    "CartPoleNoVel-v1": Zoo(
+        {
+            "batch_size": 256,
+            "clip_range": linear(0.2),
+            "ent_coef": 0.0,
+            "gae_lambda": 0.8,
+            "gamma": 0.98,
+            "learning_rate": linear(0.001),
+            "n_epochs": 20,
+            "n_steps": 32,
+            "policy_kwargs": {
+                "ortho_init": False,
+                "activation_fn": torch.nn.ReLU,
+                "lstm_hidden_size": 64,
+                "enable_critic_lstm": True,
+                "net_arch": {"pi": [64], "vf": [64]},
+            },
+        },
+        8,
+        100_000,
+        normalize=True,
+        norm_reward=False,
+        algorithm=RecurrentPPO,
+        policy="MlpLstmPolicy",
+    ),
     "Pendulum-v1": Zoo(
         {
             "ent_coef": 0.0,
@@ -124,9 +162,9 @@ def main() -> None:
     envs = make_vec_env(args.env, n_envs=zoo.envs, seed=args.seed)
     evaluation = make_vec_env(args.env, n_envs=1, seed=args.seed + 10_000)
     if zoo.normalize:
-        envs = VecNormalize(envs, gamma=settings.get("gamma", 0.99))
+        envs = VecNormalize(envs, gamma=settings.get("gamma", 0.99), norm_reward=zoo.norm_reward)
         evaluation = VecNormalize(evaluation, training=False, norm_reward=False)
-    model = A2C("MlpPolicy", envs, seed=args.seed, device="cpu", **settings)
+    model = zoo.algorithm(zoo.policy, envs, seed=args.seed, device="cpu", **settings)
     threshold = gym.spec(args.env).reward_threshold if zoo.stop_at_threshold else None
     callback = StopAtThreshold(threshold)
     model.learn(total_timesteps=args.max_steps or zoo.steps, callback=callback)
