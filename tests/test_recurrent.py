@@ -3,6 +3,7 @@ exporting, and CartPoleNoVel-v1 through the command line."""
 
 import re
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,47 +12,60 @@ from agents.config import A2CConfig, ConfigError
 from agents.evaluation import greedy_policy, play
 from agents.losses import compute_loss, replay
 from agents.rollouts import RolloutCollector
-from models import ActorCriticModel, Categorical
+from models import ActorCriticModel, build_model
 from models.export import LoadedPolicy, plain_model
 from tests.programs import error_line, run
 from utils.checkpoint import export_model, load_model_file, load_weights, save_weights
-from utils.envs import NO_VELOCITY_ENV, make_env, make_vector_env
+from utils.envs import NO_VELOCITY_ENV, env_dims, make_env, make_vector_env
 
 
-class RecordingCategorical(Categorical):
-    """A categorical policy that hands every sampled step's logits back to the test (through
+def record_sampled_params(model, record):
+    """Makes ``model``'s distribution hand every sampled step's params back to the test (through
     ``tf.py_function``, so it works inside the collector's compiled acting function)."""
+    distribution = model.distribution
+    sample = distribution.sample
 
-    def __init__(self, num_actions, record):
-        super().__init__(num_actions)
-        self.record = record
+    def recording_sample(params, rng):
+        tf.py_function(lambda p: record.append(p.numpy()), [params], [])
+        return sample(params, rng)
 
-    def sample(self, params, rng):
-        tf.py_function(lambda p: self.record.append(p.numpy()), [params], [])
-        return super().sample(params, rng)
+    distribution.sample = recording_sample
 
 
 def recurrent_model(obs_dim=2, units=8):
     return ActorCriticModel(2, (16,), recurrent_units=units).build_for(obs_dim)
 
 
-def test_replay_from_the_stored_state_reproduces_the_acting_log_probs():
+@pytest.mark.parametrize("env_id", [NO_VELOCITY_ENV, "Pendulum-v1"])
+def test_replay_from_the_stored_state_reproduces_the_acting_log_probs(env_id):
     num_envs, t_max = 3, 40
-    envs = make_vector_env(NO_VELOCITY_ENV, num_envs, "sync")
-    model = recurrent_model()
+    # Pendulum's episodes cut to 15 steps, so its rollouts cross episode ends too.
+    limit = {"max_episode_steps": 15} if env_id == "Pendulum-v1" else {}
+    envs = gym.make_vec(
+        env_id,
+        num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+        **limit,
+    )
+    dims = env_dims(envs.single_observation_space, envs.single_action_space)
+    model = build_model(dims, (16,), recurrent_units=8)
     acted = []
-    model.distribution = RecordingCategorical(2, acted)
+    record_sampled_params(model, acted)
     collector = RolloutCollector(
         envs, model, tf.random.Generator.from_seed(0), t_max, jit_compile=False
     )
     collector.reset(seed=0)
-    for rollout_index in range(3):  # the later rollouts start from a carried, nonzero state
+    last_valid = np.zeros(num_envs)  # the first rollout starts from zeros
+    carried_any = False
+    for _ in range(3):
         acted.clear()
         rollout, finished = collector.collect()
-        if rollout_index == 0:
-            assert not np.any(rollout.recurrent_state[0])
-        else:
-            assert np.any(rollout.recurrent_state[0])
+        # The stored state is zero for envs whose last step was a reset step, else carried.
+        carried = np.abs(rollout.recurrent_state[0]).sum(axis=1) > 0
+        np.testing.assert_array_equal(carried, last_valid == 1)
+        carried_any |= carried.any()
+        last_valid = rollout.valid[-1]
         assert finished, "the rollout must cross episode ends"
         assert (rollout.valid == 0).any()
         params, _ = replay(model, rollout.states, rollout.valid, rollout.recurrent_state)
@@ -65,6 +79,7 @@ def test_replay_from_the_stored_state_reproduces_the_acting_log_probs():
         unreset, _ = replay(model, rollout.states, ones, rollout.recurrent_state)
         unreset = distribution.log_prob(unreset[:-1], rollout.actions).numpy()
         assert np.abs(unreset[valid] - acting[valid]).max() > 1e-4
+    assert carried_any, "some rollout must start from a carried state"
     envs.close()
 
 
