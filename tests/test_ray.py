@@ -229,3 +229,18 @@ def test_ctrl_c_stops_every_worker_and_saves_and_resume_goes_on(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"trained {first + 20} episodes" in resumed.stdout
+
+
+def test_a_ray_worker_trains_an_lstm_and_carries_its_state_between_rollouts():
+    recurrent = config(env="CartPoleNoVel-v1", recurrent=True, lstm_units=8, update_freq=5)
+    worker = RemoteWorker(recurrent, worker_id=0, seed=2)
+    weights = flatten(worker.model.synced_variables).numpy()
+    gradient = worker.rollout_gradients(weights)[0]
+    carried = [np.asarray(part) for part in worker.collector.recurrent_state]
+    worker.close()
+    assert carried[0].shape == (1, 8) and np.any(carried[0])  # not reset: episodes are longer
+    variables = worker.model.trainable_variables
+    lstm = {id(v) for v in worker.model.core.trainable_weights}
+    parts = unflatten(gradient, variables)
+    lstm_parts = [p for p, v in zip(parts, variables, strict=True) if id(v) in lstm]
+    assert len(lstm_parts) == 3 and all(np.abs(p).sum() > 0 for p in lstm_parts)
