@@ -138,7 +138,10 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # both, greedy 500 from 150k steps on seeds 0 and 1.
         "CartPoleNoVel-v1": Preset(
             {"recurrent": True, "normalize_observations": True, "normalize_rewards": True},
-            result="PENDING",
+            result="greedy 500 (the maximum) in 5 of 5 seeds after 500k env steps, 69.2 s whole "
+            "process on 2 cores, 8.4k env steps/s; the last 100 training episodes reached 475 at "
+            "148k-453k steps (median 336k); without the LSTM (--norecurrent), same budget: 43.8 "
+            "(docs/BENCHMARKS.md: a2c-cartpole-novel, a2c-cartpole-novel-feedforward)",
             command="python a2c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
         # LunarLanderContinuous-v3: RL Zoo's A2C settings (gamma 0.99, GAE 0.9, normalised)
@@ -176,7 +179,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_eps": 0,
                 "max_steps": 300_000,
             },
-            result="PENDING",
+            result="greedy 500 in 3 of 3 seeds (0-2) after 300k env steps, 191 s whole process "
+            "on 2 cores, 1.7k env steps/s (docs/BENCHMARKS.md: a3c-cartpole-novel)",
             command="python a3c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
         # The A2C preset in 2 workers of 8 envs, each worker updating every 8 steps (t_max), with

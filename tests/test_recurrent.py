@@ -191,7 +191,7 @@ def test_recurrent_training_resumes_exports_and_plays_from_the_command_line(tmp_
         check=True,
     )
     assert re.search(r"trained \d+ episodes, 30\d\d env steps", resumed.stdout)
-    refused = run(*common, program="a2c_cartpole.py")
+    refused = run(*common, "--norecurrent", program="a2c_cartpole.py")  # the preset has it
     assert refused.returncode == 2
     line = error_line(refused)
     assert "(LSTM core of 16 units) than this program builds (no LSTM core)" in line
