@@ -101,3 +101,21 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     with pytest.raises(CheckpointError, match="non-finite"):
         save_weights(model, tmp_path / "m.weights.h5", "CartPole-v1")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_config_offers_exactly_the_models_activations_without_importing_tensorflow():
+    import subprocess
+    import sys
+
+    from agents.config import A2CConfig
+    from models.actor_critic import ACTIVATIONS
+    from utils.settings import ConfigError
+
+    for activation in ACTIVATIONS:
+        assert A2CConfig(activation=activation).activation == activation
+    with pytest.raises(ConfigError, match=f"must be one of {', '.join(ACTIVATIONS)}$"):
+        A2CConfig(activation="sigmoid")
+    # The command line reads the config before TensorFlow loads (its start-up notices caught).
+    probe = "import sys, agents.config, agents.presets; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
