@@ -29,6 +29,19 @@ BACKENDS = ("threads", "ray")
 MAX_SEED = 2**31 - 1
 
 
+# The settings that shape a model (``model_options`` turns them into its arguments, with
+# ``log_std_init``, which only starts it): playing, evaluating and exporting a saved model read
+# them, and a resumed run cannot change them.
+MODEL_SETTINGS = (
+    "hidden_units",
+    "activation",
+    "separate_value_trunk",
+    "recurrent",
+    "lstm_units",
+    "normalize_observations",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class ActorCriticConfig:
     """Hyperparameters both algorithms take; ``A3CConfig`` and ``A2CConfig`` add their own and

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.config import A2CConfig, A3CConfig, ActorCriticConfig
+from agents.config import MODEL_SETTINGS, A2CConfig, A3CConfig, ActorCriticConfig
 from agents.training_state import checkpoint_prefixes
 from cli.options import RunOptions
 from utils import run_lock
@@ -46,15 +46,6 @@ class UsageError(ValueError):
     """Bad input from the user, reported as one line and exit status 2."""
 
 
-# The settings that shape a saved model: playing, evaluating and exporting it read them.
-MODEL_SETTINGS = (
-    "hidden_units",
-    "activation",
-    "separate_value_trunk",
-    "recurrent",
-    "lstm_units",
-    "normalize_observations",
-)
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.
 USED_WITHOUT_TRAINING = {
     "play": {"env", "seed", *MODEL_SETTINGS, "jit_compile"},

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from absl import logging
 
-from agents.config import ActorCriticConfig
+from agents.config import MODEL_SETTINGS, ActorCriticConfig
 from agents.episode_log import save_episodes_csv
 from agents.evaluation import EvalResult, evaluate, play
 from agents.random_agent import RandomAgent
@@ -109,12 +109,7 @@ def train_and_report(
 # Settings a resumed run cannot change: the checkpoint holds what they built.
 FIXED_ON_RESUME = (
     "env",
-    "hidden_units",
-    "activation",
-    "separate_value_trunk",
-    "recurrent",
-    "lstm_units",
-    "normalize_observations",
+    *MODEL_SETTINGS,
     "normalize_rewards",
     "lr_schedule",
     "workers",
