@@ -68,7 +68,9 @@ class A2CAgent:
         )
         self.update = tf.function(self._update, jit_compile=config.jit_compile)
         self.update = self.update.get_concrete_function(
-            rollout_spec(config.update_freq, config.num_envs, dims.obs_dim, self.model)
+            rollout_spec(
+                config.update_freq, config.num_envs, envs.single_observation_space, self.model
+            )
         )
         self.episode_log: EpisodeLog | None = None
 

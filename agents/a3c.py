@@ -186,7 +186,7 @@ class Worker(threading.Thread):
         spec = rollout_spec(
             config.update_freq,
             config.envs_per_worker,
-            master.dims.obs_dim,
+            self.envs.single_observation_space,
             self.local_model,
         )
         update = tf.function(self._update, jit_compile=config.jit_compile)

@@ -104,9 +104,10 @@ def flat_gradients(model, rollout, config: A3CConfig, reward_scaler=None):
 
 
 def moments_vector(states) -> tf.Tensor:
-    """``batch_moments`` of float32 ``(T, N, obs_dim)`` states as one vector ``(1 + 2 *
-    obs_dim,)``: count, mean, variance."""
-    return flatten(batch_moments(tf.reshape(states, [-1, states.shape[-1]])))
+    """``batch_moments`` of ``(T, N, ...)`` states, each flattened to ``obs_dim`` floats, as one
+    vector ``(1 + 2 * obs_dim,)``: count, mean, variance."""
+    obs_dim = int(np.prod(states.shape[2:]))
+    return flatten(batch_moments(tf.reshape(tf.cast(states, tf.float32), [-1, obs_dim])))
 
 
 def moments_from_vector(vector: tf.Tensor) -> Moments:
@@ -142,8 +143,8 @@ class RemoteWorker:
         self.worker_id = worker_id
         rng = tf.random.Generator.from_seed(seed)
         self.envs, self.model, self.collector = build_worker(config, rng)
-        obs_dim = int(self.envs.single_observation_space.shape[0])
-        spec = rollout_spec(config.update_freq, config.envs_per_worker, obs_dim, self.model)
+        observations = self.envs.single_observation_space
+        spec = rollout_spec(config.update_freq, config.envs_per_worker, observations, self.model)
         # Its own reward statistics (normalize_rewards), from its envs' returns; not
         # checkpointed: a resumed run's workers start them anew.
         scaler = (

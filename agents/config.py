@@ -62,7 +62,13 @@ class ActorCriticConfig:
         "module:EnvId imports module first. Envs with a preset (agents/presets.py) take its "
         "settings for the flags not given.",
     )
-    lr: float = setting(1e-3, "Learning rate of the Adam optimizer.", above(0))
+    lr: float = setting(1e-3, "Learning rate of the optimizer.", above(0))
+    optimizer: str = setting(
+        "adam",
+        "adam, or rmsprop (decay 0.99, epsilon 1e-5: the A3C paper's and Stable-Baselines3's "
+        "A2C's).",
+        one_of("adam", "rmsprop"),
+    )
     lr_schedule: str = setting(
         "constant",
         "constant: --lr throughout; linear: from --lr down to 0 at the end of --max_steps.",
@@ -100,6 +106,11 @@ class ActorCriticConfig:
         False,
         "Normalise observations by their running mean and variance, kept in the model (so a "
         "saved or exported model acts on raw observations).",
+    )
+    clip_rewards: bool = setting(
+        False,
+        "Clip rewards to [-1, 1] for the loss only (Atari, as Mnih et al.); reported returns "
+        "stay raw.",
     )
     normalize_rewards: bool = setting(
         False,

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from utils.envs import action_clipper, make_env, reward_threshold
+from utils.envs import action_clipper, make_env, make_vector_env, reward_threshold
 
 # Episodes of envs registered without a time limit are cut here, counted as finished.
 UNLIMITED_EPISODE_STEPS = 10_000
@@ -90,9 +90,10 @@ class GreedyPolicy:
     def __call__(self, states: np.ndarray) -> np.ndarray:
         if self.recurrent_state == ():  # not reset yet (a feed-forward model stays at ())
             self.reset(len(states))
-        actions, self.recurrent_state = self._act(
-            np.asarray(states, np.float32), self.recurrent_state
-        )
+        states = np.asarray(states)
+        if states.dtype != np.uint8:  # images stay bytes: the model scales them
+            states = states.astype(np.float32)
+        actions, self.recurrent_state = self._act(states, self.recurrent_state)
         return actions.numpy()
 
 
@@ -130,7 +131,7 @@ def evaluate(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    envs = gym.make_vec(env_id, num_envs=episodes)
+    envs = make_vector_env(env_id, episodes)
     act = policy or greedy_policy(model)
     to_env = action_clipper(envs.single_action_space, env_id)
     max_steps = gym.spec(env_id).max_episode_steps or UNLIMITED_EPISODE_STEPS

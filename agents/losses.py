@@ -136,7 +136,9 @@ def compute_loss(
     Returns:
         ``LossInfo`` of float32 scalars.
     """
-    states = tf.convert_to_tensor(rollout.states, tf.float32)
+    states = tf.convert_to_tensor(rollout.states)  # uint8 images stay bytes: the model scales
+    if states.dtype != tf.uint8:
+        states = tf.cast(states, tf.float32)
     if distribution is None:
         distribution = getattr(model, "distribution", None) or Categorical()
     actions = tf.convert_to_tensor(rollout.actions, distribution.action_dtype)

@@ -12,8 +12,10 @@ class Rollout(NamedTuple):
     """One rollout of ``T`` steps from ``N`` environments, time-major, as ``compute_loss`` takes it.
 
     Attributes:
-        states: float32 ``(T + 1, N, obs_dim)``; ``states[t]`` is the observation acted on at
-            step t and ``states[T]`` the one after the last step, whose value is the bootstrap.
+        states: float32 ``(T + 1, N, obs_dim)``, or uint8 ``(T + 1, N, C, H, W)`` for image
+            observations (kept as bytes: the model scales them); ``states[t]`` is the
+            observation acted on at step t and ``states[T]`` the one after the last step, whose
+            value is the bootstrap.
         actions: ``(T, N, *action_shape)``: int32 ``(T, N)`` for discrete actions, float32
             ``(T, N, A)`` (the unclipped samples) for Box actions.
         rewards: float32 ``(T, N)``.
@@ -94,15 +96,15 @@ class Memory:
         """Appends one step: the observation acted on, the action, and what ``env.step`` returned.
 
         Args:
-            state: observation(s), ``(obs_dim,)`` or ``(num_envs, obs_dim)``.
+            state: observation(s), ``(obs_dim,)`` or ``(num_envs, obs_dim)``; uint8 images
+                ``(C, H, W)`` or ``(num_envs, C, H, W)``.
             action: one action per env: ``(num_envs, *action_shape)``, or with one env its
                 action alone.
             reward, terminated, truncated, valid: scalars or ``(num_envs,)`` arrays.
         """
-        n = self.num_envs
-        state = np.asarray(state, np.float32).reshape(n, -1)
+        state = self._batched(state)
         if self._states is None:
-            self._allocate(state.shape[1])
+            self._allocate(state.shape[1:], state.dtype)
         elif state.shape != self._states.shape[1:]:
             raise ValueError(
                 f"observation shape {state.shape} differs from the first stored "
@@ -118,7 +120,8 @@ class Memory:
             if np.size(value) != np.prod(entries):
                 each = f" of shape {entries[1:]}" if entries[1:] else ""
                 raise ValueError(
-                    f"{name[:-1] if name.endswith('s') else name} must have {n} entries "
+                    f"{name[:-1] if name.endswith('s') else name} must have "
+                    f"{self.num_envs} entries "
                     f"(one per env){each}, got shape {np.shape(value)}"
                 )
             # Per-step scalars of N envs come as (N,) already: no reshape on the hot path.
@@ -144,8 +147,8 @@ class Memory:
         length = steps if pad_to is None else pad_to
         if length < steps:
             raise ValueError(f"cannot pad {steps} stored steps to {pad_to}")
-        next_state = np.asarray(next_state, np.float32).reshape(self.num_envs, -1)
-        states = np.empty((length + 1, *self._states.shape[1:]), np.float32)
+        next_state = self._batched(next_state)
+        states = np.empty((length + 1, *self._states.shape[1:]), self._states.dtype)
         states[:steps] = self._states[:steps]
         states[steps:] = next_state
         arrays = {}
@@ -156,9 +159,19 @@ class Memory:
             arrays[name] = array
         return Rollout(states=states, **arrays)
 
-    def _allocate(self, obs_dim: int) -> None:
+    def _batched(self, state) -> np.ndarray:
+        """Observations as ``(num_envs, *shape)``: uint8 images stay bytes, the rest float32
+        (flat); with one env, its observation alone gets the env axis."""
+        state = np.asarray(state)
+        if state.dtype != np.uint8:
+            return np.asarray(state, np.float32).reshape(self.num_envs, -1)
+        if self.num_envs == 1 and state.ndim == 3:
+            state = state[None]
+        return state
+
+    def _allocate(self, obs_shape: tuple[int, ...], dtype) -> None:
         shape = (self._capacity, self.num_envs)
-        self._states = np.zeros((*shape, obs_dim), np.float32)
+        self._states = np.zeros((*shape, *obs_shape), dtype)
         for name, dtype in self._FIELDS:
             item_shape = self._shapes.get(name, ())
             setattr(
@@ -167,15 +180,21 @@ class Memory:
         self._arrays = [getattr(self, "_" + name) for name, _ in self._FIELDS]
 
 
-def rollout_spec(steps: int, num_envs: int, obs_dim: int, model) -> Rollout:
-    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs for
+def rollout_spec(steps: int, num_envs: int, observation_space, model) -> Rollout:
+    """``tf.TensorSpec``s of a ``Rollout`` of ``steps`` steps from ``num_envs`` envs with
+    observations of ``observation_space`` (a flat Box: float32; uint8 images: as they are), for
     ``model`` (an ``ActorCriticModel``): the actions of its distribution (``action_dtype``,
     ``action_shape``) and, with an LSTM core, its initial state."""
     distribution, recurrent_units = model.distribution, model.recurrent_units
+    if observation_space.dtype == np.uint8 and len(observation_space.shape) == 3:
+        states = tf.TensorSpec([steps + 1, num_envs, *observation_space.shape], tf.uint8)
+    else:
+        obs_dim = int(np.prod(observation_space.shape))
+        states = tf.TensorSpec([steps + 1, num_envs, obs_dim], tf.float32)
     per_step = tf.TensorSpec([steps, num_envs], tf.float32)
     state = tf.TensorSpec([num_envs, recurrent_units], tf.float32)
     return Rollout(
-        states=tf.TensorSpec([steps + 1, num_envs, obs_dim], tf.float32),
+        states=states,
         actions=tf.TensorSpec(
             [steps, num_envs, *distribution.action_shape], distribution.action_dtype
         ),

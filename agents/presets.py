@@ -11,6 +11,7 @@ No TensorFlow here: the command line reads this before TensorFlow loads.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -44,6 +45,25 @@ PENDULUM = {
     "lr": 1e-3,
     "lr_schedule": "linear",
     "max_steps": 1_000_000,
+}
+
+# Atari (ALE/*): RL Zoo's A2C settings for Atari (16 envs, n_steps 5, RMSprop 7e-4 with epsilon
+# 1e-5, entropy bonus 0.01, value weight 0.25, gradient norm 0.5, 10M steps) on the A3C paper's
+# convolutional trunk with 256 units, rewards clipped for the loss; 10 greedy games each 500k
+# steps (a game of Pong is thousands of steps).
+ATARI = {
+    "num_envs": 16,
+    "update_freq": 5,
+    "optimizer": "rmsprop",
+    "lr": 7e-4,
+    "entropy_coef": 0.01,
+    "value_coef": 0.25,
+    "max_grad_norm": 0.5,
+    "clip_rewards": True,
+    "hidden_units": (256,),
+    "max_steps": 10_000_000,
+    "eval_interval": 500_000,
+    "eval_episodes": 10,
 }
 
 PRESETS: dict[str, dict[str, Preset]] = {
@@ -153,6 +173,12 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "1M env steps, 177 s on 2 cores (docs/BENCHMARKS.md: a2c-lunarlander-continuous)",
             command="python a2c_cartpole.py --train --env=LunarLanderContinuous-v3",
         ),
+        # Atari games (ALE/*, every game of ale-py): RL Zoo's A2C settings for Atari.
+        "ALE/*": Preset(
+            ATARI,
+            result="PENDING",
+            command="python a2c_cartpole.py --train --env=ALE/Pong-v5",
+        ),
     },
     "a3c": {
         "CartPole-v1": Preset(
@@ -183,6 +209,16 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "on 2 cores, 1.7k env steps/s (docs/BENCHMARKS.md: a3c-cartpole-novel)",
             command="python a3c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
+        # Atari games: the A2C preset's settings in 2 workers of 8 envs each (16 in all).
+        "ALE/*": Preset(
+            {
+                **{name: value for name, value in ATARI.items() if name != "num_envs"},
+                "envs_per_worker": 8,
+                "max_eps": 0,
+            },
+            result="PENDING",
+            command="python a3c_cartpole.py --train --env=ALE/Pong-v5",
+        ),
         # The A2C preset in 2 workers of 8 envs, each worker updating every 8 steps (t_max), with
         # A2C's gradient clipping and no entropy bonus.
         "Pendulum-v1": Preset(
@@ -205,8 +241,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
 
 
 def preset_for(algorithm: str, env_id: str) -> Preset | None:
-    """The preset of ``algorithm`` ("a2c" or "a3c") for ``env_id``, or None."""
-    return PRESETS.get(algorithm, {}).get(env_id)
+    """The preset of ``algorithm`` ("a2c" or "a3c") for ``env_id``, or None: the env's own, else
+    its family's (a key with a wildcard, ``ALE/*``: every Atari game)."""
+    presets = PRESETS.get(algorithm, {})
+    if env_id in presets:
+        return presets[env_id]
+    families = (preset for key, preset in presets.items() if fnmatch.fnmatchcase(env_id, key))
+    return next(families, None)
 
 
 def apply_preset(

@@ -9,6 +9,10 @@ step returns the reset observation with reward 0 and ignores the action. It is s
 ``valid`` 0, so it enters no loss and no advantage; the step before it, which ended the episode,
 bootstraps from 0 if it terminated and from V(final observation) if it was truncated.
 
+Atari games (whose steps report ``lives``): a step that loses a life is stored as terminated, so
+the loss bootstraps from 0 there (the "episodic life" of Mnih et al. 2015, for training only),
+while the game goes on and its episode, return and length are whole games.
+
 A recurrent model's state is carried from step to step and zeroed, per env, after the reset
 step (so an episode's first observation meets a zero state). The rollout keeps the state it
 began with; ``compute_loss`` replays the rollout from it, zeroing the state after each step
@@ -23,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from agents.memory import Memory, Rollout
+from agents.memory import Memory, Rollout, rollout_spec
 from utils.envs import action_clipper
 
 
@@ -64,10 +68,11 @@ class RolloutCollector:
         self.rng = rng
         self.t_max = t_max
         self.num_envs = envs.num_envs
-        obs_dim = int(np.prod(envs.single_observation_space.shape))
         # A concrete function: calling one skips tf.function's signature matching, which costs
         # more than the tiny network itself (measured: 76 us against 173 us a call).
-        states = tf.TensorSpec([self.num_envs, obs_dim], tf.float32)
+        # The states of one step, as a rollout holds them (uint8 images stay bytes).
+        states = rollout_spec(1, self.num_envs, envs.single_observation_space, model).states
+        states = tf.TensorSpec(states.shape[1:], states.dtype)
         self.recurrent = bool(model.recurrent_units)
         if self.recurrent:
             keep = tf.TensorSpec([self.num_envs], tf.float32)
@@ -102,7 +107,9 @@ class RolloutCollector:
         """Resets the envs, env ``i`` with seed ``seed + i``, and forgets running episodes."""
         # Per env: the observation to act on, whether its last step ended an episode (so the
         # next step is a reset step), and the running return and length of its episode.
-        self.states, _ = self.envs.reset(seed=seed)
+        self.states, info = self.envs.reset(seed=seed)
+        # Atari's lives (ale-py reports them): a life lost is terminal for the loss.
+        self.lives = info.get("lives")
         self.ended = np.zeros(self.num_envs, bool)
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, np.int64)
@@ -128,10 +135,14 @@ class RolloutCollector:
                 actions = actions.numpy()
             else:
                 actions = self.act(self.states).numpy()
-            next_states, rewards, terminated, truncated, _ = self.envs.step(self.to_env(actions))
+            next_states, rewards, terminated, truncated, info = self.envs.step(self.to_env(actions))
             valid = ~self.ended  # False on the reset step that follows an episode's end
+            ends_life = terminated
+            if self.lives is not None:  # fewer lives than the last step (not a new game)
+                ends_life = terminated | ((info["lives"] < self.lives) & valid)
+                self.lives = info["lives"]
             self.keep = valid.astype(np.float32)
-            memory.store(self.states, actions, rewards, terminated, truncated, valid)
+            memory.store(self.states, actions, rewards, ends_life, truncated, valid)
             self.episode_returns += rewards * valid
             self.episode_lengths += valid
             self.ended = terminated | truncated

@@ -17,12 +17,15 @@ def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig, reward
     ``model`` is an ``ActorCriticModel``; ``compute_loss`` takes log-probs and entropy from its
     ``distribution``. With a ``reward_scaler`` (``agents.reward_scaling.RewardScaler``, for
     ``normalize_rewards``) the loss sees the rollout's rewards scaled, and the scaler's
-    statistics take in the rollout.
+    statistics take in the rollout; with ``config.clip_rewards`` it sees them clipped to
+    [-1, 1] first.
 
     Returns:
         ``(gradients, loss, norm)``: one gradient per trainable variable, clipped to
         ``config.max_grad_norm`` global norm; the ``LossInfo``; the norm before clipping.
     """
+    if config.clip_rewards:
+        rollout = rollout._replace(rewards=tf.clip_by_value(rollout.rewards, -1.0, 1.0))
     if reward_scaler is not None:
         ends = tf.maximum(rollout.terminated, rollout.truncated)
         rollout = rollout._replace(rewards=reward_scaler(rollout.rewards, ends, rollout.valid))
@@ -44,9 +47,10 @@ def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):
     """The run's optimizer, built for ``model``'s trainable weights before any update (a Keras 3
     optimizer creates its slots lazily otherwise, which two A3C threads must not do at once).
 
-    Adam with ``config.lr``: constant, or with ``lr_schedule="linear"`` decayed linearly to 0
-    over the step budget, as RL Zoo's ``lin_7e-4`` (counted in updates, the optimizer's
-    ``iterations``, which a checkpoint keeps: a resumed run goes on along the same line).
+    Adam (or RMSprop, ``config.optimizer``) with ``config.lr``: constant, or with
+    ``lr_schedule="linear"`` decayed linearly to 0 over the step budget, as RL Zoo's
+    ``lin_7e-4`` (counted in updates, the optimizer's ``iterations``, which a checkpoint keeps:
+    a resumed run goes on along the same line).
 
     Args:
         steps_per_update: env steps one update stands for (t_max x envs of a rollout).
@@ -58,7 +62,10 @@ def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):
             decay_steps=max(1, config.max_steps // steps_per_update),
             end_learning_rate=0.0,
         )
-    optimizer = keras.optimizers.Adam(learning_rate)
+    if config.optimizer == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(learning_rate, rho=0.99, epsilon=1e-5)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     return optimizer
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from utils.files import safe_name  # noqa: E402  (the episode log's name, as runs write it)
 
 
 class Suite(NamedTuple):
@@ -331,6 +333,17 @@ SUITES = {
         env="CartPoleNoVel-v1",
         target=475.0,
     ),
+    "a2c-pong": Suite(
+        "A2C on ALE/Pong-v5 from pixels, its preset, 3M env steps (of the preset's 10M)",
+        ["a2c_cartpole.py", "--train", "--env=ALE/Pong-v5", "--max-steps=3000000"],
+        "The Atari preset (RL Zoo's A2C settings: 16 envs, n_steps 5, RMSprop 7e-4, entropy "
+        "0.01, value 0.25; the A3C paper's convolutional trunk) for the part of its 10M steps "
+        "this 2-core machine runs in a session; the greedy mean is the best evaluated model's "
+        "(every 500k steps) over 10 new games. Target: +15 over the last 100 games.",
+        [0],
+        env="ALE/Pong-v5",
+        target=15.0,
+    ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
@@ -359,7 +372,7 @@ def run_once(suite: Suite, seed: int, root: Path = ROOT) -> dict:
         trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
         # The last greedy line is the report after training; A2C logs its periodic ones before.
         greedy = re.findall(r"greedy return over \d+ episodes: (-?[\d.]+) ± ([\d.]+)", output)[-1]
-        with open(Path(save_dir) / f"{suite.env}_episodes.csv") as handle:
+        with open(Path(save_dir) / f"{safe_name(suite.env)}_episodes.csv") as handle:
             episodes = list(csv.DictReader(handle))
     solved = next(
         (e for e in episodes if int(e["index"]) >= 100 and float(e["recent_mean"]) >= suite.target),

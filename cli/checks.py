@@ -112,6 +112,7 @@ def check_run(
                 "the flag out and give a budget (--max_eps or --max_steps), or stop at a "
                 "greedy evaluation's return with --stop_at_eval_return=R"
             )
+        check_observations(config)
         check_memory(config)
     elif what == "play":
         if options.record:
@@ -237,6 +238,25 @@ def available_memory() -> int | None:
         return None
 
 
+def check_observations(config: ActorCriticConfig) -> None:
+    """Image observations (a convolutional trunk) take no running normalisation: the model
+    scales their bytes to [0, 1] itself.
+
+    Raises:
+        UsageError: for ``--normalize_observations`` on an env with image observations.
+    """
+    if not config.normalize_observations:
+        return
+    env = make_env(config.env)
+    image = env_dims(env.observation_space, env.action_space).image_shape
+    env.close()
+    if image:
+        raise UsageError(
+            f"--normalize_observations: {config.env}'s observations are images {image}, which "
+            "the model scales to [0, 1] itself; leave the flag out"
+        )
+
+
 def check_memory(config: ActorCriticConfig, available: int | None = None) -> None:
     """Refuses a rollout or a model that would not fit in memory, with its size.
 
@@ -249,7 +269,7 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     if available is None:
         return
     env = make_env(config.env)
-    obs_dim, num_actions, continuous = env_dims(env.observation_space, env.action_space)
+    obs_dim, num_actions, continuous, _ = env_dims(env.observation_space, env.action_space)
     env.close()
     outputs = 2 * num_actions if continuous else num_actions  # the policy's params
     trunks = 2 if config.separate_value_trunk else 1

@@ -112,6 +112,7 @@ FIXED_ON_RESUME = (
     *MODEL_SETTINGS,
     "normalize_rewards",
     "lr_schedule",
+    "optimizer",
     "workers",
     "backend",
 )
@@ -218,8 +219,8 @@ def load_saved_model(config: ActorCriticConfig, options: RunOptions, program: st
     model = new_model(config)
     path = Path(options.model) if options.model else model_path(options.save_dir, env)
     if path.suffix == ".keras":
-        obs_dim = int(model.trunk[0].kernel.shape[0])
-        loaded = load_model_file(path, obs_dim, model.distribution.params_size)
+        obs_shape = model.image_shape or int(model.trunk[0].kernel.shape[0])
+        loaded = load_model_file(path, obs_shape, model.distribution.params_size)
         return LoadedPolicy(loaded, model.distribution)
     hint = f"train one with: python {program} --train --env={env} --save_dir={options.save_dir}"
     load_weights(model, path, env, train_hint=hint)

@@ -42,6 +42,11 @@ class ActorCriticModel(keras.Model):
     the next, and ``unroll`` runs a time-major sequence from a stored state, zeroing it where
     an episode started, which is how an update replays a rollout.
 
+    With ``image_shape`` (uint8 stacked frames ``(channels, height, width)``) the trunk starts
+    with the convolutional layers of the A3C paper's Atari agents (Mnih et al. 2016, section 8,
+    after Mnih et al. 2013): 16 filters 8x8 stride 4, 32 filters 4x4 stride 2, ReLU, then the
+    dense layers; the model scales the bytes to [0, 1] itself, so rollouts keep them as uint8.
+
     With ``normalize_observations`` the trunk sees observations normalised by running statistics
     (``ObservationNormalization``, updated by the algorithms from their rollouts), so a saved or
     exported model acts on raw observations.
@@ -54,6 +59,8 @@ class ActorCriticModel(keras.Model):
         separate_value_trunk: give the value head its own trunk instead of the shared one
             (feed-forward models only).
         recurrent_units: width of the LSTM core; 0 (the default) for none.
+        image_shape: ``(channels, height, width)`` of uint8 image observations (a
+            convolutional trunk); ``()`` (the default) for flat float observations.
         continuous: a Gaussian policy for Box actions instead of a categorical one.
         log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
         normalize_observations: normalise observations with running statistics.
@@ -84,6 +91,7 @@ class ActorCriticModel(keras.Model):
         activation: str = "relu",
         separate_value_trunk: bool = False,
         recurrent_units: int = 0,
+        image_shape: tuple[int, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +103,11 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if recurrent_units < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
+        if image_shape and (len(image_shape) != 3 or normalize_observations):
+            raise ValueError(
+                f"image_shape must be (channels, height, width) without normalize_observations, "
+                f"got {image_shape}"
+            )
         if recurrent_units and separate_value_trunk:
             raise ValueError(
                 "a recurrent model's value head reads the LSTM core; it has no separate value trunk"
@@ -107,10 +120,22 @@ class ActorCriticModel(keras.Model):
         self.activation = activation
         self.separate_value_trunk = bool(separate_value_trunk)
         self.recurrent_units = int(recurrent_units)
+        self.image_shape = tuple(int(size) for size in image_shape)
         self.normalizer = (
             ObservationNormalization(name="observation_normalization")
             if normalize_observations
             else None
+        )
+        self.convolutions = (
+            [
+                keras.layers.Permute((2, 3, 1), name="channels_last"),
+                keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
+                keras.layers.Conv2D(16, 8, strides=4, activation="relu", name="conv_0"),
+                keras.layers.Conv2D(32, 4, strides=2, activation="relu", name="conv_1"),
+                keras.layers.Flatten(name="flatten"),
+            ]
+            if self.image_shape
+            else []
         )
         self.trunk = self._dense_stack("trunk")
         self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else []
@@ -137,8 +162,8 @@ class ActorCriticModel(keras.Model):
     def _trunk(self, states):
         """(observations as the trunks see them, the trunk's output)."""
         inputs = states if self.normalizer is None else self.normalizer(states)
-        hidden = inputs
-        for layer in self.trunk:
+        hidden = tf.cast(inputs, tf.float32)
+        for layer in [*self.convolutions, *self.trunk]:
             hidden = layer(hidden)
         return inputs, hidden
 
@@ -194,7 +219,8 @@ class ActorCriticModel(keras.Model):
             heads run on all ``T * N`` states at once; only the core steps through time.
         """
         steps, num_envs = tf.shape(states)[0], tf.shape(states)[1]
-        inputs, hidden = self._trunk(tf.reshape(states, [steps * num_envs, -1]))
+        observation_shape = states.shape[2:]  # static: (obs_dim,) or an image's shape
+        inputs, hidden = self._trunk(tf.reshape(states, [steps * num_envs, *observation_shape]))
         if self.core is not None:
             hidden = tf.reshape(hidden, [steps, num_envs, hidden.shape[-1]])
 
@@ -229,12 +255,16 @@ class ActorCriticModel(keras.Model):
             self.normalizer.update(tf.reshape(states, [-1, states.shape[-1]]))
 
     def build_for(self, obs_dim: int) -> ActorCriticModel:
-        """Creates the weights for observations of ``obs_dim`` floats; returns ``self``.
+        """Creates the weights for observations of ``obs_dim`` floats (or of ``image_shape``,
+        with one); returns ``self``.
 
         Keras 3 subclassed models have no weights until first called; saving, loading and
         ``set_weights`` all need them.
         """
-        self(tf.zeros((1, obs_dim), tf.float32))
+        if self.image_shape:
+            self(tf.zeros((1, *self.image_shape), tf.uint8))
+        else:
+            self(tf.zeros((1, obs_dim), tf.float32))
         return self
 
     def get_config(self):
@@ -248,6 +278,7 @@ class ActorCriticModel(keras.Model):
             "activation": self.activation,
             "separate_value_trunk": self.separate_value_trunk,
             "recurrent_units": self.recurrent_units,
+            "image_shape": list(self.image_shape),
         }
 
 
@@ -261,7 +292,8 @@ def build_model(
     recurrent_units: int = 0,
 ) -> ActorCriticModel:
     """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
-    ``obs_dim``, ``num_actions`` and ``continuous``); the other arguments are the model's."""
+    ``obs_dim``, ``num_actions``, ``continuous`` and ``image_shape``, which chooses the trunk:
+    convolutional for images, dense otherwise); the other arguments are the model's."""
     model = ActorCriticModel(
         dims.num_actions,
         hidden_units,
@@ -271,5 +303,6 @@ def build_model(
         activation=activation,
         separate_value_trunk=separate_value_trunk,
         recurrent_units=recurrent_units,
+        image_shape=dims.image_shape,
     )
     return model.build_for(dims.obs_dim)

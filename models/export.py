@@ -2,7 +2,8 @@
 anywhere: ``keras.saving.load_model(path)`` needs neither this project nor any custom object.
 
 The plain model computes the same function: observation normalisation (``Normalization`` with
-the running statistics, then a clip to +-10 made of ``Rescaling`` and ``ReLU``), the trunk, the
+the running statistics, then a clip to +-10 made of ``Rescaling`` and ``ReLU``), or for images
+the scaling and convolutional layers (uint8 ``(batch, C, H, W)`` in), the trunk, the
 policy head, the value trunk (if the model has its own) and the value head, with the trained
 weights copied in. For a Gaussian policy the learned log standard deviation is the bias of a
 ``Dense`` layer whose kernel is zero, so it is broadcast beside the mean exactly as the model
@@ -31,10 +32,17 @@ def dense_like(layer: keras.layers.Dense, name: str, activation=None) -> keras.l
 def plain_model(model: ActorCriticModel) -> keras.Model:
     """A functional ``keras.Model`` of built-in layers computing what ``model`` computes, with
     its weights (a copy: later training of ``model`` does not change it)."""
-    obs_dim = int(model.trunk[0].kernel.shape[0])
-    observations = keras.Input((obs_dim,), name="observations")
-    hidden = observations
     copies = []  # (new layer, weights to set once built)
+    if model.image_shape:
+        observations = keras.Input(model.image_shape, dtype="uint8", name="observations")
+    else:
+        obs_dim = int(model.trunk[0].kernel.shape[0])
+        observations = keras.Input((obs_dim,), name="observations")
+    hidden = observations
+    for layer in model.convolutions:  # the same layers, new instances, the same weights
+        new = layer.__class__.from_config(layer.get_config())
+        hidden = new(hidden)
+        copies.append((new, layer.get_weights()))
     normalizer = model.normalizer
     if normalizer is not None:
         clip = normalizer.clip
@@ -113,7 +121,7 @@ class LoadedPolicy:
     def step(self, states, recurrent_state=()):
         """``(params, value, next_recurrent_state)`` of one step, as ``ActorCriticModel.step``."""
         if not self.recurrent_units:
-            params, value = self.model(states)
+            params, value = self.model([states])
             return params, value, ()
         states = tf.convert_to_tensor(states, tf.float32)
         params, value, h, c = self.model([states, *recurrent_state])

@@ -175,5 +175,5 @@ def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
     wrong = run(f"--model={exported}", "--env=Acrobot-v1")
     assert (
         wrong.returncode == 2
-        and "the env has observations of 6 numbers and needs 3" in wrong.stderr
+        and "the env has observations of shape (6,) and needs 3" in wrong.stderr
     )

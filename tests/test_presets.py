@@ -1,9 +1,11 @@
 """Every preset makes a valid config of its algorithm, says what it reached and how."""
 
+import fnmatch
+
 import pytest
 
 from agents.config import A2CConfig, A3CConfig
-from agents.presets import PRESETS, apply_preset, with_preset
+from agents.presets import PRESETS, apply_preset, preset_for, with_preset
 from utils.envs import resolve_env_id
 
 CONFIGS = {"a2c": A2CConfig, "a3c": A3CConfig}
@@ -13,12 +15,22 @@ ENTRIES = [(algorithm, env) for algorithm, presets in PRESETS.items() for env in
 @pytest.mark.parametrize("algorithm, env", ENTRIES)
 def test_each_preset_is_a_valid_config_with_its_result_and_command(algorithm, env):
     preset = PRESETS[algorithm][env]
-    assert resolve_env_id(env) == env
-    config = with_preset(CONFIGS[algorithm], env)
+    # A family's preset (ALE/*) is shown with one of its envs.
+    example = env if "*" not in env else preset.command.split("--env=")[1].split()[0]
+    assert fnmatch.fnmatchcase(example, env)
+    assert resolve_env_id(example) == example
+    assert preset_for(algorithm, example) is preset
+    config = with_preset(CONFIGS[algorithm], example)
     for name, value in preset.settings.items():
         assert getattr(config, name) == value, name
     assert preset.result and f"{algorithm}_cartpole.py --train" in preset.command
-    assert env in preset.command or env == "CartPole-v1"
+    assert example in preset.command or env == "CartPole-v1"
+
+
+def test_a_family_preset_covers_every_game_and_an_own_preset_comes_first():
+    assert preset_for("a2c", "ALE/Breakout-v5") is PRESETS["a2c"]["ALE/*"]
+    assert preset_for("a2c", "CartPole-v1") is PRESETS["a2c"]["CartPole-v1"]
+    assert preset_for("a2c", "Blackjack-v1") is None
 
 
 def test_flags_given_override_a_preset_and_others_keep_it():

@@ -134,7 +134,7 @@ def test_a_saved_and_an_exported_recurrent_model_play_the_same_actions(tmp_path)
     load_weights(loaded, path, NO_VELOCITY_ENV)
     np.testing.assert_array_equal(actions_of(loaded), expected)
     exported = export_model(plain_model(model), tmp_path / "m.keras")
-    plain = LoadedPolicy(load_model_file(exported, 2, 2), model.distribution)
+    plain = LoadedPolicy(load_model_file(exported, (2,), 2), model.distribution)
     assert plain.recurrent_units == 8
     np.testing.assert_array_equal(actions_of(plain), expected)
     params, value, state = plain.step(states[0], plain.initial_state(4))

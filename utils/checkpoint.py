@@ -177,10 +177,13 @@ def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
     return atomic_write(path, model.save, size=weights_bytes(model))
 
 
-def load_model_file(path: str | os.PathLike, obs_dim: int, params_size: int) -> keras.Model:
+def load_model_file(
+    path: str | os.PathLike, obs_shape: int | tuple[int, ...], params_size: int
+) -> keras.Model:
     """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
-    observations of ``obs_dim`` numbers and gives ``params_size`` policy outputs (one logit per
-    discrete action, or a mean and a log sigma per Box dimension).
+    observations of ``obs_shape`` (a number of floats, or an image's shape) and gives
+    ``params_size`` policy outputs (one logit per discrete action, or a mean and a log sigma
+    per Box dimension).
 
     Raises:
         CheckpointError: if the file is missing, unreadable, or made for other spaces.
@@ -193,19 +196,18 @@ def load_model_file(path: str | os.PathLike, obs_dim: int, params_size: int) -> 
     except Exception as error:  # zip, JSON and h5 errors all end here
         message = f"{path} is not a readable .keras model: {first_line(error)}"
         raise CheckpointError(message) from None
-    try:
-        # A recurrent model's further inputs are its state, (1, units) each.
-        inputs = [np.zeros((1, obs_dim), np.float32)]
-        inputs += [np.zeros((1, *i.shape[1:]), np.float32) for i in model.inputs[1:]]
-        params = model(inputs if len(inputs) > 1 else inputs[0])[0]
+    obs_shape = (obs_shape,) if isinstance(obs_shape, int) else tuple(obs_shape)
+    takes = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    found = None
+    if takes == obs_shape:
+        # Zeros of each input's shape and dtype: the observations, then a recurrent state.
+        inputs = [np.zeros((1, *i.shape[1:]), i.dtype) for i in model.inputs]
+        params = model(inputs)[0]
         found = int(params.shape[-1])
-    except Exception:  # noqa: BLE001 - a model for observations of another size
-        found = None
     if found != params_size:
-        inputs = model.inputs[0].shape[-1] if getattr(model, "inputs", None) else "?"
         outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else "?"
         raise CheckpointError(
-            f"{path} takes observations of {inputs} numbers and gives {outputs} policy outputs; "
-            f"the env has observations of {obs_dim} numbers and needs {params_size}"
+            f"{path} takes observations of shape {takes} and gives {outputs} policy outputs; "
+            f"the env has observations of shape {obs_shape} and needs {params_size}"
         )
     return model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -75,6 +76,8 @@ def resolve_env_id(env_id: str) -> str:
         EnvError: if the module cannot be imported or no env has the id (naming close ids).
     """
     module, _, name = env_id.rpartition(":")
+    if is_atari(name):
+        require_atari(name)
     if module:
         try:
             importlib.import_module(module)
@@ -97,6 +100,68 @@ def missing_dependency(env_id: str):
         raise EnvError(f"{env_id} cannot start: {str(error).strip().splitlines()[0]}") from None
 
 
+# Atari (``ALE/<Game>-v5``, from ale-py): the preprocessing of Mnih et al. 2015 as gymnasium's
+# ``AtariPreprocessing`` and ``FrameStackObservation`` implement it, and ale-py's native vector
+# env the same way: frames skipped 4 (the max of the last two), 84x84 grey, 4 stacked
+# (observations uint8 ``(4, 84, 84)``), up to 30 no-op starts. Episodes are whole games and
+# rewards raw, so reported returns are the game's score; training makes a lost life terminal
+# (agents/rollouts.py) and clips rewards (``--clip_rewards``) for the loss only.
+ATARI_PREFIX = "ALE/"
+ATARI_PREPROCESSING = {"frame_skip": 4, "screen_size": 84, "noop_max": 30, "stack": 4}
+ATARI_PACKAGES = "pip install -r requirements-atari.txt (ale-py and opencv-python-headless)"
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` names an Atari game of ale-py (``ALE/Pong-v5``)."""
+    return env_id.rpartition(":")[2].startswith(ATARI_PREFIX)
+
+
+def require_atari(env_id: str) -> None:
+    """Registers ale-py's games with gymnasium.
+
+    Raises:
+        EnvError: if ale-py or OpenCV (which ``AtariPreprocessing`` resizes with) is missing.
+    """
+    for module in ("ale_py", "cv2"):
+        if importlib.util.find_spec(module) is None:
+            raise EnvError(f"{env_id} needs the {module} module: {ATARI_PACKAGES}")
+    import ale_py
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no greeting at each game
+    gym.register_envs(ale_py)
+
+
+def make_atari_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+    """One Atari game with the evaluation preprocessing (whole games, raw rewards)."""
+    env = gym.make(env_id, frameskip=1, render_mode=render_mode)
+    env = gym.wrappers.AtariPreprocessing(
+        env,
+        noop_max=ATARI_PREPROCESSING["noop_max"],
+        frame_skip=ATARI_PREPROCESSING["frame_skip"],
+        screen_size=ATARI_PREPROCESSING["screen_size"],
+        terminal_on_life_loss=False,
+        grayscale_obs=True,
+    )
+    return gym.wrappers.FrameStackObservation(env, ATARI_PREPROCESSING["stack"])
+
+
+def make_atari_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """ale-py's native vector env of ``num_envs`` games, preprocessed as ``make_atari_env``."""
+    size = ATARI_PREPROCESSING["screen_size"]
+    return gym.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        img_height=size,
+        img_width=size,
+        stack_num=ATARI_PREPROCESSING["stack"],
+        noop_max=ATARI_PREPROCESSING["noop_max"],
+        episodic_life=False,
+        reward_clipping=False,
+        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
+    )
+
+
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked.
 
@@ -107,7 +172,10 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     """
     env_id = resolve_env_id(env_id)
     with missing_dependency(env_id):
-        env = gym.make(env_id, render_mode=render_mode)
+        if is_atari(env_id):
+            env = make_atari_env(env_id, render_mode)
+        else:
+            env = gym.make(env_id, render_mode=render_mode)
     try:
         check_spaces(env.observation_space, env.action_space, env_id)
     except EnvError:
@@ -124,7 +192,8 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
         num_envs: number of envs, >= 1.
         mode: ``native`` (the env's own batched implementation, as CartPole has), ``sync`` (a
             Python loop over envs), ``async`` (one process per env), or ``auto``: native where the
-            env has one and ``num_envs >= NATIVE_FROM``, else sync.
+            env has one and ``num_envs >= NATIVE_FROM``, else sync. Atari games always use
+            ale-py's native vector env.
 
     Returns:
         A vector env in gymnasium's ``NEXT_STEP`` autoreset mode: the step after an episode ends
@@ -143,7 +212,9 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     if mode == "native" and not native:
         raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")
     with missing_dependency(env_id):
-        if mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
+        if is_atari(env_id):
+            envs = make_atari_vector_env(env_id, num_envs)
+        elif mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
             envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         else:
             envs = gym.make_vec(
@@ -166,8 +237,8 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
 def check_spaces(
     observation_space: gym.Space, action_space: gym.Space, env_id: str = "env"
 ) -> None:
-    """Checks for a ``Discrete`` or flat (1-D) ``Box`` action space and a flat ``Box``
-    observation space.
+    """Checks for a ``Discrete`` or flat (1-D) ``Box`` action space, and a flat ``Box``
+    observation space (a dense trunk) or an image one (a convolutional trunk, ``is_image``).
 
     Raises:
         EnvError: naming the unsupported space and what is supported.
@@ -180,33 +251,59 @@ def check_spaces(
             "policy) and flat (1-D) Box (a Gaussian policy), not MultiDiscrete, MultiBinary, "
             "Dict or Tuple"
         )
-    if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
+    box = isinstance(observation_space, gym.spaces.Box)
+    if not (box and (len(observation_space.shape) == 1 or is_image(observation_space))):
         raise EnvError(
-            f"{env_id} has observation space {observation_space}; only flat (1-D) Box "
-            "observation spaces are supported"
+            f"{env_id} has observation space {observation_space}; supported: flat (1-D) Box "
+            "(a dense trunk) and uint8 images (channels, height, width) with height and width "
+            f">= {MIN_IMAGE_SIZE} (a convolutional trunk), as the Atari preprocessing gives"
         )
+
+
+# The convolutional trunk's first layer (8x8, stride 4) and second (4x4, stride 2) need this.
+MIN_IMAGE_SIZE = 36
+
+
+def is_image(observation_space: gym.Space) -> bool:
+    """Whether observations are uint8 images ``(channels, height, width)``: stacked frames, few
+    channels (at most 16) and a height and width of at least ``MIN_IMAGE_SIZE``."""
+    shape = getattr(observation_space, "shape", None) or ()
+    return (
+        len(shape) == 3
+        and observation_space.dtype == np.uint8
+        and shape[0] <= 16
+        and min(shape[1:]) >= MIN_IMAGE_SIZE
+    )
 
 
 class Dims(NamedTuple):
     """What a model needs to know of a checked env's spaces.
 
     Attributes:
-        obs_dim: floats in an observation.
+        obs_dim: numbers in an observation.
         num_actions: discrete actions, or with ``continuous`` the action's dimensions.
         continuous: whether actions are a Box (float vectors) rather than Discrete.
+        image_shape: ``(channels, height, width)`` of uint8 image observations, else ``()``.
     """
 
     obs_dim: int
     num_actions: int
     continuous: bool
+    image_shape: tuple[int, ...] = ()
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        """The shape of one observation: ``image_shape``, or ``(obs_dim,)``."""
+        return self.image_shape or (self.obs_dim,)
 
 
 def env_dims(observation_space: gym.Space, action_space: gym.Space) -> Dims:
     """The ``Dims`` of a checked env's spaces (``check_spaces``)."""
     obs_dim = int(np.prod(observation_space.shape))
+    image_shape = tuple(observation_space.shape) if is_image(observation_space) else ()
     if isinstance(action_space, gym.spaces.Box):
-        return Dims(obs_dim, int(action_space.shape[0]), True)
-    return Dims(obs_dim, int(action_space.n), False)
+        return Dims(obs_dim, int(action_space.shape[0]), True, image_shape)
+    return Dims(obs_dim, int(action_space.n), False, image_shape)
 
 
 def action_clipper(
