@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from utils.envs import is_image
+
 
 class Rollout(NamedTuple):
     """One rollout of ``T`` steps from ``N`` environments, time-major, as ``compute_loss`` takes it.
@@ -160,14 +162,12 @@ class Memory:
         return Rollout(states=states, **arrays)
 
     def _batched(self, state) -> np.ndarray:
-        """Observations as ``(num_envs, *shape)``: uint8 images stay bytes, the rest float32
-        (flat); with one env, its observation alone gets the env axis."""
+        """Observations as ``(num_envs, *shape)``: uint8 images stay bytes, the rest becomes
+        float32 ``(num_envs, obs_dim)``; one env's observation alone gets the env axis."""
         state = np.asarray(state)
-        if state.dtype != np.uint8:
+        if state.dtype != np.uint8 or state.ndim < 3:
             return np.asarray(state, np.float32).reshape(self.num_envs, -1)
-        if self.num_envs == 1 and state.ndim == 3:
-            state = state[None]
-        return state
+        return state[None] if state.ndim == 3 else state  # one env's image gets the env axis
 
     def _allocate(self, obs_shape: tuple[int, ...], dtype) -> None:
         shape = (self._capacity, self.num_envs)
@@ -186,7 +186,7 @@ def rollout_spec(steps: int, num_envs: int, observation_space, model) -> Rollout
     ``model`` (an ``ActorCriticModel``): the actions of its distribution (``action_dtype``,
     ``action_shape``) and, with an LSTM core, its initial state."""
     distribution, recurrent_units = model.distribution, model.recurrent_units
-    if observation_space.dtype == np.uint8 and len(observation_space.shape) == 3:
+    if is_image(observation_space):
         states = tf.TensorSpec([steps + 1, num_envs, *observation_space.shape], tf.uint8)
     else:
         obs_dim = int(np.prod(observation_space.shape))

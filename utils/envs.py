@@ -76,7 +76,7 @@ def resolve_env_id(env_id: str) -> str:
         EnvError: if the module cannot be imported or no env has the id (naming close ids).
     """
     module, _, name = env_id.rpartition(":")
-    if is_atari(name):
+    if name.startswith(ATARI_PREFIX):
         require_atari(name)
     if module:
         try:
@@ -112,8 +112,14 @@ ATARI_PACKAGES = "pip install -r requirements-atari.txt (ale-py and opencv-pytho
 
 
 def is_atari(env_id: str) -> bool:
-    """Whether ``env_id`` names an Atari game of ale-py (``ALE/Pong-v5``)."""
-    return env_id.rpartition(":")[2].startswith(ATARI_PREFIX)
+    """Whether ``env_id`` names an Atari game of ale-py played from the screen (``ALE/Pong-v5``;
+    not one registered with ``obs_type="ram"``, whose observations are 128 flat bytes)."""
+    name = env_id.rpartition(":")[2]
+    if not name.startswith(ATARI_PREFIX):
+        return False
+    require_atari(name)
+    spec = gym.registry.get(name)
+    return spec is not None and spec.kwargs.get("obs_type", "rgb") != "ram"
 
 
 def require_atari(env_id: str) -> None:
