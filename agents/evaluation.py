@@ -90,9 +90,10 @@ class GreedyPolicy:
     def __call__(self, states: np.ndarray) -> np.ndarray:
         if self.recurrent_state == ():  # not reset yet (a feed-forward model stays at ())
             self.reset(len(states))
-        states = np.asarray(states)
-        if states.dtype != np.uint8:  # images stay bytes: the model scales them
-            states = states.astype(np.float32)
+        # Images as floats too (the model scales them alike): with uint8 input this graph
+        # (not compiled by XLA) makes TensorFlow log "oneDNN supports DT_UINT8 only on
+        # platforms with AVX-512" as an error on every run.
+        states = np.asarray(states, np.float32)
         actions, self.recurrent_state = self._act(states, self.recurrent_state)
         return actions.numpy()
 
