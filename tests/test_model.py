@@ -109,6 +109,7 @@ def test_the_config_offers_exactly_the_models_activations_without_importing_tens
 
     from agents.config import A2CConfig
     from models.actor_critic import ACTIVATIONS
+    from tests.programs import ROOT, environment
     from utils.settings import ConfigError
 
     for activation in ACTIVATIONS:
@@ -117,5 +118,7 @@ def test_the_config_offers_exactly_the_models_activations_without_importing_tens
         A2CConfig(activation="sigmoid")
     # The command line reads the config before TensorFlow loads (its start-up notices caught).
     probe = "import sys, agents.config, agents.presets; print('tensorflow' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment(), capture_output=True, text=True
+    )
     assert result.stdout.strip() == "False", result.stderr[-2000:]

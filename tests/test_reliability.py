@@ -39,7 +39,7 @@ def episodes_csv(save_dir):
             ["--env=tests.faulty_envs:TwoDiscreteActions-v0"],
             "supported: Discrete (a categorical policy) and flat (1-D) Box",
         ),
-        (["--env=FrozenLake-v1"], "only flat (1-D) Box observation spaces are supported"),
+        (["--env=FrozenLake-v1"], "supported: flat (1-D) Box (a dense trunk) and uint8 images"),
         (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
         (["--lr=-1"], "flag --lr=-1.0: must be > 0"),
         (["--workers=0"], "flag --workers=0: must be >= 1"),
