@@ -141,7 +141,8 @@ class RolloutCollector:
             if self.lives is not None:  # fewer lives than the last step (not a new game)
                 ends_life = terminated | ((info["lives"] < self.lives) & valid)
                 self.lives = info["lives"]
-            self.keep = valid.astype(np.float32)
+            if self.recurrent:  # the state goes on unless this was a reset step
+                self.keep = valid.astype(np.float32)
             memory.store(self.states, actions, rewards, ends_life, truncated, valid)
             self.episode_returns += rewards * valid
             self.episode_lengths += valid
