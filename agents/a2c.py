@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from agents.config import A2CConfig
 from agents.episode_log import EpisodeLog
-from agents.memory import Rollout, rollout_spec
+from agents.memory import Rollout, as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
@@ -63,6 +63,7 @@ class A2CAgent:
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None  # (LossInfo, gradient norm) of the newest update
         self.updates = 0
+        self.acting_weights = None  # the newest update's weights for the acting pass
         self.collector = RolloutCollector(
             envs, self.model, self.rng, config.update_freq, config.jit_compile
         )
@@ -86,7 +87,9 @@ class A2CAgent:
         acting and the update of a rollout see the same ones.
 
         Returns:
-            ``(LossInfo, gradient norm before clipping, whether it was applied)``.
+            ``(LossInfo, gradient norm before clipping, whether it was applied, the weights the
+            acting pass reads as they are after it)``: handing them back with the update's
+            results spares the next rollout a read of each (``RolloutCollector.collect``).
         """
         model = self.model
         gradients, loss, norm = compute_gradients(model, rollout, self.config, self.reward_scaler)
@@ -94,7 +97,8 @@ class A2CAgent:
         applied = apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
         with tf.control_dependencies([applied]):
             model.update_statistics(rollout.states[:-1])
-        return loss, norm, applied
+        acting = [tf.convert_to_tensor(weight) for weight in self.collector.policy.variables]
+        return loss, norm, applied, acting
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new
@@ -105,7 +109,8 @@ class A2CAgent:
     def collect_rollout(self) -> Rollout:
         """Steps all envs ``update_freq`` times; records the episodes that ended (the ``worker``
         of an episode is its env's index); returns the rollout."""
-        rollout, finished = self.collector.collect()
+        acting_weights, self.acting_weights = self.acting_weights, None
+        rollout, finished = self.collector.collect(acting_weights)
         self.episode_log.add_steps(self.config.update_freq * self.config.num_envs)
         for episode in finished:
             self.episode_log.record(episode.env, episode.episode_return, episode.length)
@@ -117,7 +122,8 @@ class A2CAgent:
         Raises:
             TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
         """
-        loss, norm, applied = self.update(self.collect_rollout())
+        rollout = as_tensors(self.collect_rollout())
+        loss, norm, applied, self.acting_weights = self.update(rollout)
         self.nonfinite.add(applied, loss)
         self.last_update = (loss, norm)
         self.updates += 1

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from agents.config import A3CConfig
 from agents.episode_log import EpisodeLog
-from agents.memory import rollout_spec
+from agents.memory import as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
@@ -203,7 +203,9 @@ class Worker(threading.Thread):
         A non-finite loss or gradient is not applied (``apply_if_finite``).
 
         Returns:
-            ``(LossInfo, gradient norm before clipping, whether it was applied)``.
+            ``(LossInfo, gradient norm before clipping, whether it was applied, the local
+            weights the acting pass reads, as copied)``: the next rollout acts with them
+            without reading each variable again (``RolloutCollector.collect``).
         """
         master = self.master
         gradients, loss, norm = compute_gradients(
@@ -218,7 +220,8 @@ class Worker(threading.Thread):
             self.local_model.synced_variables, global_model.synced_variables, strict=True
         ):
             local.assign(shared)
-        return loss, norm, applied
+        acting = [tf.convert_to_tensor(weight) for weight in self.collector.policy.variables]
+        return loss, norm, applied, acting
 
     def run(self) -> None:
         try:
@@ -234,12 +237,14 @@ class Worker(threading.Thread):
         log = master.episode_log
         envs_per_worker = config.envs_per_worker
         self.collector.reset(seed=master.first_reset_seed + self.worker_id * envs_per_worker)
+        acting_weights = None  # read from the local model before the first rollout
         while not (master.stop.is_set() or log.done.is_set()):
-            rollout, finished = self.collector.collect()
+            rollout, finished = self.collector.collect(acting_weights)
+            rollout = as_tensors(rollout)
             if master.stop.is_set():
                 return
             with master.update_lock:
-                loss, norm, applied = self.update(rollout)
+                loss, norm, applied, acting_weights = self.update(rollout)
                 master.nonfinite.add(applied, loss)
                 master.last_update = (loss, norm)
                 master.updates += 1

@@ -39,7 +39,7 @@ from agents.a3c import WorkerError, build_worker
 from agents.config import A3CConfig
 from agents.episode_log import EpisodeLog
 from agents.losses import LossInfo
-from agents.memory import rollout_spec
+from agents.memory import as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
     NonFiniteCounter,
@@ -152,8 +152,15 @@ class RemoteWorker:
         )
         variables = self.model.synced_variables
         vector = tf.TensorSpec([parameter_count(variables)], tf.float32)
+        acting = self.collector.policy.variables
+
+        def set_weights(weights):
+            """Sets the local model; returns what the acting pass reads of it (no second read)."""
+            assign_flat(variables, weights)
+            return [tf.convert_to_tensor(weight) for weight in acting]
+
         self.set_weights = tf.function(
-            lambda weights: assign_flat(variables, weights), jit_compile=config.jit_compile
+            set_weights, jit_compile=config.jit_compile
         ).get_concrete_function(vector)
         self.gradients = tf.function(
             lambda rollout: flat_gradients(self.model, rollout, config, scaler),
@@ -161,7 +168,7 @@ class RemoteWorker:
         ).get_concrete_function(spec)
         self.collector.reset(seed)
         # Compile now (XLA compiles at the first call), not in the first rollout's time.
-        self.gradients(self.collector.collect()[0])
+        self.gradients(as_tensors(self.collector.collect()[0]))
         self.collector.reset(seed)
 
     def where(self) -> tuple[int, str]:
@@ -183,9 +190,9 @@ class RemoteWorker:
             ``moments_vector``, the ``LossInfo`` scalars as floats (no per-step arrays), the
             norm before clipping, the ``FinishedEpisode``s.
         """
-        self.set_weights(weights)
-        rollout, finished = self.collector.collect()
-        gradient, moments, loss, norm = self.gradients(rollout)
+        acting_weights = self.set_weights(weights)
+        rollout, finished = self.collector.collect(acting_weights)
+        gradient, moments, loss, norm = self.gradients(as_tensors(rollout))
         scalars = LossInfo(*(float(part) for part in loss[:4]), advantages=None, returns=None)
         steps = self.config.update_freq * self.config.envs_per_worker
         return gradient.numpy(), moments.numpy(), scalars, float(norm), finished, steps

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
+from models.acting import acting_policy
 from utils.envs import action_clipper, make_env, make_vector_env, reward_threshold
 
 # Episodes of envs registered without a time limit are cut here, counted as finished.
@@ -60,46 +61,42 @@ class Evaluation(NamedTuple):
 
 
 class GreedyPolicy:
-    """The compiled greedy action of a model's distribution (``argmax_a pi(a|s)`` for a
-    categorical policy, the mean for a Gaussian), carrying a recurrent model's state.
+    """The greedy action of a model's distribution (``argmax_a pi(a|s)`` for a categorical
+    policy, the mean for a Gaussian), carrying a recurrent model's state.
 
-    Call ``reset(batch_size)`` at the start of episodes (zero state), then ``policy(states)``
-    each step: float32 ``(batch, obs_dim)`` states -> actions ``(batch, ...)`` as the policy
-    gives them (the caller clips Box actions).
+    Call ``reset(batch_size)`` at the start of episodes (zero state; the policy takes the
+    model's weights as they are then), then ``policy(states)`` each step: float32
+    ``(batch, obs_dim)`` states -> actions ``(batch, ...)`` as the policy gives them (the
+    caller clips Box actions).
 
     Args:
-        model: an ``ActorCriticModel`` or a ``LoadedPolicy`` (``initial_state``, ``step`` and
-            ``distribution``).
+        model: an ``ActorCriticModel`` (acting in NumPy, ``models.acting.NumpyPolicy``, where
+            it can) or a ``LoadedPolicy`` (``initial_state``, ``step`` and ``distribution``).
     """
 
     def __init__(self, model):
         self.model = model
-        self.recurrent_state = ()
-
-        @tf.function(reduce_retracing=True)
-        def act(states, recurrent_state):
-            params, _, recurrent_state = model.step(states, recurrent_state)
-            return model.distribution.greedy(params), recurrent_state
-
-        self._act = act
+        self.forward = acting_policy(model)
+        self.recurrent_state = None  # set by reset
 
     def reset(self, batch_size: int) -> None:
-        """Zeroes the state of ``batch_size`` envs (nothing to do for a feed-forward model)."""
-        self.recurrent_state = self.model.initial_state(batch_size)
+        """Takes the model's weights and zeroes the state of ``batch_size`` envs."""
+        self.forward.sync()
+        self.recurrent_state = self.forward.initial_state(batch_size)
 
     def __call__(self, states: np.ndarray) -> np.ndarray:
-        if self.recurrent_state == ():  # not reset yet (a feed-forward model stays at ())
+        if self.recurrent_state is None:
             self.reset(len(states))
         # Images as floats too (the model scales them alike): with uint8 input this graph
         # (not compiled by XLA) makes TensorFlow log "oneDNN supports DT_UINT8 only on
         # platforms with AVX-512" as an error on every run.
         states = np.asarray(states, np.float32)
-        actions, self.recurrent_state = self._act(states, self.recurrent_state)
-        return actions.numpy()
+        params, self.recurrent_state = self.forward(states, self.recurrent_state)
+        return self.model.distribution.greedy(params)
 
 
 def greedy_policy(model) -> GreedyPolicy:
-    """``GreedyPolicy(model)``: compiled once, kept by callers that evaluate often."""
+    """``GreedyPolicy(model)``: made once, kept by callers that evaluate often."""
     return GreedyPolicy(model)
 
 
@@ -121,8 +118,8 @@ def evaluate(
         env_id: gymnasium id, as in training.
         episodes: number of episodes, >= 1.
         seed: seed of the first env.
-        policy: ``greedy_policy(model)``, if the caller keeps one (compiling it takes time);
-            reset here.
+        policy: ``greedy_policy(model)``, if the caller keeps one (a loaded model's is compiled,
+            which takes time); reset here.
 
     Returns:
         ``EvalResult`` with the ``episodes`` returns.

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.memory import Memory, Rollout, rollout_spec
+from models.acting import acting_policy
 from utils.envs import action_clipper
 
 
@@ -42,15 +43,20 @@ class FinishedEpisode(NamedTuple):
 class RolloutCollector:
     """Steps ``envs`` with actions sampled from ``model``, ``t_max`` steps a rollout.
 
-    Box actions go to the envs clipped to the action space's bounds; the rollout keeps the
-    unclipped samples, whose log-probabilities the loss takes.
+    Acting runs in NumPy (``models.acting.NumpyPolicy``, which takes the model's weights at the
+    start of each rollout) or, for image models, in a compiled TensorFlow function. Actions are
+    sampled with a NumPy generator seeded from ``rng`` at each ``reset`` (a rollout's noise
+    drawn at once, ``distribution.noise``), so the same seed gives the same actions and a
+    resumed run, whose ``rng`` comes from its checkpoint, new ones. Box actions go to the envs
+    clipped to the action space's bounds; the rollout keeps the unclipped samples, whose
+    log-probabilities the loss takes.
 
     Args:
         envs: a vector env in ``NEXT_STEP`` autoreset mode; the caller closes it.
         model: an ``ActorCriticModel`` built for the envs' spaces (a worker's local model).
-        rng: the ``tf.random.Generator`` actions are sampled with.
+        rng: the ``tf.random.Generator`` that seeds the sampling at each ``reset``.
         t_max: steps a rollout (``update_freq``), >= 1.
-        jit_compile: compile acting with XLA.
+        jit_compile: compile the TensorFlow acting pass (image models) with XLA.
 
     Call ``reset(seed)`` once before the first ``collect``.
     """
@@ -68,73 +74,64 @@ class RolloutCollector:
         self.rng = rng
         self.t_max = t_max
         self.num_envs = envs.num_envs
-        # A concrete function: calling one skips tf.function's signature matching, which costs
-        # more than the tiny network itself (measured: 76 us against 173 us a call).
-        # The states of one step, as a rollout holds them (uint8 images stay bytes).
+        self.recurrent = bool(model.recurrent_units)
+        # The states of one step, as a rollout holds them (uint8 images stay bytes): what a
+        # compiled acting pass is traced for.
         states = rollout_spec(1, self.num_envs, envs.single_observation_space, model).states
         states = tf.TensorSpec(states.shape[1:], states.dtype)
-        self.recurrent = bool(model.recurrent_units)
-        if self.recurrent:
-            keep = tf.TensorSpec([self.num_envs], tf.float32)
-            state = tf.TensorSpec([self.num_envs, model.recurrent_units], tf.float32)
-            act = tf.function(self._act_recurrent, jit_compile=jit_compile)
-            self.act = act.get_concrete_function(states, keep, state, state)
-        else:
-            act = tf.function(self._act, jit_compile=jit_compile)
-            self.act = act.get_concrete_function(states)
-        distribution = model.distribution
+        state = tf.TensorSpec([self.num_envs, model.recurrent_units], tf.float32)
+        self.policy = acting_policy(
+            model, states, (state, state) if self.recurrent else (), jit_compile
+        )
+        self.distribution = model.distribution
         self.memory = Memory(
             self.num_envs,
             capacity=t_max,
-            action_shape=distribution.action_shape,
-            action_dtype=distribution.action_dtype.as_numpy_dtype,
+            action_shape=self.distribution.action_shape,
+            action_dtype=self.distribution.action_dtype.as_numpy_dtype,
         )
         self.to_env = action_clipper(envs.single_action_space)
-
-    def _act(self, states):
-        """a ~ pi(.|s) for every env: float32 ``(num_envs, obs_dim)`` -> ``(num_envs, ...)``."""
-        params, _ = self.model(states)
-        return self.model.distribution.sample(params, self.rng)
-
-    def _act_recurrent(self, states, keep, h, c):
-        """The same with the LSTM state ``(h, c)``, float32 ``(num_envs, units)`` each, zeroed
-        first where ``keep`` (float32 ``(num_envs,)``) is 0 -> actions and the next state."""
-        mask = keep[:, None]
-        params, _, (h, c) = self.model.step(states, (h * mask, c * mask))
-        return self.model.distribution.sample(params, self.rng), h, c
 
     def reset(self, seed: int) -> None:
         """Resets the envs, env ``i`` with seed ``seed + i``, and forgets running episodes."""
         # Per env: the observation to act on, whether its last step ended an episode (so the
         # next step is a reset step), and the running return and length of its episode.
         self.states, info = self.envs.reset(seed=seed)
+        self.generator = np.random.default_rng(self.rng.uniform_full_int([2]).numpy())
         # Atari's lives (ale-py reports them): a life lost is terminal for the loss.
         self.lives = info.get("lives")
         self.ended = np.zeros(self.num_envs, bool)
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, np.int64)
         # A recurrent model's state, and per env 1.0 unless the last step was a reset step.
-        self.recurrent_state = tuple(t.numpy() for t in self.model.initial_state(self.num_envs))
+        self.recurrent_state = self.policy.initial_state(self.num_envs)
         self.keep = np.ones(self.num_envs, np.float32)
 
-    def collect(self) -> tuple[Rollout, list[FinishedEpisode]]:
-        """Steps all envs ``t_max`` times with sampled actions.
+    def collect(self, acting_weights=None) -> tuple[Rollout, list[FinishedEpisode]]:
+        """Steps all envs ``t_max`` times with sampled actions, acting with the model's weights
+        as they are now.
+
+        Args:
+            acting_weights: the values of ``policy.variables`` as they are now, if the caller
+                has them (an update that returned them), else None: they are read.
 
         Returns:
             The rollout (``t_max * num_envs`` env steps) and the episodes that ended in it, in
             the order they ended.
         """
-        memory, finished = self.memory, []
+        memory, finished, policy, distribution = self.memory, [], self.policy, self.distribution
         memory.clear()
-        if self.recurrent:  # the state the rollout begins with, zeroed after a reset step
-            initial = tuple(np.asarray(t) * self.keep[:, None] for t in self.recurrent_state)
-            h, c = initial
-        for _ in range(self.t_max):
-            if self.recurrent:
-                actions, h, c = self.act(self.states, self.keep, h, c)
-                actions = actions.numpy()
-            else:
-                actions = self.act(self.states).numpy()
+        policy.sync(acting_weights)
+        noise = distribution.noise(self.generator, (self.t_max, self.num_envs))
+        recurrent_state = self.recurrent_state
+        for t in range(self.t_max):
+            if self.recurrent:  # the state goes on, zeroed after a reset step
+                keep = self.keep[:, None]
+                recurrent_state = tuple(np.asarray(part) * keep for part in recurrent_state)
+                if t == 0:
+                    initial = recurrent_state  # the state the rollout begins with
+            params, recurrent_state = policy(self.states, recurrent_state)
+            actions = distribution.sample(params, noise[t])
             next_states, rewards, terminated, truncated, info = self.envs.step(self.to_env(actions))
             valid = ~self.ended  # False on the reset step that follows an episode's end
             ends_life = terminated
@@ -156,6 +153,6 @@ class RolloutCollector:
             self.states = next_states
         rollout = memory.to_rollout(self.states)
         if self.recurrent:
-            self.recurrent_state = (h, c)
+            self.recurrent_state = recurrent_state
             rollout = rollout._replace(recurrent_state=initial)
         return rollout, finished

@@ -1,14 +1,19 @@
-"""Action distributions of a policy: sample, log-probability, entropy, greedy action.
+"""Action distributions of a policy: log-probability and entropy (TensorFlow, for the loss),
+sampling and the greedy action (NumPy, for acting).
 
-``compute_loss`` sees a policy only through these four functions, so another distribution (a
-Gaussian for continuous actions) plugs in beside ``Categorical`` without touching the loss.
-Each takes the policy head's output ``params`` with any leading batch shape ``(...)``.
+``compute_loss`` sees a policy only through ``log_prob`` and ``entropy``, so another
+distribution (a Gaussian for continuous actions) plugs in beside ``Categorical`` without
+touching the loss. Acting runs in NumPy (``models.acting``): a rollout's random noise is drawn
+at once from a seeded ``np.random.Generator`` (``noise``), and each step turns the policy's
+params and its slice of the noise into actions (``sample``). Each function takes the policy
+head's output ``params`` with any leading batch shape ``(...)``.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -32,14 +37,18 @@ class Categorical:
             raise ValueError("Categorical(num_actions) is needed to size a policy head")
         return self.num_actions
 
-    def sample(self, logits, rng: tf.random.Generator):
-        """a ~ softmax(logits): float32 ``(..., A)`` -> int32 ``(...)``.
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """Standard Gumbel noise for ``sample``: float32 ``(*batch_shape, num_actions)``."""
+        return generator.gumbel(size=(*batch_shape, self.params_size)).astype(np.float32)
 
-        The Gumbel-max trick: argmax(logits + Gumbel noise) is distributed as softmax(logits).
-        ``rng`` is a ``tf.random.Generator``, so a seeded run samples the same actions.
+    def sample(self, logits: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a ~ softmax(logits), NumPy: float32 ``(..., A)`` logits and Gumbel ``noise`` of the
+        same shape (a slice of ``noise``'s) -> int32 ``(...)``.
+
+        The Gumbel-max trick: argmax(logits + Gumbel noise) is distributed as softmax(logits)
+        (Gumbel 1954; Maddison et al. 2014, "A* Sampling", section 2).
         """
-        uniform = rng.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
-        return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+        return np.argmax(logits + noise, axis=-1).astype(np.int32)
 
     def log_prob(self, logits, actions):
         """log pi(a|s): logits float32 ``(..., A)``, actions int32 ``(...)`` -> ``(...)``."""
@@ -51,9 +60,9 @@ class Categorical:
         log_probs = tf.nn.log_softmax(logits)
         return -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
 
-    def greedy(self, logits):
-        """argmax_a pi(a|s): float32 ``(..., A)`` -> int32 ``(...)``."""
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+    def greedy(self, logits: np.ndarray) -> np.ndarray:
+        """argmax_a pi(a|s), NumPy: float32 ``(..., A)`` -> int32 ``(...)``."""
+        return np.argmax(logits, axis=-1).astype(np.int32)
 
 
 class DiagonalGaussian:
@@ -89,10 +98,15 @@ class DiagonalGaussian:
         """``(mean, log_std)``, each float32 ``(..., action_dim)``."""
         return params[..., : self.action_dim], params[..., self.action_dim :]
 
-    def sample(self, params, rng: tf.random.Generator):
-        """a = mu + sigma * eps, eps ~ N(0, I): ``(..., 2A)`` -> float32 ``(..., A)``."""
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """eps ~ N(0, I) for ``sample``: float32 ``(*batch_shape, action_dim)``."""
+        return generator.standard_normal((*batch_shape, self.action_dim), np.float32)
+
+    def sample(self, params: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a = mu + sigma * eps, NumPy: params float32 ``(..., 2A)`` and eps ``noise``
+        ``(..., A)`` (a slice of ``noise``'s) -> float32 ``(..., A)``."""
         mean, log_std = self.split(params)
-        return mean + tf.exp(log_std) * rng.normal(tf.shape(mean))
+        return (mean + np.exp(log_std) * noise).astype(np.float32)
 
     def log_prob(self, params, actions):
         """log pi(a|s): params ``(..., 2A)``, actions float32 ``(..., A)`` -> ``(...)``."""
@@ -105,6 +119,6 @@ class DiagonalGaussian:
         _, log_std = self.split(params)
         return tf.reduce_sum(log_std + 0.5 * (1.0 + math.log(2 * math.pi)), axis=-1)
 
-    def greedy(self, params):
-        """The mean mu: ``(..., 2A)`` -> float32 ``(..., A)``."""
-        return self.split(params)[0]
+    def greedy(self, params: np.ndarray) -> np.ndarray:
+        """The mean mu, NumPy: ``(..., 2A)`` -> float32 ``(..., A)``."""
+        return np.asarray(self.split(params)[0], np.float32)

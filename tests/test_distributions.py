@@ -37,14 +37,33 @@ def test_gaussian_log_prob_is_a_density_that_integrates_to_one():
 def test_gaussian_samples_have_its_mean_and_spread_and_are_seeded():
     gaussian = DiagonalGaussian(2)
     one = gaussian_params([1.0, -2.0], [math.log(0.5), math.log(3.0)])
-    params = tf.broadcast_to(one, (20000, 4))
-    first = gaussian.sample(params, tf.random.Generator.from_seed(7)).numpy()
-    again = gaussian.sample(params, tf.random.Generator.from_seed(7)).numpy()
-    np.testing.assert_array_equal(first, again)
+    params = np.broadcast_to(one.numpy(), (20000, 4))
+
+    def sample(seed):
+        return gaussian.sample(params, gaussian.noise(np.random.default_rng(seed), (20000,)))
+
+    first = sample(7)
+    np.testing.assert_array_equal(first, sample(7))
+    assert not np.array_equal(first, sample(8))
     assert first.shape == (20000, 2) and first.dtype == np.float32
     np.testing.assert_allclose(first.mean(axis=0), [1.0, -2.0], atol=0.05)
     np.testing.assert_allclose(first.std(axis=0), [0.5, 3.0], rtol=0.03)
-    np.testing.assert_array_equal(gaussian.greedy(params)[0].numpy(), [1.0, -2.0])
+    np.testing.assert_array_equal(gaussian.greedy(params)[0], [1.0, -2.0])
+
+
+def test_categorical_samples_follow_the_softmax_and_are_seeded():
+    categorical = Categorical(3)
+    logits = np.log(np.array([0.2, 0.5, 0.3], np.float32))
+    draws = 60000
+    noise = categorical.noise(np.random.default_rng(3), (draws,))
+    assert noise.shape == (draws, 3) and noise.dtype == np.float32
+    actions = categorical.sample(np.broadcast_to(logits, (draws, 3)), noise)
+    assert actions.shape == (draws,) and actions.dtype == np.int32
+    frequencies = np.bincount(actions, minlength=3) / draws
+    np.testing.assert_allclose(frequencies, [0.2, 0.5, 0.3], atol=0.01)
+    again = categorical.noise(np.random.default_rng(3), (draws,))
+    np.testing.assert_array_equal(noise, again)
+    assert categorical.greedy(logits[None])[0] == 1
 
 
 def test_per_step_terms_keep_the_rollout_shape():

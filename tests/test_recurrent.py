@@ -21,14 +21,14 @@ from utils.envs import NO_VELOCITY_ENV, env_dims, make_env, make_vector_env
 
 
 def record_sampled_params(model, record):
-    """Makes ``model``'s distribution hand every sampled step's params back to the test (through
-    ``tf.py_function``, so it works inside the collector's compiled acting function)."""
+    """Makes ``model``'s distribution hand every sampled step's params (NumPy, as acting
+    computed them) back to the test."""
     distribution = model.distribution
     sample = distribution.sample
 
-    def recording_sample(params, rng):
-        tf.py_function(lambda p: record.append(p.numpy()), [params], [])
-        return sample(params, rng)
+    def recording_sample(params, noise):
+        record.append(np.array(params))
+        return sample(params, noise)
 
     distribution.sample = recording_sample
 
