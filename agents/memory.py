@@ -117,9 +117,8 @@ class Memory:
         t = self._steps
         self._states[t] = state
         values = (action, reward, terminated, truncated, valid)
-        for (name, _), array, value in zip(self._FIELDS, self._arrays, values, strict=True):
-            entries = array.shape[1:]
-            if np.size(value) != np.prod(entries):
+        for (name, array, size, entries), value in zip(self._slots, values, strict=True):
+            if np.size(value) != size:
                 each = f" of shape {entries[1:]}" if entries[1:] else ""
                 raise ValueError(
                     f"{name[:-1] if name.endswith('s') else name} must have "
@@ -177,7 +176,12 @@ class Memory:
             setattr(
                 self, "_" + name, np.zeros((*shape, *item_shape), self._dtypes.get(name, dtype))
             )
-        self._arrays = [getattr(self, "_" + name) for name, _ in self._FIELDS]
+        # Per field: its name, array, entries a step and their shape (counted once, not a step).
+        self._slots = []
+        for name, _ in self._FIELDS:
+            array = getattr(self, "_" + name)
+            entries = array.shape[1:]
+            self._slots.append((name, array, int(np.prod(entries)), entries))
 
 
 def as_tensors(rollout: Rollout) -> Rollout:
