@@ -7,6 +7,7 @@ shared, so a flag means the same in both scripts.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
 import signal
 from typing import Any
@@ -60,7 +61,17 @@ def main(program: Program) -> None:
     define_flags(RunOptions(algorithm=program.name, save_dir=f"runs/{program.name}"))
     define_flags(program.config_class())
     flags.declare_key_flag("verbosity")  # --helpshort lists it: -1 hides the progress lines
-    app.run(lambda argv: run(program, argv), flags_parser=parse_flags)
+    app.run(lambda argv: run_and_leave(program, argv), flags_parser=parse_flags)
+
+
+def run_and_leave(program: Program, argv: list[str]) -> None:
+    """``run``, then readies the exit: every file is written by then, and the interpreter's
+    last garbage collection would walk each object TensorFlow made (0.5 s of a 9-second run,
+    measured); frozen (``gc.freeze``), they are left to the process's end."""
+    try:
+        run(program, argv)
+    finally:
+        gc.freeze()
 
 
 def run(program: Program, argv: list[str]) -> None:
