@@ -518,9 +518,11 @@ def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
         if "`" in heading:
             sections[heading.split("`")[1]] = "## " + chunk.rstrip() + "\n"
     sections.update(new_sections)
+    order = [*SUITES]
+    order.insert(order.index("sb3-a2c"), "a2c-step-costs")  # benchmarks/step_costs.py's
     ordered = sorted(
-        (key for key in sections if key.split("@")[0] in SUITES),
-        key=lambda key: (list(SUITES).index(key.split("@")[0]), key),
+        (key for key in sections if key.split("@")[0] in order),
+        key=lambda key: (order.index(key.split("@")[0]), key),
     )
     return HEADER + "\n" + "\n".join(sections[key] for key in ordered)
 
