@@ -179,7 +179,8 @@ def main() -> None:
         f"- Versions: {versions()}.\n\n{table(columns)}"
     )
     output = Path(args.output)
-    output.write_text(merge_sections(output.read_text(), {"a2c-step-costs": text}))
+    old = output.read_text() if output.exists() else ""
+    output.write_text(merge_sections(old, {"a2c-step-costs": text}))
     print(text)
     print(f"wrote {output}")
 
