@@ -71,8 +71,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # The defaults of agents/config.py were tuned here: the preset restates their result.
         "CartPole-v1": Preset(
             {},
-            result="solved (last 100 training episodes >= 475) in 5 of 5 seeds, median 144k env "
-            "steps, 11.9 s whole process; greedy 500 in 5 of 5 (docs/BENCHMARKS.md: a2c)",
+            result="solved (last 100 training episodes >= 475) in 5 of 5 seeds, median 145k env "
+            "steps, 7.7 s whole process; greedy 500 in 5 of 5 (docs/BENCHMARKS.md: a2c)",
             command="python a2c_cartpole.py --train --stop-at-threshold",
         ),
         # CartPole-v0 (episodes end at 200 steps, threshold 195): the defaults, a shorter budget.

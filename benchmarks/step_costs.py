@@ -110,7 +110,7 @@ PER_STEP = {
     "env": "`envs.step` (8 CartPole envs)",
     "bookkeeping": "bookkeeping: Memory, episode counts",
     "update": "update (one per 8 vector steps), per step",
-    "trainer": "the training loop's own work",
+    "trainer": "the training loop's own work (the rollout's conversion to tensors included)",
     "total": "**total per vector step**",
 }
 

@@ -2,8 +2,8 @@
 
 Acting asks a tiny network for the params of a few envs' action distributions, once a step.
 Calling TensorFlow for that costs far more than the arithmetic: a compiled function's dispatch,
-argument conversion and ``.numpy()`` took 187 us a step for 8 CartPole envs, the NumPy forward
-pass of the same weights about 10 us (docs/BENCHMARKS.md, "Where a step's time goes"). So
+argument conversion and ``.numpy()`` took 202 us a step for 8 CartPole envs, the NumPy forward
+pass of the same weights with the sampling 18 us (docs/BENCHMARKS.md, ``a2c-step-costs``). So
 acting reads the Keras model's weights into NumPy (``NumpyPolicy.sync``, once a rollout, after
 the update before it) and computes the policy head there; the Keras model stays the one
 definition that is trained, saved and exported, and the loss, values and gradients stay in
