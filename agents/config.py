@@ -150,7 +150,7 @@ class ActorCriticConfig:
         "Updates with a NaN or infinite loss are skipped; more than this stop the run.",
         at_least(0),
     )
-    jit_compile: bool = setting(True, "Compile acting and updates with XLA.")
+    jit_compile: bool = setting(True, "Compile updates (and an image model's acting) with XLA.")
 
     def model_options(self) -> dict:
         """The settings that shape the model: keyword arguments of ``models.build_model``."""
