@@ -93,8 +93,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "Pendulum-v1": Preset(
             PENDULUM,
-            result="greedy 100-episode mean -159.4 (median of seeds 0-4, all five >= -200) after "
-            "1M env steps, 74 s on 2 cores; with --stop-at-eval-return=-200 it stops at 400k-950k "
+            result="greedy 100-episode mean -160.0 (median of seeds 0-2, all >= -200) after "
+            "1M env steps, 41 s on 2 cores; with --stop-at-eval-return=-200 it stops at 400k-950k "
             "steps, median 36 s (docs/BENCHMARKS.md: a2c-pendulum, a2c-pendulum-target)",
             command="python a2c_cartpole.py --train --env=Pendulum-v1",
         ),
