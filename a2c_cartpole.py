@@ -7,8 +7,17 @@ All ``--num-envs`` envs step together with one batched forward pass; one update 
 Flags take dashes or underscores (``--max-steps`` or ``--max_steps``); ``--helpshort`` lists them.
 """
 
-from agents.config import A2CConfig
 from cli import Program, main
+from config import A2CConfig
+
+
+def make_a2c(config: A2CConfig):
+    """The A2C algorithm (agents/a2c.py). Imported here, once the flags are read, as TensorFlow
+    loads with it."""
+    from agents.a2c import A2CAgent
+
+    return A2CAgent(config)
+
 
 if __name__ == "__main__":
-    main(Program("a2c", A2CConfig, algorithm="agents.a2c:A2CAgent"))
+    main(Program("a2c", A2CConfig, make_a2c))

@@ -5,7 +5,7 @@ All envs of a gymnasium vector env step together with one batched forward pass
 ``update_freq`` steps the rollout of ``update_freq x num_envs`` transitions gives one gradient
 step of the same ``compute_loss`` as A3C. The same seed gives the same run.
 
-``A2CAgent`` is an algorithm for ``agents.trainer.Trainer``, which runs it.
+``A2CAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import gymnasium as gym
 import keras
 import tensorflow as tf
 
-from agents.config import A2CConfig
-from agents.episode_log import EpisodeLog
 from agents.memory import Rollout, as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
@@ -27,6 +25,7 @@ from agents.updates import (
     compute_gradients,
     make_optimizer,
 )
+from config.hyperparameters import A2CConfig
 from models import build_model
 from utils.envs import env_dims, make_vector_env
 
@@ -73,7 +72,7 @@ class A2CAgent:
                 config.update_freq, config.num_envs, envs.single_observation_space, self.model
             )
         )
-        self.episode_log: EpisodeLog | None = None
+        self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
 
     def checkpointables(self) -> dict:
         """What a checkpoint saves besides the model and optimizer: the sampling generator, and
@@ -100,7 +99,7 @@ class A2CAgent:
         acting = [tf.convert_to_tensor(weight) for weight in self.collector.policy.variables]
         return loss, norm, applied, acting
 
-    def start(self, episode_log: EpisodeLog) -> None:
+    def start(self, episode_log) -> None:
         """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new
         episodes) and records finished episodes in ``episode_log`` from now on."""
         self.episode_log = episode_log

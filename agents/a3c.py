@@ -7,7 +7,7 @@ to the global model under a lock, and copies the global weights back into its lo
 episode that ends inside a rollout bootstraps from 0 there, as the paper's "until terminal"
 rollouts do, and the env's next episode goes on in the same rollout.
 
-``MasterAgent`` is an algorithm for ``agents.trainer.Trainer``, which runs it;
+``MasterAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it;
 ``agents.a3c_ray.RayMasterAgent`` is the same algorithm with a process per worker.
 """
 
@@ -18,34 +18,19 @@ import threading
 import keras
 import tensorflow as tf
 
-from agents.config import A3CConfig
-from agents.episode_log import EpisodeLog
 from agents.memory import as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
     NonFiniteCounter,
-    TrainingError,
     apply_if_finite,
     compute_gradients,
     make_optimizer,
 )
+from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
 from utils.envs import env_dims, make_env, make_vector_env
-
-
-class WorkerError(TrainingError):
-    """A worker failed; the message names the worker and the cause."""
-
-
-def make_a3c(config: A3CConfig):
-    """The A3C algorithm of ``config.backend``: ``MasterAgent`` (threads) or
-    ``agents.a3c_ray.RayMasterAgent`` (a process per worker)."""
-    if config.backend == "ray":
-        from agents.a3c_ray import RayMasterAgent
-
-        return RayMasterAgent(config)
-    return MasterAgent(config)
+from utils.errors import WorkerError
 
 
 def build_worker(config: A3CConfig, rng: tf.random.Generator):
@@ -101,7 +86,7 @@ class MasterAgent:
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update = None  # (LossInfo, gradient norm) of the newest update
         self.updates = 0  # by all workers, counted under the update lock
-        self.episode_log: EpisodeLog | None = None
+        self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.workers: list[Worker] = []
 
     @property
@@ -115,7 +100,7 @@ class MasterAgent:
         extra = {"reward_scalers": self.reward_scalers} if self.reward_scalers else {}
         return {"rngs": self.rngs, **extra}
 
-    def start(self, episode_log: EpisodeLog) -> None:
+    def start(self, episode_log) -> None:
         """Builds the workers (their envs, compiled acting and updates) and starts their
         threads; they record episodes in ``episode_log`` and stop when it is ``done`` or at
         ``close``."""

@@ -35,9 +35,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from agents.a3c import WorkerError, build_worker
-from agents.config import A3CConfig
-from agents.episode_log import EpisodeLog
+from agents.a3c import build_worker
 from agents.losses import LossInfo
 from agents.memory import as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
@@ -47,18 +45,16 @@ from agents.updates import (
     compute_gradients,
     make_optimizer,
 )
+from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
 from models.normalization import Moments, batch_moments
 from utils.envs import env_dims, make_env
+from utils.errors import BackendError, WorkerError
 
 ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
 # Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s), and the
 # longest the driver waits for any gradient before it gives up (no worker can run: no free CPU).
 WORKER_START_TIMEOUT = 300
-
-
-class BackendError(ValueError):
-    """The Ray backend cannot start: Ray missing, or no cluster at ``--ray_address``."""
 
 
 def require_ray():
@@ -204,7 +200,7 @@ class RemoteWorker:
 class RayMasterAgent:
     """The global model and optimizer on the driver; a ``RemoteWorker`` process per worker.
 
-    An algorithm for ``agents.trainer.Trainer``, like ``MasterAgent``.
+    An algorithm for ``training.trainer.Trainer``, like ``MasterAgent``.
 
     Args:
         config: the run's hyperparameters (``backend="ray"``).
@@ -242,7 +238,7 @@ class RayMasterAgent:
         self.last_update = None
         self.updates = 0
         self.replaced = 0  # workers that died and were replaced
-        self.episode_log: EpisodeLog | None = None
+        self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.actors: dict[int, object] = {}
         self.tasks: dict[object, int] = {}  # a pending rollout_gradients call -> worker id
         self._connect()
@@ -270,7 +266,7 @@ class RayMasterAgent:
                 model.normalizer.merge(moments_from_vector(moments))
             return applied, flatten(model.synced_variables)
 
-    def start(self, episode_log: EpisodeLog) -> None:
+    def start(self, episode_log) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
         its first task."""
         self.episode_log = episode_log

@@ -6,9 +6,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from agents.config import ActorCriticConfig
 from agents.losses import LossInfo, compute_loss
 from agents.memory import Rollout
+from config.hyperparameters import ActorCriticConfig
+from utils.errors import TrainingError
 
 
 def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig, reward_scaler=None):
@@ -68,10 +69,6 @@ def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):
         optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     return optimizer
-
-
-class TrainingError(RuntimeError):
-    """Training stopped by a fault: a worker failed, or updates kept being non-finite."""
 
 
 def apply_if_finite(optimizer, gradients, variables, total_loss, norm) -> tf.Tensor:

@@ -176,7 +176,7 @@ SUITES = {
     "a2c-pendulum": pendulum_suite(
         "A2C on Pendulum-v1, its preset (1M env steps)",
         ["a2c_cartpole.py", "--train", "--env=Pendulum-v1"],
-        "Continuous actions: the Gaussian policy with the preset of agents/presets.py (8 envs, "
+        "Continuous actions: the Gaussian policy with the preset of config/presets.py (8 envs, "
         "t_max 8, gamma and GAE 0.9, Adam 1e-3 decayed linearly, observations and rewards "
         "normalised), evaluated every 50k steps; the greedy mean is the best evaluated model's "
         "over 100 new episodes. Target: a greedy mean of -200.",
@@ -198,7 +198,7 @@ SUITES = {
     "a3c-pendulum": pendulum_suite(
         "A3C on Pendulum-v1, its preset (1M env steps)",
         ["a3c_cartpole.py", "--train", "--env=Pendulum-v1"],
-        "The Gaussian policy in A3C's worker threads, with the A3C preset of agents/presets.py.",
+        "The Gaussian policy in A3C's worker threads, with the A3C preset of config/presets.py.",
         [0, 1, 2],
     ),
     "a3c-ray-pendulum": pendulum_suite(
@@ -278,7 +278,7 @@ SUITES = {
         "A2C on LunarLander-v3, its preset (1.5M env steps)",
         ["a2c_cartpole.py", "--train", "--env=LunarLander-v3"],
         "`python a2c_cartpole.py --train --env=LunarLander-v3` with nothing else: the preset of "
-        "agents/presets.py, evaluated every 100k steps; the greedy mean is the best evaluated "
+        "config/presets.py, evaluated every 100k steps; the greedy mean is the best evaluated "
         "model's over 100 new episodes. Threshold 200.",
         [0, 1, 2],
         env="LunarLander-v3",

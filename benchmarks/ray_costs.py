@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten  # noqa: E402
-from agents.config import A3CConfig  # noqa: E402
-from agents.episode_log import EpisodeLog  # noqa: E402
+from config.hyperparameters import A3CConfig  # noqa: E402
+from training.episode_log import EpisodeLog  # noqa: E402
 
 
 def time_worker(config: A3CConfig, rounds: int = 100) -> float:

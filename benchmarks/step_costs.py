@@ -8,7 +8,7 @@ Each run is a fresh process in the checkout (``--compare``: this one, then the o
 so a drifting machine slows both alike). It times the imports (TensorFlow, Keras and the
 project's training modules), the agent's construction (model, optimizer, tracing) and the
 first rollout and update (XLA compilation), then trains A2C on CartPole-v1 with the defaults (8
-envs, t_max 8) through ``agents.trainer.Trainer`` for ``--steps`` env steps without evaluations,
+envs, t_max 8) through ``training.trainer.Trainer`` for ``--steps`` env steps without evaluations,
 timing every call of the parts of the loop:
 
 - acting: the forward pass and sampling (with the rollout's noise and the weight sync);
@@ -42,8 +42,8 @@ start = time.perf_counter()
 import keras, tensorflow as tf
 imported_tf = time.perf_counter()
 from agents.a2c import A2CAgent
-from agents.config import A2CConfig
-from agents.trainer import Trainer
+from config.hyperparameters import A2CConfig
+from training.trainer import Trainer
 imported = time.perf_counter()
 from absl import logging
 logging.set_verbosity(logging.WARNING)
@@ -77,7 +77,7 @@ else:  # a compiled acting function, sampling inside
 collector.collect = timed("collect", collector.collect)
 agent.update = timed("update", agent.update)
 # Start-up: the first rollout and update compile (XLA); timed apart from the steady loop.
-from agents.episode_log import EpisodeLog
+from training.episode_log import EpisodeLog
 agent.start(EpisodeLog(max_steps=10**9))
 agent.advance()
 compiled = time.perf_counter()

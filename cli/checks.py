@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.config import MODEL_SETTINGS, A2CConfig, A3CConfig, ActorCriticConfig
-from agents.training_state import checkpoint_prefixes
 from cli.options import RunOptions
+from config.hyperparameters import MODEL_SETTINGS, A2CConfig, A3CConfig, ActorCriticConfig
+from training.state import checkpoint_prefixes
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory
 from utils.envs import env_dims, make_env, reward_threshold
+from utils.errors import UsageError
 from utils.files import FREE_SPACE_MARGIN, free_space, kib
 from utils.video import check_video_path
 
@@ -40,10 +41,6 @@ WEIGHT_COPIES = 4
 # Bytes a small run writes in its save directory: two checkpoints, the model, the plot, the
 # episode log and TensorBoard's events (a short CartPole run: about 250 KiB).
 RUN_FILES_BYTES = 1024 * 1024
-
-
-class UsageError(ValueError):
-    """Bad input from the user, reported as one line and exit status 2."""
 
 
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.

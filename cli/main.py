@@ -1,15 +1,16 @@
 """The command line of a3c_cartpole.py and a2c_cartpole.py: flags, mode, errors and exit status.
 
 An entry point names its algorithm with a ``Program`` and calls ``main``; everything else is
-shared, so a flag means the same in both scripts.
+shared, so a flag means the same in both scripts. Errors are sorted by their class
+(``utils/errors.py``): bad input exits 2, a fault 1, a signal 128 + its number.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from absl import app, flags, logging
@@ -24,7 +25,8 @@ from cli.flags import (
     refuse_stray_arguments,
 )
 from cli.options import RunOptions
-from utils.settings import ConfigError, format_value
+from utils.errors import ConfigError, InputError, Interrupted, TrainingError, WriteError
+from utils.settings import format_value
 
 flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
 
@@ -36,22 +38,18 @@ class Program:
     Attributes:
         name: "a3c" or "a2c": the ``--algorithm`` value, the default save dir ``runs/<name>``.
         config_class: its hyperparameters; each field is a flag, its defaults the flags'.
-        algorithm: ``"module:Class"`` of the algorithm (an ``agents.trainer.Algorithm``
-            made from a config); imported only once TensorFlow may load.
+        make_algorithm: the algorithm (a ``training.trainer.Algorithm``) for a config; the
+            entry point imports its module inside, so TensorFlow loads only once the flags are
+            read.
     """
 
     name: str
     config_class: type
-    algorithm: str
+    make_algorithm: Callable[[Any], Any]
 
     @property
     def file(self) -> str:
         return f"{self.name}_cartpole.py"
-
-    def make_algorithm(self, config: Any) -> Any:
-        """The algorithm for ``config``, imported now (TensorFlow loads with it)."""
-        module, _, name = self.algorithm.partition(":")
-        return getattr(importlib.import_module(module), name)(config)
 
 
 def main(program: Program) -> None:
@@ -81,14 +79,10 @@ def run(program: Program, argv: list[str]) -> None:
     console.quiet_media_libraries(window=flags.FLAGS.render == "human")
     tf = console.import_tensorflow()
 
-    from agents.a3c_ray import BackendError
-    from agents.presets import apply_preset
-    from agents.updates import TrainingError
     from cli import checks, modes
-    from utils.checkpoint import CheckpointError, first_line
-    from utils.envs import EnvError, resolve_env_id
-    from utils.files import WriteError
-    from utils.video import VideoError
+    from config.presets import apply_preset
+    from utils.checkpoint import first_line
+    from utils.envs import resolve_env_id
 
     try:
         options = from_flags(RunOptions)
@@ -104,7 +98,7 @@ def run(program: Program, argv: list[str]) -> None:
             else:
                 chosen = "none: every one was given"
             logging.info(
-                "settings for %s from agents/presets.py: %s (flags given override them; "
+                "settings for %s from config/presets.py: %s (flags given override them; "
                 "measured: %s)",
                 config.env,
                 chosen,
@@ -130,14 +124,7 @@ def run(program: Program, argv: list[str]) -> None:
             modes.play_saved_model(config, options, program.file)
         if options.export:  # the saved model: with --train, the one just trained
             modes.export_saved_model(config, options, program.file)
-    except (
-        ConfigError,
-        modes.UsageError,
-        EnvError,
-        CheckpointError,
-        VideoError,
-        BackendError,
-    ) as error:
+    except InputError as error:
         exit_with_error(str(error))
     except TrainingError as error:
         exit_with_error(f"training failed: {error}", status=1)
@@ -149,7 +136,7 @@ def run(program: Program, argv: list[str]) -> None:
             "--update_freq, the envs or --hidden_units",
             status=1,
         )
-    except modes.Interrupted as stop:
+    except Interrupted as stop:
         exit_with_error(str(stop), status=stop.status)
     except KeyboardInterrupt:
         exit_with_error("interrupted", status=128 + signal.SIGINT)

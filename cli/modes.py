@@ -14,21 +14,21 @@ import keras
 import numpy as np
 from absl import logging
 
-from agents.config import MODEL_SETTINGS, ActorCriticConfig
-from agents.episode_log import save_episodes_csv
-from agents.evaluation import EvalResult, evaluate, play
 from agents.random_agent import RandomAgent
-from agents.trainer import REPORT_SEED_OFFSET, Algorithm, Trainer
-from agents.training_state import NoCheckpointError, saved_settings
-from cli.checks import UsageError
 from cli.options import RunOptions
+from config.hyperparameters import MODEL_SETTINGS, ActorCriticConfig
 from models import ActorCriticModel, build_model
 from models.export import LoadedPolicy, plain_model
+from training.episode_log import EpisodeLog, save_episodes_csv
+from training.evaluation import EvalResult, evaluate, play
+from training.state import saved_settings
+from training.trainer import REPORT_SEED_OFFSET, Algorithm, Trainer
 from utils.checkpoint import export_model, load_model_file, load_weights, model_path
 from utils.envs import env_dims, make_env, reward_threshold
-from utils.files import WriteError, safe_name
+from utils.errors import Interrupted, NoCheckpointError, SaveDirInUseError, UsageError, WriteError
+from utils.files import safe_name
 from utils.plotting import plot_training_curve
-from utils.run_lock import RunLock, SaveDirInUseError
+from utils.run_lock import RunLock
 from utils.settings import format_value
 from utils.video import VideoWriter, check_video_path
 
@@ -155,14 +155,6 @@ def resumed_config(
     return dataclasses.replace(config, **kept)
 
 
-class Interrupted(Exception):
-    """Training was stopped by a signal after saving; ``status`` is the exit status."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
 @contextlib.contextmanager
 def stop_on_signals(request_stop: Callable[[], None]):
     """Within the block, SIGINT (Ctrl-C) and SIGTERM call ``request_stop`` instead of killing.
@@ -197,8 +189,8 @@ def new_model(config: ActorCriticConfig) -> ActorCriticModel:
 
 def run_random_baseline(config: ActorCriticConfig, out=print) -> float:
     """Plays random episodes for the config's budget; prints and returns the average return."""
-    agent = RandomAgent(config.env, config.max_eps or None, config.seed, config.max_steps or None)
-    episodes = agent.run()
+    log = EpisodeLog(config.max_eps or None, config.max_steps or None)
+    episodes = RandomAgent(config.env, config.seed).run(log)
     average = float(np.mean([episode.episode_return for episode in episodes]))
     out(
         f"random baseline on {config.env}: average return {average:.1f} over "

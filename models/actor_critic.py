@@ -23,7 +23,7 @@ class ActorCriticModel(keras.Model):
     With ``separate_value_trunk`` the value head has a trunk of its own, of the same widths, as
     Stable-Baselines3's MLP policies and the 2018 TensorFlow example have: the value loss then
     cannot move the policy's features (MountainCar-v0 needs that, and tanh, to learn; measured
-    in ``agents/presets.py``).
+    in ``config/presets.py``).
 
     - Discrete actions (``continuous=False``): ``Categorical``; the head gives the logits of
       pi(a|s), float32 ``(batch, num_actions)``.

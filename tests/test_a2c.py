@@ -9,12 +9,12 @@ import pytest
 import agents.updates
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent, Worker
-from agents.config import A2CConfig, A3CConfig
-from agents.episode_log import EpisodeLog
-from agents.evaluation import evaluate
 from agents.losses import compute_loss
-from agents.trainer import Trainer
+from config.hyperparameters import A2CConfig, A3CConfig
 from models import ActorCriticModel
+from training.episode_log import EpisodeLog
+from training.evaluation import evaluate
+from training.trainer import Trainer
 from utils.checkpoint import load_weights
 
 

@@ -2,11 +2,13 @@
 
 import pytest
 
-from agents.a3c import MasterAgent, Worker, WorkerError
-from agents.config import A3CConfig
-from agents.evaluation import evaluate
+from agents.a3c import MasterAgent, Worker
 from agents.random_agent import RandomAgent
-from agents.trainer import Trainer
+from config.hyperparameters import A3CConfig
+from training.episode_log import EpisodeLog
+from training.evaluation import evaluate
+from training.trainer import Trainer
+from utils.errors import WorkerError
 
 
 def test_optimizer_state_exists_before_any_worker_starts(tmp_path):
@@ -54,7 +56,9 @@ def test_a3c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     # One worker, so the run is deterministic; measured: greedy mean 137 against random 22.
     master = MasterAgent(A3CConfig(max_eps=400, workers=1, seed=0))
     episodes = Trainer(master, tmp_path).train()
-    random_mean = sum(e.episode_return for e in RandomAgent("CartPole-v1", 100, seed=0).run()) / 100
+    random_mean = (
+        sum(e.episode_return for e in RandomAgent("CartPole-v1", seed=0).run(EpisodeLog(100))) / 100
+    )
     result = evaluate(master.global_model, "CartPole-v1", episodes=20, seed=123)
     assert 15 < random_mean < 30
     assert result.mean > 4 * random_mean

@@ -6,10 +6,10 @@ import pytest
 
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent, Worker
-from agents.config import A2CConfig, A3CConfig
-from agents.episode_log import EpisodeLog
+from config.hyperparameters import A2CConfig, A3CConfig
 from models import ActorCriticModel
 from models.acting import CompiledPolicy, NumpyPolicy, acting_policy
+from training.episode_log import EpisodeLog
 from utils.envs import NO_VELOCITY_ENV
 
 # Each kind of model the NumPy pass covers, on an env it trains on.

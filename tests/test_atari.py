@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.config import A3CConfig
 from agents.losses import compute_loss
-from agents.presets import with_preset
 from agents.rollouts import RolloutCollector
+from config.hyperparameters import A3CConfig
+from config.presets import with_preset
 from models import build_model
 from tests.programs import error_line, run
-from utils.envs import EnvError, check_spaces, env_dims, make_env, make_vector_env
+from utils.envs import check_spaces, env_dims, make_env, make_vector_env
+from utils.errors import EnvError
 
 pytest.importorskip("ale_py")  # requirements-test.txt installs it: CI runs these
 PONG = "ALE/Pong-v5"

@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from a3c_cartpole import make_a3c
 from agents.a2c import A2CAgent
-from agents.a3c import make_a3c
-from agents.config import A2CConfig, A3CConfig
-from agents.evaluation import evaluate, greedy_policy, play
 from agents.losses import compute_loss
 from agents.memory import Rollout
-from agents.presets import PRESETS, apply_preset, with_preset
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
-from agents.trainer import Trainer
+from config.hyperparameters import A2CConfig, A3CConfig
+from config.presets import PRESETS, apply_preset, with_preset
 from models import ActorCriticModel, build_model
 from tests.programs import error_line, run
+from training.evaluation import evaluate, greedy_policy, play
+from training.trainer import Trainer
 from utils.checkpoint import load_weights
 from utils.envs import Dims
-from utils.settings import ConfigError
+from utils.errors import ConfigError
 
 RANDOM_PENDULUM = -1200  # about the random policy's mean return on Pendulum-v1
 
@@ -228,7 +228,7 @@ def a2c(*args, **kwargs):
 def test_pendulum_trains_plays_evaluates_records_exports_and_resumes(tmp_path):
     out = f"--save_dir={tmp_path}/run"
     trained = a2c("--train", "--env=Pendulum-v1", "--max_steps=4000", out, check=True)
-    assert "settings for Pendulum-v1 from agents/presets.py: --gamma=0.9" in trained.stderr
+    assert "settings for Pendulum-v1 from config/presets.py: --gamma=0.9" in trained.stderr
     assert "--max_steps=" not in trained.stderr.split("presets.py:")[1].splitlines()[0]
     played = a2c("--env=Pendulum-v1", out, f"--record={tmp_path}/p.gif", check=True)
     steps = re.findall(r"step \d+ \| action \[(-?[\d.e-]+)\]", played.stdout)

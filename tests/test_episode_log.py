@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from agents.episode_log import EpisodeLog
+from training.episode_log import EpisodeLog
 
 
 def test_many_threads_record_exactly_the_budget():

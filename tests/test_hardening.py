@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.episode_log import EpisodeLog
-from agents.summaries import progress_line, run_directory
-from agents.training_state import TrainingState
 from models import ActorCriticModel
 from tests import programs
 from tests.programs import ROOT, error_line, start
+from training.episode_log import EpisodeLog
+from training.state import TrainingState
+from training.summaries import progress_line, run_directory
 from utils.checkpoint import load_weights
 
 
@@ -330,8 +330,8 @@ def test_resume_continues_with_the_saved_settings_and_applies_the_flags_given(tm
 
 def test_a_resumed_run_trains_with_the_new_learning_rate(tmp_path):
     from agents.a2c import A2CAgent
-    from agents.config import A2CConfig
-    from agents.trainer import Trainer
+    from config.hyperparameters import A2CConfig
+    from training.trainer import Trainer
 
     Trainer(A2CAgent(A2CConfig(max_steps=512, lr=0.01, eval_interval=0)), tmp_path).train()
     agent = A2CAgent(A2CConfig(max_steps=1024, lr=0.5, eval_interval=0))

@@ -10,11 +10,11 @@ from PIL import Image
 
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent
-from agents.config import A2CConfig, A3CConfig
-from agents.summaries import format_seconds, progress_line
-from agents.trainer import Trainer
+from config.hyperparameters import A2CConfig, A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run
+from training.summaries import format_seconds, progress_line
+from training.trainer import Trainer
 from utils.checkpoint import model_path, save_weights
 from utils.plotting import plot_training_curve
 

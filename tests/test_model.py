@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from models import ActorCriticModel
-from utils.checkpoint import CheckpointError, load_weights, save_weights
+from utils.checkpoint import load_weights, save_weights
+from utils.errors import CheckpointError, ConfigError
 
 
 def test_call_returns_logits_and_a_flat_value():
@@ -107,17 +108,20 @@ def test_the_config_offers_exactly_the_models_activations_without_importing_tens
     import subprocess
     import sys
 
-    from agents.config import A2CConfig
+    from config.hyperparameters import A2CConfig
     from models.actor_critic import ACTIVATIONS
     from tests.programs import ROOT, environment
-    from utils.settings import ConfigError
 
     for activation in ACTIVATIONS:
         assert A2CConfig(activation=activation).activation == activation
     with pytest.raises(ConfigError, match=f"must be one of {', '.join(ACTIVATIONS)}$"):
         A2CConfig(activation="sigmoid")
-    # The command line reads the config before TensorFlow loads (its start-up notices caught).
-    probe = "import sys, agents.config, agents.presets; print('tensorflow' in sys.modules)"
+    # The command line reads the config, and the entry points name their algorithms, before
+    # TensorFlow loads (its start-up notices caught).
+    probe = (
+        "import sys, config, config.presets, utils.errors, a3c_cartpole, a2c_cartpole; "
+        "print('tensorflow' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=environment(), capture_output=True, text=True
     )

@@ -4,8 +4,8 @@ import fnmatch
 
 import pytest
 
-from agents.config import A2CConfig, A3CConfig
-from agents.presets import PRESETS, apply_preset, preset_for, with_preset
+from config.hyperparameters import A2CConfig, A3CConfig
+from config.presets import PRESETS, apply_preset, preset_for, with_preset
 from utils.envs import resolve_env_id
 
 CONFIGS = {"a2c": A2CConfig, "a3c": A3CConfig}

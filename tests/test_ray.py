@@ -13,11 +13,11 @@ import tensorflow as tf
 
 import agents.updates
 from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten, unflatten
-from agents.config import A3CConfig
 from agents.losses import compute_loss
-from agents.trainer import Trainer
+from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run, start
+from training.trainer import Trainer
 
 ray = pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
 

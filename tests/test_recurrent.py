@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.config import A2CConfig, ConfigError
-from agents.evaluation import greedy_policy, play
 from agents.losses import compute_loss, replay
 from agents.random_agent import RandomAgent
 from agents.rollouts import RolloutCollector
+from config.hyperparameters import A2CConfig
 from models import ActorCriticModel, build_model
 from models.export import LoadedPolicy, plain_model
 from tests.programs import error_line, run
+from training.episode_log import EpisodeLog
+from training.evaluation import greedy_policy, play
 from utils.checkpoint import export_model, load_model_file, load_weights, save_weights
 from utils.envs import NO_VELOCITY_ENV, env_dims, make_env, make_vector_env
+from utils.errors import ConfigError
 
 
 def record_sampled_params(model, record):
@@ -209,5 +211,6 @@ def test_recurrent_training_resumes_exports_and_plays_from_the_command_line(tmp_
     played = run(f"--model={exported}", "--episodes=2", *common, program="a3c_cartpole.py")
     assert played.returncode == 0, played.stderr[-2000:]
     assert "episode 2 finished" in played.stdout
-    episodes = RandomAgent(NO_VELOCITY_ENV, max_eps=5, seed=0).run()  # the random baseline
+    # The random baseline.
+    episodes = RandomAgent(NO_VELOCITY_ENV, seed=0).run(EpisodeLog(max_episodes=5))
     assert len(episodes) == 5 and all(e.episode_return > 0 for e in episodes)

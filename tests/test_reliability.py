@@ -10,14 +10,15 @@ import pytest
 import tensorflow as tf
 
 from agents.a3c import MasterAgent
-from agents.config import A3CConfig
 from agents.memory import Memory
-from agents.trainer import Trainer
 from agents.updates import apply_if_finite, compute_gradients
+from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests import programs
 from tests.programs import error_line, start
-from utils.checkpoint import CheckpointError, load_weights, save_weights
+from training.trainer import Trainer
+from utils.checkpoint import load_weights, save_weights
+from utils.errors import CheckpointError
 
 
 def run(program, *args):

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import agents.trainer
+import training.trainer
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent
-from agents.config import A2CConfig, A3CConfig
-from agents.evaluation import EvalResult
-from agents.trainer import Trainer
+from config.hyperparameters import A2CConfig, A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run
+from training.evaluation import EvalResult
+from training.trainer import Trainer
 from utils.checkpoint import load_weights
-from utils.settings import ConfigError
+from utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def test_the_saved_model_is_the_one_that_evaluated_best(tmp_path, monkeypatch, a
         seen.append(model.get_weights())
         return EvalResult(np.full(episodes, next(scores, 200.0)), 475.0)
 
-    monkeypatch.setattr(agents.trainer, "evaluate", scripted_evaluate)
+    monkeypatch.setattr(training.trainer, "evaluate", scripted_evaluate)
     config = dataclasses.replace(config, eval_interval=1000, eval_episodes=2)
     agent = algorithm(config)
     trainer = Trainer(agent, tmp_path)
@@ -55,29 +55,89 @@ def test_the_saved_model_is_the_one_that_evaluated_best(tmp_path, monkeypatch, a
     assert float(trainer.best_evaluation.numpy()) == 300.0
 
 
-def imports_of(path: Path) -> set[str]:
-    """Top-level packages of ours that a module imports."""
-    names = set()
+PACKAGES = ("utils", "config", "models", "agents", "training", "cli")
+ENTRY_POINTS = ("a3c_cartpole", "a2c_cartpole")
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of ours by dotted name: the packages' files and the two entry points."""
+    modules = {name: ROOT / f"{name}.py" for name in ENTRY_POINTS}
+    for package in PACKAGES:
+        for path in (ROOT / package).glob("*.py"):
+            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
+            modules[name] = path
+    return modules
+
+
+def imported_modules(path: Path, modules: dict) -> set[str]:
+    """The modules of ours that ``path`` imports anywhere in it (functions included):
+    ``from a.b import c`` is ``a.b.c`` where that is a module, else ``a.b``."""
+    found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
-    return names & {"agents", "models", "utils", "cli"}
+            for alias in node.names:
+                inner = f"{node.module}.{alias.name}"
+                found.add(inner if inner in modules else node.module)
+    return found & set(modules)
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    modules = module_files()
+    graph = {name: imported_modules(path, modules) for name, path in modules.items()}
+    assert graph["a3c_cartpole"] >= {"agents.a3c", "agents.a3c_ray"}  # an editor can follow
+    assert "agents.a2c" in graph["a2c_cartpole"]
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, path = [(start, iter(sorted(graph[start])))], [start]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+            elif child == start:
+                return [*path, start]
+            elif child not in path:
+                stack.append((child, iter(sorted(graph[child]))))
+                path.append(child)
+        return None
+
+    cycles = [cycle for name in sorted(graph) if (cycle := cycle_from(name))]
+    assert not cycles, " -> ".join(cycles[0])
 
 
 @pytest.mark.parametrize(
     "package, allowed",
     [
         ("utils", {"utils"}),
-        ("models", {"models"}),
-        ("agents", {"agents", "models", "utils"}),
-        ("cli", {"cli", "agents", "models", "utils"}),
+        ("config", {"config", "utils"}),
+        ("models", {"models", "utils"}),
+        ("agents", {"agents", "models", "config", "utils"}),
+        ("training", {"training", "agents", "models", "config", "utils"}),
+        ("cli", set(PACKAGES)),
     ],
 )
 def test_layers_import_downwards_only(package, allowed):
-    for path in (ROOT / package).glob("*.py"):
-        assert imports_of(path) <= allowed, (path.name, imports_of(path) - allowed)
+    modules = module_files()
+    for name, path in modules.items():
+        if name.split(".")[0] == package:
+            imported = {module.split(".")[0] for module in imported_modules(path, modules)}
+            assert imported <= allowed, (name, imported - allowed)
+
+
+def test_every_exception_class_lives_in_one_module():
+    defined = {}
+    for name, path in module_files().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(base, "id", "").endswith(("Error", "Exception"))
+                or getattr(base, "id", "") in {"Exception", "InputError"}
+                for base in node.bases
+            ):
+                defined.setdefault(name, []).append(node.name)
+    assert set(defined) == {"utils.errors"}, defined
 
 
 def test_only_the_command_line_reads_flags():

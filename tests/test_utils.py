@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cli.flags import normalize_flag_names
-from utils.envs import EnvError, action_clipper, check_spaces, env_dims, make_env
+from utils.envs import action_clipper, check_spaces, env_dims, make_env
+from utils.errors import EnvError
 from utils.files import atomic_write
 
 

@@ -10,14 +10,11 @@ import h5py
 import keras
 import numpy as np
 
+from utils.errors import CheckpointError
 from utils.files import atomic_write, safe_name
 
 # HDF5 attribute of the weights file naming the env and the architecture they belong to.
 METADATA_KEY = "a3c_keras"
-
-
-class CheckpointError(ValueError):
-    """A saved model that is missing or cannot be loaded into the model asked for."""
 
 
 def model_path(save_dir: str | os.PathLike, env_id: str) -> Path:

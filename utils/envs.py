@@ -14,6 +14,8 @@ import numpy as np
 from absl import logging
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
+from utils.errors import EnvError
+
 # CartPoleNoVel-v1 (RL Zoo's env of that name): CartPole-v1 whose observation keeps the cart
 # position and the pole angle (indices 0 and 2) and drops both velocities, so a policy must
 # remember to balance. Registered here, on import, for every command and every worker process.
@@ -53,10 +55,6 @@ if NO_VELOCITY_ENV not in gym.registry:
         max_episode_steps=500,
         reward_threshold=475.0,
     )
-
-
-class EnvError(ValueError):
-    """An env id that gymnasium does not know, or an env whose spaces the agents cannot handle."""
 
 
 VECTOR_MODES = ("auto", "native", "sync", "async")

@@ -10,16 +10,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from utils.errors import DiskFullError, WriteError
+
 # Free space kept besides a file's own size (file-system blocks, HDF5 and zip headers).
 FREE_SPACE_MARGIN = 256 * 1024
-
-
-class WriteError(OSError):
-    """A file could not be written; the last good one is kept. ``strerror`` says why."""
-
-
-class DiskFullError(WriteError):
-    """Too little free space to write a file; nothing was written."""
 
 
 def require_free_space(path: str | os.PathLike, size: int) -> None:

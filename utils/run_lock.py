@@ -9,11 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from utils.errors import SaveDirInUseError
+
 LOCK_NAME = ".run.lock"
-
-
-class SaveDirInUseError(RuntimeError):
-    """Another run holds the save directory's lock."""
 
 
 class RunLock:

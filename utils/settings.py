@@ -14,10 +14,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A setting with a value it does not allow; the message is one line:
-    ``flag --name=value: what is allowed``."""
+from utils.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

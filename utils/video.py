@@ -10,13 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from utils.files import WriteError, atomic_write, require_free_space
+from utils.errors import VideoError, WriteError
+from utils.files import atomic_write, require_free_space
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
-
-
-class VideoError(ValueError):
-    """A recording that cannot be written: unknown format, or MP4 without its encoder."""
 
 
 def check_video_path(path: str | os.PathLike) -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from agents.episode_log import Episode
-from agents.evaluation import EvalResult
 from agents.losses import LossInfo
+from training.episode_log import Episode
+from training.evaluation import EvalResult
 
 
 def run_directory(save_dir: str | os.PathLike, algorithm: str) -> Path:

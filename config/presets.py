@@ -3,7 +3,7 @@
 When ``--env`` names an env below, its preset's settings replace the algorithm's defaults; a flag
 given on the command line overrides the preset. A run prints the preset it uses. Each entry
 says what it reached, with its command and budget, as measured for docs/BENCHMARKS.md; an env
-without an entry trains with the defaults of ``agents/config.py`` (tuned for CartPole-v1).
+without an entry trains with the defaults of ``config/hyperparameters.py`` (tuned for CartPole-v1).
 
 No TensorFlow here: the command line reads this before TensorFlow loads.
 """
@@ -68,7 +68,8 @@ ATARI = {
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "a2c": {
-        # The defaults of agents/config.py were tuned here: the preset restates their result.
+        # The defaults of config/hyperparameters.py were tuned here: the preset restates their
+        # result.
         "CartPole-v1": Preset(
             {},
             result="solved (last 100 training episodes >= 475) in 5 of 5 seeds, median 145k env "

@@ -15,22 +15,18 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from agents.episode_log import Episode, EpisodeLog
+from training.episode_log import Episode, EpisodeLog
 from utils.checkpoint import (
-    CheckpointError,
     all_finite,
     checkpoint_directory,
     first_line,
     variables_bytes,
 )
-from utils.files import WriteError, require_free_space
+from utils.errors import CheckpointError, NoCheckpointError, WriteError
+from utils.files import require_free_space
 
 # Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
 SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-class NoCheckpointError(FileNotFoundError):
-    """``--resume`` found no checkpoint to continue from."""
 
 
 class TrainingState:

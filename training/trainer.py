@@ -21,11 +21,11 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from agents.config import ActorCriticConfig
-from agents.episode_log import Episode, EpisodeLog
-from agents.evaluation import Evaluation, evaluate, greedy_policy
-from agents.summaries import Summaries, progress_line, run_directory
-from agents.training_state import TrainingState
+from config.hyperparameters import ActorCriticConfig
+from training.episode_log import Episode, EpisodeLog
+from training.evaluation import Evaluation, evaluate, greedy_policy
+from training.state import TrainingState
+from training.summaries import Summaries, progress_line, run_directory
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
 

@@ -14,8 +14,8 @@ import os
 from typing import ClassVar
 
 from utils.envs import VECTOR_MODES
+from utils.errors import ConfigError
 from utils.settings import (
-    ConfigError,
     above,
     at_least,
     between,
@@ -54,12 +54,12 @@ class ActorCriticConfig:
         ConfigError: for a field of the wrong type or outside its range, or no budget.
     """
 
-    algorithm: ClassVar[str] = ""  # the key of its presets (agents/presets.py)
+    algorithm: ClassVar[str] = ""  # the key of its presets (config/presets.py)
 
     env: str = setting(
         "CartPole-v1",
         "gymnasium env id (Discrete or flat Box actions, flat Box observations); "
-        "module:EnvId imports module first. Envs with a preset (agents/presets.py) take its "
+        "module:EnvId imports module first. Envs with a preset (config/presets.py) take its "
         "settings for the flags not given.",
     )
     lr: float = setting(1e-3, "Learning rate of the optimizer.", above(0))

@@ -1,0 +1,77 @@
+"""Every exception class of the project, in one place.
+
+The command line (``cli/main.py``) sorts them by what a user sees:
+
+- ``InputError`` and its subclasses: bad input, one line on stderr, exit status 2, nothing
+  written (a flag, an env, a saved model, a path, a backend the run cannot use);
+- ``TrainingError`` (a worker failed, updates kept being non-finite) and ``WriteError`` (a file
+  could not be written): a fault, one line, exit status 1, the last good files kept;
+- ``Interrupted``: a signal stopped training after it was saved, exit status 128 + the signal.
+
+Nothing here imports anything: every layer of the project may raise these.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input the run cannot use; the message is one line saying what is wrong and what is
+    allowed."""
+
+
+class ConfigError(InputError):
+    """A setting with a value it does not allow; the message is one line:
+    ``flag --name=value: what is allowed``."""
+
+
+class UsageError(InputError):
+    """A combination of flags, or a path, that the command line cannot use."""
+
+
+class EnvError(InputError):
+    """An env id that gymnasium does not know, or an env whose spaces the agents cannot handle."""
+
+
+class CheckpointError(InputError):
+    """A saved model or checkpoint that is missing or cannot be loaded into the model asked
+    for."""
+
+
+class VideoError(InputError):
+    """A recording that cannot be written: unknown format, or MP4 without its encoder."""
+
+
+class BackendError(InputError):
+    """The Ray backend cannot start: Ray missing, or no cluster at ``--ray_address``."""
+
+
+class TrainingError(RuntimeError):
+    """Training stopped by a fault: a worker failed, or updates kept being non-finite."""
+
+
+class WorkerError(TrainingError):
+    """A worker failed; the message names the worker and the cause."""
+
+
+class WriteError(OSError):
+    """A file could not be written; the last good one is kept. ``strerror`` says why."""
+
+
+class DiskFullError(WriteError):
+    """Too little free space to write a file; nothing was written."""
+
+
+class NoCheckpointError(FileNotFoundError):
+    """``--resume`` found no checkpoint to continue from."""
+
+
+class SaveDirInUseError(RuntimeError):
+    """Another run holds the save directory's lock."""
+
+
+class Interrupted(Exception):
+    """Training was stopped by a signal after saving; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
