@@ -1,9 +1,10 @@
 """A2C: the synchronous, batched variant of A3C (OpenAI Baselines, 2017).
 
-All envs of a gymnasium vector env step together with one batched forward pass
-(``RolloutCollector``, which also masks the reset steps of gymnasium's autoreset); every
-``update_freq`` steps the rollout of ``update_freq x num_envs`` transitions gives one gradient
-step of the same ``compute_loss`` as A3C. The same seed gives the same run.
+The loop, in ``A2CAgent.advance``: all ``num_envs`` envs of a gymnasium vector env act together
+for t_max (``update_freq``) steps, one batched forward pass a step (``RolloutCollector``, which
+also masks the reset steps of gymnasium's autoreset); then the rollout of ``t_max x num_envs``
+transitions gives the returns, the advantages and the same ``compute_loss`` as A3C, and one
+gradient step of the one model (``learn``). The same seed gives the same run.
 
 ``A2CAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it.
 """
@@ -16,13 +17,16 @@ import gymnasium as gym
 import keras
 import tensorflow as tf
 
-from agents.memory import Rollout, as_tensors, rollout_spec
+from agents.memory import Rollout, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
     NonFiniteCounter,
+    RolloutFunction,
+    UpdateInfo,
     apply_if_finite,
     compute_gradients,
+    loss_stats,
     make_optimizer,
 )
 from config.hyperparameters import A2CConfig
@@ -40,7 +44,7 @@ class A2CAgent:
             ``config.env``); the agent closes it.
 
     Raises:
-        utils.envs.EnvError: if the env is unknown or unsupported.
+        utils.errors.EnvError: if the env is unknown or unsupported.
     """
 
     name = "A2C"
@@ -60,18 +64,15 @@ class A2CAgent:
         self.optimizer = make_optimizer(config, self.model, config.update_freq * config.num_envs)
         self.rng = tf.random.Generator.from_seed(config.seed)
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update = None  # (LossInfo, gradient norm) of the newest update
+        self.last_update: UpdateInfo | None = None
         self.updates = 0
-        self.acting_weights = None  # the newest update's weights for the acting pass
         self.collector = RolloutCollector(
             envs, self.model, self.rng, config.update_freq, config.jit_compile
         )
-        self.update = tf.function(self._update, jit_compile=config.jit_compile)
-        self.update = self.update.get_concrete_function(
-            rollout_spec(
-                config.update_freq, config.num_envs, envs.single_observation_space, self.model
-            )
+        spec = rollout_spec(
+            config.update_freq, config.num_envs, envs.single_observation_space, self.model
         )
+        self._learn = RolloutFunction(self._update_graph, spec, config.jit_compile)
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
 
     def checkpointables(self) -> dict:
@@ -80,15 +81,50 @@ class A2CAgent:
         extra = {"reward_scaler": self.reward_scaler} if self.reward_scaler else {}
         return {"rng": self.rng, **extra}
 
-    def _update(self, rollout):
+    def start(self, episode_log) -> None:
+        """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new
+        episodes) and records finished episodes in ``episode_log`` (a
+        ``training.episode_log.EpisodeLog``) from now on."""
+        self.episode_log = episode_log
+        self.collector.reset(seed=self.config.seed + episode_log.env_steps)
+
+    def advance(self) -> None:
+        """One A2C iteration: every env acts for t_max steps with the current policy, then one
+        batched update on the whole rollout.
+
+        Raises:
+            TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
+        """
+        rollout = self.collect_rollout()
+        update = self.learn(rollout)
+        self.nonfinite.add(update)
+        self.last_update = update
+        self.updates += 1
+
+    def collect_rollout(self) -> Rollout:
+        """Steps all envs ``update_freq`` times; records the episodes that ended (the ``worker``
+        of an episode is its env's index); returns the rollout."""
+        rollout, finished = self.collector.collect()
+        self.episode_log.add_steps(self.config.update_freq * self.config.num_envs)
+        for episode in finished:
+            self.episode_log.record(episode.env, episode.episode_return, episode.length)
+        return rollout
+
+    def learn(self, rollout: Rollout) -> UpdateInfo:
+        """Returns, advantages, the loss of ``rollout``, its gradient and one optimizer step,
+        compiled (``_update_graph``); the next rollout acts with the weights it leaves."""
+        stats, applied, acting_weights = self._learn(rollout)
+        self.collector.use_weights(acting_weights)
+        return UpdateInfo.of(stats, applied)
+
+    def _update_graph(self, rollout: Rollout):
         """One gradient step on ``rollout``, skipped if the loss or gradient is not finite;
         then the observation statistics (``normalize_observations``) take in its states, so
         acting and the update of a rollout see the same ones.
 
         Returns:
-            ``(LossInfo, gradient norm before clipping, whether it was applied, the weights the
-            acting pass reads as they are after it)``: handing them back with the update's
-            results spares the next rollout a read of each (``RolloutCollector.collect``).
+            ``(loss_stats, whether it was applied, the weights the acting pass reads as they
+            are after it)``.
         """
         model = self.model
         gradients, loss, norm = compute_gradients(model, rollout, self.config, self.reward_scaler)
@@ -96,36 +132,8 @@ class A2CAgent:
         applied = apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
         with tf.control_dependencies([applied]):
             model.update_statistics(rollout.states[:-1])
-        acting = [tf.convert_to_tensor(weight) for weight in self.collector.policy.variables]
-        return loss, norm, applied, acting
-
-    def start(self, episode_log) -> None:
-        """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new
-        episodes) and records finished episodes in ``episode_log`` from now on."""
-        self.episode_log = episode_log
-        self.collector.reset(seed=self.config.seed + episode_log.env_steps)
-
-    def collect_rollout(self) -> Rollout:
-        """Steps all envs ``update_freq`` times; records the episodes that ended (the ``worker``
-        of an episode is its env's index); returns the rollout."""
-        acting_weights, self.acting_weights = self.acting_weights, None
-        rollout, finished = self.collector.collect(acting_weights)
-        self.episode_log.add_steps(self.config.update_freq * self.config.num_envs)
-        for episode in finished:
-            self.episode_log.record(episode.env, episode.episode_return, episode.length)
-        return rollout
-
-    def advance(self) -> None:
-        """One rollout and one update.
-
-        Raises:
-            TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
-        """
-        rollout = as_tensors(self.collect_rollout())
-        loss, norm, applied, self.acting_weights = self.update(rollout)
-        self.nonfinite.add(applied, loss)
-        self.last_update = (loss, norm)
-        self.updates += 1
+            acting_weights = self.collector.weights_for_acting()
+        return loss_stats(loss, norm), applied, acting_weights
 
     def paused(self) -> contextlib.AbstractContextManager:
         """Nothing to pause: updates only happen inside ``advance``, on the caller's thread."""

@@ -1,14 +1,29 @@
-"""A3C: asynchronous advantage actor-critic (Mnih et al. 2016, arXiv:1602.01783, algorithm S3).
+"""A3C: asynchronous advantage actor-critic (Mnih et al. 2016, arXiv:1602.01783, Algorithm S3).
 
-``MasterAgent`` owns the global model and the one optimizer; each ``Worker`` thread plays its own
-``envs_per_worker`` envs with a local copy of the model, and every ``update_freq`` steps (t_max)
-computes the gradient of ``compute_loss`` on its ``(t_max, envs_per_worker)`` rollout, applies it
-to the global model under a lock, and copies the global weights back into its local model. An
-episode that ends inside a rollout bootstraps from 0 there, as the paper's "until terminal"
-rollouts do, and the env's next episode goes on in the same rollout.
+``MasterAgent`` owns the global model (theta) and the one optimizer; each ``Worker`` thread is an
+actor-learner with its own ``envs_per_worker`` envs and a local copy of the model (theta').
+``Worker.run_loop`` is the paper's loop, step by step:
 
-``MasterAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it;
-``agents.a3c_ray.RayMasterAgent`` is the same algorithm with a process per worker.
+1. act for t_max (``update_freq``) steps with theta' (a ``(t_max, envs_per_worker)`` rollout;
+   an episode that ends inside it bootstraps from 0 there, as the paper's "until terminal"
+   rollouts do, and the env's next episode goes on in the same rollout);
+2. compute the returns, the advantages and ``compute_loss``, and the gradient d theta' on the
+   local copy, without any lock, so the workers compute at the same time;
+3. apply d theta' to the global theta with the shared optimizer, and synchronise theta' = theta:
+   the only step that holds the lock.
+
+Where this differs from the paper: its updates were Hogwild (no lock at all, RMSProp statistics
+shared by the threads); here one lock serialises the global update, because a Keras optimizer
+is not safe to apply from two threads at once. The copy theta' = theta belongs to the top of the
+paper's loop; it is done right after the apply, in the same locked call, which is the same
+moment without taking the lock a second time.
+
+In CPython the threads share one interpreter lock: acting and the envs' Python code run one
+thread at a time, and only TensorFlow's part of step 2 and 3 runs beside them. The Ray backend
+(``agents/a3c_ray.py``: a process per worker) is the one that computes fully in parallel;
+docs/BENCHMARKS.md measures both.
+
+``MasterAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it.
 """
 
 from __future__ import annotations
@@ -18,14 +33,21 @@ import threading
 import keras
 import tensorflow as tf
 
-from agents.memory import as_tensors, rollout_spec
+from agents.memory import Rollout, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
     NonFiniteCounter,
-    apply_if_finite,
+    RolloutFunction,
+    UpdateInfo,
+    apply_flat_update,
     compute_gradients,
+    flatten,
+    loss_stats,
     make_optimizer,
+    moments_size,
+    observation_moments,
+    parameter_count,
 )
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
@@ -33,22 +55,48 @@ from utils.envs import env_dims, make_env, make_vector_env
 from utils.errors import WorkerError
 
 
-def build_worker(config: A3CConfig, rng: tf.random.Generator):
+def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None):
     """What every A3C worker acts with, on either backend: a vector env of ``envs_per_worker``
-    envs, a local model built for it, and a ``RolloutCollector`` sampling with ``rng``.
+    envs, a local model built for it, a ``RolloutCollector`` sampling with ``rng``, and the
+    compiled gradient of its rollouts (``local_gradient``, scaling rewards with
+    ``reward_scaler`` if given).
 
     Returns:
-        ``(envs, local_model, collector)``; the caller closes ``envs``.
+        ``(envs, local_model, collector, compute_gradient)``; the caller closes ``envs``.
     """
     envs = make_vector_env(config.env, config.envs_per_worker)
     try:
         dims = env_dims(envs.single_observation_space, envs.single_action_space)
         model = build_model(dims, **config.model_options())
         collector = RolloutCollector(envs, model, rng, config.update_freq, config.jit_compile)
+        spec = rollout_spec(
+            config.update_freq, config.envs_per_worker, envs.single_observation_space, model
+        )
+        compute_gradient = RolloutFunction(
+            lambda rollout: local_gradient(model, rollout, config, reward_scaler),
+            spec,
+            config.jit_compile,
+        )
     except BaseException:
         envs.close()
         raise
-    return envs, model, collector
+    return envs, model, collector, compute_gradient
+
+
+def local_gradient(model, rollout: Rollout, config: A3CConfig, reward_scaler=None):
+    """A worker's d theta' (graph code): the gradient of ``compute_loss`` on ``rollout`` with
+    respect to the local ``model``'s weights, clipped (``compute_gradients``), as the global
+    side takes it.
+
+    Returns:
+        ``(gradient, moments, stats)``: the gradient as one float32 vector ``(P,)``
+        (``flatten``), the observation moments of the rollout's states for the global
+        statistics (``observation_moments``), the loss's scalars and the norm before clipping
+        (``loss_stats``).
+    """
+    gradients, loss, norm = compute_gradients(model, rollout, config, reward_scaler)
+    moments = observation_moments(model, rollout.states[:-1])
+    return flatten(gradients), moments, loss_stats(loss, norm)
 
 
 class MasterAgent:
@@ -58,7 +106,7 @@ class MasterAgent:
         config: the run's hyperparameters.
 
     Raises:
-        utils.envs.EnvError: if the env is unknown or unsupported.
+        utils.errors.EnvError: if the env is unknown or unsupported.
     """
 
     name = "A3C"
@@ -84,7 +132,7 @@ class MasterAgent:
         self.update_lock = threading.Lock()
         self.stop = threading.Event()
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update = None  # (LossInfo, gradient norm) of the newest update
+        self.last_update: UpdateInfo | None = None
         self.updates = 0  # by all workers, counted under the update lock
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.workers: list[Worker] = []
@@ -102,14 +150,24 @@ class MasterAgent:
 
     def start(self, episode_log) -> None:
         """Builds the workers (their envs, compiled acting and updates) and starts their
-        threads; they record episodes in ``episode_log`` and stop when it is ``done`` or at
-        ``close``."""
+        threads; they record episodes in ``episode_log`` (a
+        ``training.episode_log.EpisodeLog``) and stop when it is ``done`` or at ``close``."""
         self.episode_log = episode_log
         # Fixed before any worker steps, so each worker's first seed does not depend on timing.
         self.first_reset_seed = self.config.seed + episode_log.env_steps
         self.workers = [Worker(i, self) for i in range(self.config.workers)]
         for worker in self.workers:
             worker.start()
+
+    def record_update(self, update: UpdateInfo) -> None:
+        """Counts an applied or skipped update; the caller holds the update lock.
+
+        Raises:
+            TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
+        """
+        self.nonfinite.add(update)
+        self.last_update = update
+        self.updates += 1
 
     def advance(self) -> None:
         """Lets the workers train for up to 0.2 s (less once the log is ``done``).
@@ -164,76 +222,69 @@ class Worker(threading.Thread):
         self.master = master
         self.error: BaseException | None = None
         config = master.config
-        self.envs, self.local_model, self.collector = build_worker(config, master.rngs[worker_id])
+        scaler = master.reward_scalers[worker_id] if master.reward_scalers else None
+        built = build_worker(config, master.rngs[worker_id], scaler)
+        self.envs, self.local_model, self.collector, self.compute_gradient = built
         self.local_model.set_weights(master.global_model.get_weights())
-        scalers = master.reward_scalers
-        self.reward_scaler = scalers[worker_id] if scalers else None
-        spec = rollout_spec(
-            config.update_freq,
-            config.envs_per_worker,
-            self.envs.single_observation_space,
-            self.local_model,
-        )
-        update = tf.function(self._update, jit_compile=config.jit_compile)
-        self.update = update.get_concrete_function(spec)
-
-    def _update(self, rollout):
-        """One A3C update; the caller holds the master's update lock.
-
-        The gradient of ``compute_loss`` with respect to the local weights (theta') is clipped to
-        ``max_grad_norm``, applied to the global weights (theta) by the shared optimizer; the
-        global observation statistics take in the rollout's states (``normalize_observations``),
-        and the global weights and statistics are copied back into the local model.
-
-        A non-finite loss or gradient is not applied (``apply_if_finite``).
-
-        Returns:
-            ``(LossInfo, gradient norm before clipping, whether it was applied, the local
-            weights the acting pass reads, as copied)``: the next rollout acts with them
-            without reading each variable again (``RolloutCollector.collect``).
-        """
-        master = self.master
-        gradients, loss, norm = compute_gradients(
-            self.local_model, rollout, master.config, self.reward_scaler
-        )
-        global_model = master.global_model
-        variables = global_model.trainable_variables
-        applied = apply_if_finite(master.optimizer, gradients, variables, loss.total, norm)
-        with tf.control_dependencies([applied]):
-            global_model.update_statistics(rollout.states[:-1])
-        for local, shared in zip(
-            self.local_model.synced_variables, global_model.synced_variables, strict=True
-        ):
-            local.assign(shared)
-        acting = [tf.convert_to_tensor(weight) for weight in self.collector.policy.variables]
-        return loss, norm, applied, acting
+        model = self.local_model
+        gradient = tf.TensorSpec([parameter_count(model.trainable_variables)])
+        moments = tf.TensorSpec([moments_size(model)])
+        apply = tf.function(self._apply_and_synchronise, jit_compile=config.jit_compile)
+        self._apply = apply.get_concrete_function(gradient, moments, tf.TensorSpec([5]))
 
     def run(self) -> None:
         try:
-            self._train()
+            self.run_loop()
         except BaseException as error:  # raised on the trainer's thread by MasterAgent
             self.error = error
             self.master.stop.set()
         finally:
             self.envs.close()
 
-    def _train(self) -> None:
-        config, master = self.master.config, self.master
+    def run_loop(self) -> None:
+        """The actor-learner's loop (Algorithm S3), until the run's budget is used or the
+        master stops it."""
+        master, config = self.master, self.master.config
         log = master.episode_log
-        envs_per_worker = config.envs_per_worker
-        self.collector.reset(seed=master.first_reset_seed + self.worker_id * envs_per_worker)
-        acting_weights = None  # read from the local model before the first rollout
+        self.collector.reset(seed=master.first_reset_seed + self.worker_id * config.envs_per_worker)
         while not (master.stop.is_set() or log.done.is_set()):
-            rollout, finished = self.collector.collect(acting_weights)
-            rollout = as_tensors(rollout)
+            # 1. Act for t_max steps with the local copy theta'.
+            rollout, finished = self.collector.collect()
+            # 2. Returns, advantages, the loss and its gradient d theta' on theta': no lock.
+            gradient, moments, stats = self.compute_gradient(rollout)
             if master.stop.is_set():
                 return
+            # 3. theta <- theta updated with d theta' by the shared optimizer; theta' <- theta.
             with master.update_lock:
-                loss, norm, applied, acting_weights = self.update(rollout)
-                master.nonfinite.add(applied, loss)
-                master.last_update = (loss, norm)
-                master.updates += 1
-            log.add_steps(config.update_freq * envs_per_worker)
+                master.record_update(self.apply_gradient(gradient, moments, stats))
+            log.add_steps(config.update_freq * config.envs_per_worker)
             for episode in finished:
                 if log.record(self.worker_id, episode.episode_return, episode.length) is None:
                     return
+
+    def apply_gradient(self, gradient, moments, stats) -> UpdateInfo:
+        """Step 3 (the caller holds the update lock): ``local_gradient``'s results applied to
+        the global model, the global weights copied into the local one; the next rollout acts
+        with them."""
+        applied, acting_weights = self._apply(gradient, moments, stats)
+        self.collector.use_weights(acting_weights)
+        return UpdateInfo.of(stats, applied)
+
+    def _apply_and_synchronise(self, gradient, moments, stats):
+        """Graph code of step 3: ``apply_flat_update`` on the global model (skipped if the loss
+        or gradient is not finite), then theta' <- theta (weights and observation statistics).
+
+        Returns:
+            ``(whether it was applied, the local weights the acting pass reads, as copied)``.
+        """
+        master = self.master
+        applied = apply_flat_update(master.global_model, master.optimizer, gradient, moments, stats)
+        with tf.control_dependencies([applied]):
+            for local, shared in zip(
+                self.local_model.synced_variables,
+                master.global_model.synced_variables,
+                strict=True,
+            ):
+                local.assign(shared)
+            acting_weights = self.collector.weights_for_acting()
+        return applied, acting_weights

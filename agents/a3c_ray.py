@@ -1,11 +1,14 @@
 """A3C with a process per worker on Ray: from one machine to a cluster.
 
 The paper's asynchrony, with the global side on the driver (as RLlib's A3C did): each
-``RemoteWorker`` is a Ray actor with its own envs and local model. It receives the newest global
-weights, collects a ``(t_max, envs_per_worker)`` rollout, computes the clipped gradient of the
-same ``compute_loss`` on its local weights, and returns it. The driver (``RayMasterAgent``, on
+``RemoteWorker`` is a Ray actor with its own envs and local model, and runs the same three steps
+as a worker thread of ``agents/a3c.py`` (``RemoteWorker.rollout_gradients``): it takes the
+newest global weights as its own (theta' = theta), acts for t_max steps (a
+``(t_max, envs_per_worker)`` rollout), and returns the clipped gradient of the same
+``compute_loss`` on its local weights (``local_gradient``). The driver (``RayMasterAgent``, on
 the trainer's thread) takes whichever gradient arrives first (``ray.wait``), applies it to the
-global model with the one optimizer, and sends that worker the new weights with its next task.
+global model with the one optimizer (``apply_flat_update``, as the threads do), and sends that
+worker the new weights with its next task.
 Weights and gradients travel as one float32 vector each (``flatten``), which halves the cost of
 sending them and of setting them (measured in docs/BENCHMARKS.md).
 There is no barrier between workers: a worker's gradient may be a few updates stale, as with
@@ -36,18 +39,19 @@ import tensorflow as tf
 from absl import logging
 
 from agents.a3c import build_worker
-from agents.losses import LossInfo
-from agents.memory import as_tensors, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
     NonFiniteCounter,
-    apply_if_finite,
-    compute_gradients,
+    UpdateInfo,
+    apply_flat_update,
+    assign_flat,
+    flatten,
     make_optimizer,
+    moments_size,
+    parameter_count,
 )
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
-from models.normalization import Moments, batch_moments
 from utils.envs import env_dims, make_env
 from utils.errors import BackendError, WorkerError
 
@@ -67,55 +71,6 @@ def require_ray():
             "(or pip install 'ray>=2.9')"
         ) from None
     return ray
-
-
-def parameter_count(variables) -> int:
-    """Number of floats in ``variables`` (P): the length of a ``flatten``ed weight vector."""
-    return sum(variable.shape.num_elements() for variable in variables)
-
-
-def flatten(tensors) -> tf.Tensor:
-    """``tensors`` as one float32 vector ``(P,)``, in order.
-
-    Weights and gradients travel between the driver and the workers in this form: one array
-    is one serialisation and one tensor conversion, where a list costs one per variable.
-    """
-    return tf.concat([tf.reshape(tensor, [-1]) for tensor in tensors], axis=0)
-
-
-def unflatten(vector: tf.Tensor, variables) -> list[tf.Tensor]:
-    """The inverse of ``flatten``: ``vector`` ``(P,)`` cut into tensors of ``variables``'
-    shapes."""
-    sizes = [variable.shape.num_elements() for variable in variables]
-    parts = tf.split(vector, sizes)
-    return [tf.reshape(part, v.shape) for part, v in zip(parts, variables, strict=True)]
-
-
-def flat_gradients(model, rollout, config: A3CConfig, reward_scaler=None):
-    """``compute_gradients`` with the gradient as one vector ``(P,)``, and the moments of the
-    rollout's states (``moments_vector``): ``(gradient, moments, loss, norm)``."""
-    gradients, loss, norm = compute_gradients(model, rollout, config, reward_scaler)
-    states = rollout.states[:-1]
-    return flatten(gradients), moments_vector(states), loss, norm
-
-
-def moments_vector(states) -> tf.Tensor:
-    """``batch_moments`` of ``(T, N, ...)`` states, each flattened to ``obs_dim`` floats, as one
-    vector ``(1 + 2 * obs_dim,)``: count, mean, variance."""
-    obs_dim = int(np.prod(states.shape[2:]))
-    return flatten(batch_moments(tf.reshape(tf.cast(states, tf.float32), [-1, obs_dim])))
-
-
-def moments_from_vector(vector: tf.Tensor) -> Moments:
-    """The inverse of ``moments_vector``."""
-    dim = (vector.shape[0] - 1) // 2
-    return Moments(vector[0], vector[1 : 1 + dim], vector[1 + dim :])
-
-
-def assign_flat(variables, vector: tf.Tensor) -> None:
-    """Sets ``variables`` from a ``flatten``ed vector ``(P,)``."""
-    for variable, value in zip(variables, unflatten(vector, variables), strict=True):
-        variable.assign(value)
 
 
 class RemoteWorker:
@@ -138,33 +93,27 @@ class RemoteWorker:
         self.config = config
         self.worker_id = worker_id
         rng = tf.random.Generator.from_seed(seed)
-        self.envs, self.model, self.collector = build_worker(config, rng)
-        observations = self.envs.single_observation_space
-        spec = rollout_spec(config.update_freq, config.envs_per_worker, observations, self.model)
         # Its own reward statistics (normalize_rewards), from its envs' returns; not
         # checkpointed: a resumed run's workers start them anew.
         scaler = (
             RewardScaler(config.envs_per_worker, config.gamma) if config.normalize_rewards else None
         )
+        built = build_worker(config, rng, scaler)
+        self.envs, self.model, self.collector, self.compute_gradient = built
         variables = self.model.synced_variables
         vector = tf.TensorSpec([parameter_count(variables)], tf.float32)
-        acting = self.collector.policy.variables
 
         def set_weights(weights):
-            """Sets the local model; returns what the acting pass reads of it (no second read)."""
+            """theta' <- theta (graph code); returns what the acting pass reads of them."""
             assign_flat(variables, weights)
-            return [tf.convert_to_tensor(weight) for weight in acting]
+            return self.collector.weights_for_acting()
 
-        self.set_weights = tf.function(
+        self._set_weights = tf.function(
             set_weights, jit_compile=config.jit_compile
         ).get_concrete_function(vector)
-        self.gradients = tf.function(
-            lambda rollout: flat_gradients(self.model, rollout, config, scaler),
-            jit_compile=config.jit_compile,
-        ).get_concrete_function(spec)
         self.collector.reset(seed)
         # Compile now (XLA compiles at the first call), not in the first rollout's time.
-        self.gradients(as_tensors(self.collector.collect()[0]))
+        self.compute_gradient(self.collector.collect()[0])
         self.collector.reset(seed)
 
     def where(self) -> tuple[int, str]:
@@ -174,24 +123,24 @@ class RemoteWorker:
         return os.getpid(), ray.get_runtime_context().get_node_id()
 
     def rollout_gradients(self, weights: np.ndarray):
-        """Takes ``weights`` as the local model's, collects a rollout, returns its gradient.
+        """One turn of the actor-learner's loop, up to the gradient: theta' <- ``weights``, act
+        for t_max steps, d theta' (``agents.a3c.local_gradient``).
 
         Args:
             weights: the global model's ``synced_variables`` (weights, then observation
                 statistics) as one float32 vector (``flatten``).
 
         Returns:
-            ``(gradient, moments, loss, norm, finished episodes, env steps)``: the gradient as
-            one float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the rollout states'
-            ``moments_vector``, the ``LossInfo`` scalars as floats (no per-step arrays), the
-            norm before clipping, the ``FinishedEpisode``s.
+            ``(gradient, moments, stats, finished episodes, env steps)``: the gradient as one
+            float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the rollout states'
+            ``observation_moments``, the loss's scalars and the norm before clipping
+            (``loss_stats``), the ``FinishedEpisode``s.
         """
-        acting_weights = self.set_weights(weights)
-        rollout, finished = self.collector.collect(acting_weights)
-        gradient, moments, loss, norm = self.gradients(as_tensors(rollout))
-        scalars = LossInfo(*(float(part) for part in loss[:4]), advantages=None, returns=None)
+        self.collector.use_weights(self._set_weights(weights))
+        rollout, finished = self.collector.collect()
+        gradient, moments, stats = self.compute_gradient(rollout)
         steps = self.config.update_freq * self.config.envs_per_worker
-        return gradient.numpy(), moments.numpy(), scalars, float(norm), finished, steps
+        return gradient.numpy(), moments.numpy(), stats.numpy(), finished, steps
 
     def close(self) -> None:
         self.envs.close()
@@ -230,12 +179,11 @@ class RayMasterAgent:
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
         gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
-        moments = tf.TensorSpec([1 + 2 * dims.obs_dim])
+        moments = tf.TensorSpec([moments_size(self.global_model)])
         apply = tf.function(self._apply, jit_compile=config.jit_compile)
-        scalar = tf.TensorSpec([])
-        self.apply = apply.get_concrete_function(gradient, moments, scalar, scalar)
+        self.apply = apply.get_concrete_function(gradient, moments, tf.TensorSpec([5]))
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update = None
+        self.last_update: UpdateInfo | None = None
         self.updates = 0
         self.replaced = 0  # workers that died and were replaced
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
@@ -253,17 +201,14 @@ class RayMasterAgent:
         (a resumed run seeds new workers from the env steps so far)."""
         return {}
 
-    def _apply(self, gradient, moments, total_loss, norm):
-        """Applies one worker's gradient vector (if finite) and merges its states' moments into
-        the observation statistics (``normalize_observations``); returns whether it applied and
-        the new ``synced_variables`` as one vector, in one call (cheaper than ``get_weights``)."""
+    def _apply(self, gradient, moments, stats):
+        """Graph code: one worker's ``local_gradient`` results applied to the global model
+        (``apply_flat_update``: skipped if not finite; the states' moments merged into the
+        observation statistics); returns whether it applied and the new ``synced_variables``
+        as one vector, in one call (cheaper than ``get_weights``)."""
         model = self.global_model
-        variables = model.trainable_variables
-        gradients = unflatten(gradient, variables)
-        applied = apply_if_finite(self.optimizer, gradients, variables, total_loss, norm)
+        applied = apply_flat_update(model, self.optimizer, gradient, moments, stats)
         with tf.control_dependencies([applied]):
-            if model.normalizer is not None:
-                model.normalizer.merge(moments_from_vector(moments))
             return applied, flatten(model.synced_variables)
 
     def start(self, episode_log) -> None:
@@ -356,7 +301,7 @@ class RayMasterAgent:
             self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
-                gradient, moments, loss, norm, finished, steps = ray.get(ref)
+                gradient, moments, stats, finished, steps = ray.get(ref)
             except ray.exceptions.RayActorError as error:
                 self._replace(worker_id, error)
                 continue
@@ -365,12 +310,11 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
-            applied, weights = self.apply(
-                gradient, moments, np.float32(loss.total), np.float32(norm)
-            )
+            applied, weights = self.apply(gradient, moments, stats)
             self.weights = weights.numpy()
-            self.nonfinite.add(applied, loss)
-            self.last_update = (loss, norm)
+            update = UpdateInfo.of(stats, applied)
+            self.nonfinite.add(update)
+            self.last_update = update
             self.updates += 1
             log.add_steps(steps)
             for episode in finished:

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.memory import Memory, Rollout, rollout_spec
+from agents.updates import flatten
 from models.acting import acting_policy
 from utils.envs import action_clipper
 
@@ -44,7 +45,10 @@ class RolloutCollector:
     """Steps ``envs`` with actions sampled from ``model``, ``t_max`` steps a rollout.
 
     Acting runs in NumPy (``models.acting.NumpyPolicy``, which takes the model's weights at the
-    start of each rollout) or, for image models, in a compiled TensorFlow function. Actions are
+    start of each rollout) or, for image models, in a compiled TensorFlow function. An update
+    that has just changed the model hands the collector the new weights with its results
+    (``weights_for_acting`` inside it, ``use_weights`` after it), which spares the next rollout
+    a read of each variable. Actions are
     sampled with a NumPy generator seeded from ``rng`` at each ``reset`` (a rollout's noise
     drawn at once, ``distribution.noise``), so the same seed gives the same actions and a
     resumed run, whose ``rng`` comes from its checkpoint, new ones. Box actions go to the envs
@@ -91,6 +95,17 @@ class RolloutCollector:
             action_dtype=self.distribution.action_dtype.as_numpy_dtype,
         )
         self.to_env = action_clipper(envs.single_action_space)
+        self._handed_weights = None  # from the update before the next rollout, if any
+
+    def weights_for_acting(self) -> tf.Tensor:
+        """Graph code for a compiled update, after it changed the model: the weights the acting
+        pass reads, as one float32 vector (``(0,)`` if it reads none)."""
+        return flatten(self.policy.variables)
+
+    def use_weights(self, values) -> None:
+        """The next rollout acts with ``values`` (what ``weights_for_acting`` returned) as the
+        model's weights, instead of reading them."""
+        self._handed_weights = values
 
     def reset(self, seed: int) -> None:
         """Resets the envs, env ``i`` with seed ``seed + i``, and forgets running episodes."""
@@ -107,13 +122,9 @@ class RolloutCollector:
         self.recurrent_state = self.policy.initial_state(self.num_envs)
         self.keep = np.ones(self.num_envs, np.float32)
 
-    def collect(self, acting_weights=None) -> tuple[Rollout, list[FinishedEpisode]]:
+    def collect(self) -> tuple[Rollout, list[FinishedEpisode]]:
         """Steps all envs ``t_max`` times with sampled actions, acting with the model's weights
-        as they are now.
-
-        Args:
-            acting_weights: the values of ``policy.variables`` as they are now, if the caller
-                has them (an update that returned them), else None: they are read.
+        as they are now (handed over by ``use_weights`` since the last rollout, or read).
 
         Returns:
             The rollout (``t_max * num_envs`` env steps) and the episodes that ended in it, in
@@ -121,7 +132,8 @@ class RolloutCollector:
         """
         memory, finished, policy, distribution = self.memory, [], self.policy, self.distribution
         memory.clear()
-        policy.sync(acting_weights)
+        policy.sync(self._handed_weights)
+        self._handed_weights = None
         noise = distribution.noise(self.generator, (self.t_max, self.num_envs))
         recurrent_state = self.recurrent_state
         for t in range(self.t_max):

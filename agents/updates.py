@@ -1,14 +1,28 @@
 """One gradient step of the loss, as A3C's workers and A2C take it: clipped gradients, applied
-only when finite, and the count of those that were not."""
+only when finite, and the count of those that were not; and the compiled form in which an
+algorithm calls its update.
+
+Calling a compiled TensorFlow function costs far more than the arithmetic of these small
+networks, and the cost grows with each tensor passed in or out (about 30 us an input, 10 an
+output, on the 2-core machine of docs/BENCHMARKS.md). So the updates are traced once
+(``compile_rollout_function``) and called with few tensors: a rollout packed into three or
+four (``agents.memory.pack``), a gradient and a set of weights flattened into one vector each
+(``flatten``), the update's scalars in one vector (``UpdateInfo``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from agents.losses import LossInfo, compute_loss
-from agents.memory import Rollout
+from agents.memory import Rollout, pack, packed_spec, unpack
 from config.hyperparameters import ActorCriticConfig
+from models.normalization import Moments, batch_moments
 from utils.errors import TrainingError
 
 
@@ -90,6 +104,31 @@ def apply_if_finite(optimizer, gradients, variables, total_loss, norm) -> tf.Ten
     return tf.cond(finite, apply, lambda: tf.constant(False))
 
 
+class UpdateInfo(NamedTuple):
+    """What one update did, as Python numbers: the loss and its parts (``LossInfo``'s scalars,
+    each a mean over the rollout's valid steps), the gradient's global norm before clipping,
+    and whether it was applied (it is not when the loss or the norm is not finite)."""
+
+    total: float
+    policy_loss: float
+    value_loss: float
+    entropy: float
+    gradient_norm: float
+    applied: bool
+
+    @classmethod
+    def of(cls, stats, applied) -> UpdateInfo:
+        """From ``loss_stats``'s vector (a tensor or array) and whether the update applied."""
+        values = np.asarray(stats, np.float64)
+        return cls(*(float(value) for value in values[:5]), applied=bool(applied))
+
+
+def loss_stats(loss: LossInfo, norm) -> tf.Tensor:
+    """The scalars of an update as one float32 vector ``(5,)``: total, policy loss, value loss,
+    entropy, gradient norm (``UpdateInfo.of`` reads it)."""
+    return tf.stack([loss.total, loss.policy_loss, loss.value_loss, loss.entropy, norm])
+
+
 class NonFiniteCounter:
     """Counts skipped non-finite updates; raises once there have been more than ``limit``.
 
@@ -100,14 +139,103 @@ class NonFiniteCounter:
         self.limit = limit
         self.count = 0
 
-    def add(self, applied, loss: LossInfo) -> None:
+    def add(self, update: UpdateInfo) -> None:
         """Records an update's outcome; raises ``TrainingError`` past the limit."""
-        if bool(applied):
+        if update.applied:
             return
         self.count += 1
         if self.count > self.limit:
             raise TrainingError(
                 f"{self.count} updates had a non-finite loss or gradient (last loss "
-                f"{float(loss.total)}, value loss {float(loss.value_loss)}); none reached the "
+                f"{update.total}, value loss {update.value_loss}); none reached the "
                 "weights. Try a lower --lr or --max_grad_norm"
             )
+
+
+class RolloutFunction:
+    """``function(rollout)`` compiled once for rollouts of ``spec`` (``tf.function`` traced to a
+    concrete function, with XLA if ``jit_compile``), called with the rollout packed
+    (``agents.memory.pack``: three or four tensors instead of six to eight).
+
+    Args:
+        function: graph code of a ``Rollout`` (of tensors); its result is returned as
+            TensorFlow returns it.
+        spec: ``agents.memory.rollout_spec`` of the rollouts it takes.
+        jit_compile: compile with XLA.
+
+    Call: ``function(rollout)`` with a ``Rollout`` of NumPy arrays (or tensors) of ``spec``'s
+    shapes.
+    """
+
+    def __init__(self, function: Callable, spec: Rollout, jit_compile: bool):
+        self.spec = spec
+        traced = tf.function(lambda *packed: function(unpack(*packed)), jit_compile=jit_compile)
+        self._concrete = traced.get_concrete_function(*packed_spec(spec))
+
+    def __call__(self, rollout: Rollout):
+        return self._concrete(*pack(rollout))
+
+
+def parameter_count(variables) -> int:
+    """Number of floats in ``variables`` (P): the length of a ``flatten``ed weight vector."""
+    return sum(variable.shape.num_elements() for variable in variables)
+
+
+def flatten(tensors) -> tf.Tensor:
+    """``tensors`` as one float32 vector ``(P,)``, in order (``(0,)`` for none).
+
+    Gradients and weights leave a compiled function, and travel between A3C's driver and its
+    workers, in this form: one tensor is one conversion and one serialisation, where a list
+    costs one per variable.
+    """
+    if not tensors:
+        return tf.zeros([0])
+    return tf.concat([tf.reshape(tensor, [-1]) for tensor in tensors], axis=0)
+
+
+def unflatten(vector: tf.Tensor, variables) -> list[tf.Tensor]:
+    """The inverse of ``flatten``: ``vector`` ``(P,)`` cut into tensors of ``variables``'
+    shapes."""
+    sizes = [variable.shape.num_elements() for variable in variables]
+    parts = tf.split(vector, sizes)
+    return [tf.reshape(part, v.shape) for part, v in zip(parts, variables, strict=True)]
+
+
+def assign_flat(variables, vector: tf.Tensor) -> None:
+    """Sets ``variables`` from a ``flatten``ed vector ``(P,)``."""
+    for variable, value in zip(variables, unflatten(vector, variables), strict=True):
+        variable.assign(value)
+
+
+def observation_moments(model, states) -> tf.Tensor:
+    """With observation normalisation, the ``batch_moments`` of ``(T, N, obs_dim)`` states as
+    one vector ``(1 + 2 * obs_dim,)`` (count, mean, variance), which an A3C worker sends with
+    its gradient; without it, ``(0,)``: nothing to send."""
+    if model.normalizer is None:
+        return tf.zeros([0])
+    obs_dim = states.shape[-1]
+    return flatten(batch_moments(tf.reshape(tf.cast(states, tf.float32), [-1, obs_dim])))
+
+
+def moments_size(model) -> int:
+    """The length of ``model``'s ``observation_moments`` vector."""
+    return 0 if model.normalizer is None else 1 + 2 * int(model.normalizer.mean.shape[0])
+
+
+def apply_flat_update(model, optimizer, gradient, moments, stats) -> tf.Tensor:
+    """The global side of an A3C update (graph code): the flattened ``gradient`` applied to
+    ``model``'s trainable weights by ``optimizer`` (if the loss and norm in ``stats``, a
+    ``loss_stats`` vector, are finite: ``apply_if_finite``), and the rollout's observation
+    ``moments`` (``observation_moments``) merged into its statistics.
+
+    Returns:
+        A bool scalar tensor: whether the gradient was applied.
+    """
+    variables = model.trainable_variables
+    gradients = unflatten(gradient, variables)
+    applied = apply_if_finite(optimizer, gradients, variables, stats[0], stats[4])
+    if model.normalizer is not None:
+        dim = (moments.shape[0] - 1) // 2
+        with tf.control_dependencies([applied]):
+            model.normalizer.merge(Moments(moments[0], moments[1 : 1 + dim], moments[1 + dim :]))
+    return applied

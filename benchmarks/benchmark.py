@@ -510,21 +510,23 @@ keeps the others.
 
 
 def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
-    """The header and every section: the new ones replace old ones of the same key (the suite's
-    name, ``name@tag`` for a tagged run), in the order of ``SUITES``, tagged ones after."""
+    """The header and every section of ``old_text``, the new ones replacing old ones of the same
+    key (the suite's name, ``name@tag`` for a tagged run; a heading without a key is its own
+    key). No section is dropped: those of suites in ``SUITES`` come in its order, then every
+    other one (written by another script, or by a suite since renamed) in the order it had."""
     sections = {}
     for chunk in old_text.split("\n## ")[1:]:
         heading = chunk.split("\n", 1)[0]
-        if "`" in heading:
-            sections[heading.split("`")[1]] = "## " + chunk.rstrip() + "\n"
+        key = heading.split("`")[1] if heading.count("`") >= 2 else heading
+        sections[key] = "## " + chunk.rstrip() + "\n"
     sections.update(new_sections)
     order = [*SUITES]
-    order.insert(order.index("sb3-a2c"), "a2c-step-costs")  # benchmarks/step_costs.py's
-    ordered = sorted(
+    known = sorted(
         (key for key in sections if key.split("@")[0] in order),
         key=lambda key: (order.index(key.split("@")[0]), key),
     )
-    return HEADER + "\n" + "\n".join(sections[key] for key in ordered)
+    others = [key for key in sections if key not in known]
+    return HEADER + "\n" + "\n".join(sections[key] for key in [*known, *others])
 
 
 def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:

@@ -22,7 +22,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten  # noqa: E402
+from agents.a3c_ray import RayMasterAgent, RemoteWorker  # noqa: E402
+from agents.updates import flatten  # noqa: E402
 from config.hyperparameters import A3CConfig  # noqa: E402
 from training.episode_log import EpisodeLog  # noqa: E402
 

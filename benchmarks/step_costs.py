@@ -42,8 +42,14 @@ start = time.perf_counter()
 import keras, tensorflow as tf
 imported_tf = time.perf_counter()
 from agents.a2c import A2CAgent
-from config.hyperparameters import A2CConfig
-from training.trainer import Trainer
+try:  # the layout since the training infrastructure left agents/
+    from config.hyperparameters import A2CConfig
+    from training.episode_log import EpisodeLog
+    from training.trainer import Trainer
+except ImportError:
+    from agents.config import A2CConfig
+    from agents.episode_log import EpisodeLog
+    from agents.trainer import Trainer
 imported = time.perf_counter()
 from absl import logging
 logging.set_verbosity(logging.WARNING)
@@ -75,9 +81,11 @@ if hasattr(collector, "policy"):  # NumPy acting: forward, sampling, noise, weig
 else:  # a compiled acting function, sampling inside
     collector.act = timed("acting", collector.act)
 collector.collect = timed("collect", collector.collect)
-agent.update = timed("update", agent.update)
+if hasattr(agent, "learn"):  # the update, the rollout's packing into tensors included
+    agent.learn = timed("update", agent.learn)
+else:
+    agent.update = timed("update", agent.update)
 # Start-up: the first rollout and update compile (XLA); timed apart from the steady loop.
-from training.episode_log import EpisodeLog
 agent.start(EpisodeLog(max_steps=10**9))
 agent.advance()
 compiled = time.perf_counter()
@@ -110,7 +118,8 @@ PER_STEP = {
     "env": "`envs.step` (8 CartPole envs)",
     "bookkeeping": "bookkeeping: Memory, episode counts",
     "update": "update (one per 8 vector steps), per step",
-    "trainer": "the training loop's own work (the rollout's conversion to tensors included)",
+    "trainer": "the training loop's own work (and, before the update packed it, the rollout's "
+    "conversion to tensors)",
     "total": "**total per vector step**",
 }
 

@@ -1,18 +1,19 @@
 """The policy's forward pass for acting: in NumPy, or compiled TensorFlow where NumPy cannot.
 
 Acting asks a tiny network for the params of a few envs' action distributions, once a step.
-Calling TensorFlow for that costs far more than the arithmetic: a compiled function's dispatch,
-argument conversion and ``.numpy()`` took 202 us a step for 8 CartPole envs, the NumPy forward
-pass of the same weights with the sampling 18 us (docs/BENCHMARKS.md, ``a2c-step-costs``). So
-acting reads the Keras model's weights into NumPy (``NumpyPolicy.sync``, once a rollout, after
-the update before it) and computes the policy head there; the Keras model stays the one
-definition that is trained, saved and exported, and the loss, values and gradients stay in
-TensorFlow. ``tests/test_acting.py`` checks the two agree at every step of training runs, after
-every update, for each kind of model this pass covers; ``NumpyPolicy`` refuses a model with a
-weight it does not read, so a layer added to the model cannot be skipped here unnoticed.
+Calling TensorFlow for that costs far more than the arithmetic (a compiled function's dispatch,
+argument conversion and ``.numpy()``), so acting reads the Keras model's weights into NumPy
+(``NumpyPolicy.sync``, once a rollout, after the update before it) and computes the policy
+there. The NumPy pass is not a second network: it walks the model's own blocks (encoder, trunk,
+core, policy head) and runs each layer's NumPy form from ``models/layer_forms.py``, so a layer
+added to a block acts here with no further code, and one of a kind the forms do not know is
+refused when the model is built. The loss, values and gradients stay in TensorFlow;
+``tests/test_acting.py`` checks that the two agree at every step of training runs, after every
+update, for every kind of model.
 
-Image models (a convolutional trunk) and models loaded from a ``.keras`` export act through
-``CompiledPolicy``: the model's own ``step`` in a ``tf.function``.
+A model with a layer that acts in TensorFlow (the convolutions of image models) and a model
+loaded from a ``.keras`` export act through ``CompiledPolicy``: the model's own ``step`` in a
+``tf.function``.
 """
 
 from __future__ import annotations
@@ -20,111 +21,84 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models.actor_critic import ActorCriticModel
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-# The trunk's nonlinearities (``actor_critic.ACTIVATIONS``) in NumPy.
-NUMPY_ACTIVATIONS = {"relu": lambda x: np.maximum(x, 0.0), "tanh": np.tanh}
+from models.layer_forms import check_layers, form_of
 
 
 class NumpyPolicy:
-    """An ``ActorCriticModel``'s policy (observation normalisation, dense trunk, LSTM core,
-    policy head) evaluated in NumPy from a copy of its weights.
+    """An ``ActorCriticModel``'s policy (encoder, trunk, core, policy head), evaluated in NumPy
+    from a copy of its weights, layer by layer through their NumPy forms.
 
     Call ``sync()`` whenever the model's weights may have changed (the collector does at the
-    start of each rollout; ``GreedyPolicy`` at each reset); between syncs the policy acts with
-    the weights of the last one.
+    start of each rollout unless the update before it handed the new weights over; greedy
+    evaluation at each reset); between syncs the policy acts with the weights of the last one.
 
     Call: ``policy(states, recurrent_state)`` with float32 ``(batch, obs_dim)`` observations and
     the LSTM state ``(h, c)`` (float32 ``(batch, units)`` each; ``()`` for a feed-forward
     model) -> ``(params, next_recurrent_state)``: float32 ``(batch, params_size)``, as the
     model's ``step`` returns them (no value: acting does not need it).
 
-    Math: the model's (``models/actor_critic.py``); the LSTM cell is Keras' ``LSTMCell`` with its
-    defaults (Hochreiter and Schmidhuber 1997, with a forget gate: gates i, f, g, o in that
-    order along the kernels' columns; sigmoid gates, tanh cell input and output).
+    Math: the model's (``models/actor_critic.py``), layer by layer (``models/layer_forms.py``).
 
     Args:
-        model: a built ``ActorCriticModel`` without an image trunk (``supports``).
+        model: a built ``ActorCriticModel`` whose policy path has NumPy forms (``supports``).
 
     Raises:
-        ValueError: if ``supports(model)`` is False, or the model has a weight this pass does
-            not read (one a newer model added): the two would drift apart.
+        ValueError: if ``supports(model)`` is False, or the model fails
+            ``models.layer_forms.check_layers`` (naming the layer).
     """
 
-    def __init__(self, model: ActorCriticModel):
+    def __init__(self, model):
         if not self.supports(model):
             raise ValueError(
-                "NumpyPolicy takes an ActorCriticModel with a dense trunk; use CompiledPolicy "
-                f"for {type(model).__name__}"
-                + (" with an image trunk" if getattr(model, "image_shape", ()) else "")
+                f"{type(model).__name__} has a layer that acts in TensorFlow; use CompiledPolicy"
             )
         self.model = model
         self.recurrent_units = model.recurrent_units
-        self.continuous = model.continuous
-        self.activation = NUMPY_ACTIVATIONS[model.activation]
-        normalizer, core = model.normalizer, model.core
+        self._torso_forms = [form_of(layer).numpy(layer) for layer in policy_path(model)]
+        self._core_form = form_of(model.core).numpy(model.core) if model.core else None
+        self._head_form = form_of(model.policy_head).numpy(model.policy_head)
+        forms = [*self._torso_forms, *([self._core_form] if self._core_form else [])]
+        forms.append(self._head_form)
         # The weights acting reads, in the order ``sync`` takes their values.
-        self.variables = [
-            *([normalizer.mean, normalizer.variance] if normalizer is not None else []),
-            *(weight for layer in model.trunk for weight in (layer.kernel, layer.bias)),
-            *([core.kernel, core.recurrent_kernel, core.bias] if core is not None else []),
-            model.policy_head.kernel,
-            model.policy_head.bias,
-            *([model.log_std] if model.continuous else []),
-        ]
-        # What acting does not need: the value function, and the count of observations seen
-        # (it only weighs the next update of the statistics).
-        value_only = [weight for layer in model.value_trunk for weight in layer.weights]
-        value_only += model.value_head.weights
-        value_only += [normalizer.count] if normalizer is not None else []
-        known = {id(weight) for weight in [*self.variables, *value_only]}
-        unread = [weight.path for weight in model.weights if id(weight) not in known]
-        if unread:
-            raise ValueError(
-                f"NumpyPolicy does not read the model's weights {unread}: teach "
-                "models/acting.py the layer, or acting and the model would differ"
-            )
+        self.variables = [variable for form in forms for variable in form.variables]
+        self._shapes = [tuple(variable.shape) for variable in self.variables]
+        self._sizes = [int(np.prod(shape)) for shape in self._shapes]
         self.sync()
 
     @staticmethod
     def supports(model) -> bool:
-        """Whether ``model`` is an ``ActorCriticModel`` this pass covers (no image trunk)."""
-        return isinstance(model, ActorCriticModel) and not model.image_shape
+        """Whether ``model`` is an ``ActorCriticModel`` whose every layer on the policy path
+        has a NumPy form (image models' convolutions act in TensorFlow)."""
+        if not hasattr(model, "encoder"):
+            return False  # a model loaded from a .keras export
+        check_layers(model)
+        core = [model.core] if model.core is not None else []
+        layers = [*policy_path(model), *core, model.policy_head]
+        return all(form_of(layer).numpy is not None for layer in layers)
 
     def sync(self, values=None) -> None:
         """Takes the model's current weights.
 
         Args:
-            values: the values of ``variables``, in order, if the caller has them (arrays or
-                tensors: a compiled update that read them after applying its gradients), which
-                saves a TensorFlow call a variable (about 30 us each); None reads them.
+            values: the values of ``variables`` as one float32 vector, in order (``flatten``:
+                what a compiled update returns after applying its gradients), if the caller has
+                them; None reads each variable (about 30 us each).
         """
         if values is None:
-            values = [variable.numpy() for variable in self.variables]
-        values = [np.asarray(value, np.float32) for value in values]
-        model = self.model
-        if model.normalizer is not None:
-            mean, variance = values[:2]
-            values = values[2:]
-            self._normalization = (
-                mean,
-                (1.0 / np.sqrt(variance + model.normalizer.epsilon)).astype(np.float32),
-                model.normalizer.clip,
-            )
+            arrays = [np.asarray(variable.numpy(), np.float32) for variable in self.variables]
         else:
-            self._normalization = None
-        layers = len(model.trunk)
-        self._trunk = [(values[2 * i], values[2 * i + 1]) for i in range(layers)]
-        values = values[2 * layers :]
-        if self.recurrent_units:
-            self._core, values = tuple(values[:3]), values[3:]
-        self._head = (values[0], values[1])
-        self._log_std = values[2] if self.continuous else None
+            vector = np.asarray(values, np.float32)
+            parts = np.split(vector, np.cumsum(self._sizes)[:-1]) if self._sizes else []
+            arrays = [part.reshape(shape) for part, shape in zip(parts, self._shapes, strict=True)]
+        bound = []
+        for form in [*self._torso_forms, self._core_form, self._head_form]:
+            if form is None:
+                bound.append(None)
+                continue
+            count = len(form.variables)
+            bound.append(form.bind(*arrays[:count]))
+            arrays = arrays[count:]
+        *self._torso, self._core, self._head = bound
 
     def initial_state(self, batch_size: int) -> tuple:
         """Zeros ``(h, c)``, float32 ``(batch_size, units)`` each; ``()`` without a core."""
@@ -135,25 +109,16 @@ class NumpyPolicy:
 
     def __call__(self, states, recurrent_state=()) -> tuple[np.ndarray, tuple]:
         hidden = np.asarray(states, np.float32)
-        if self._normalization is not None:
-            mean, inverse_std, clip = self._normalization
-            hidden = np.clip((hidden - mean) * inverse_std, -clip, clip)
-        for kernel, bias in self._trunk:
-            hidden = self.activation(hidden @ kernel + bias)
-        if self.recurrent_units:
-            kernel, recurrent_kernel, bias = self._core
-            h, c = recurrent_state
-            gates = hidden @ kernel + h @ recurrent_kernel + bias
-            i, f, g, o = np.split(gates, 4, axis=-1)
-            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-            hidden = _sigmoid(o) * np.tanh(c)
-            recurrent_state = (hidden, c)
-        kernel, bias = self._head
-        params = hidden @ kernel + bias
-        if self._log_std is not None:
-            log_std = np.broadcast_to(self._log_std, params.shape)
-            params = np.concatenate([params, log_std], axis=-1)
-        return params, recurrent_state
+        for forward in self._torso:
+            hidden = forward(hidden)
+        if self._core is not None:
+            hidden, recurrent_state = self._core(hidden, recurrent_state)
+        return self._head(hidden), recurrent_state
+
+
+def policy_path(model) -> list:
+    """The layers the policy runs before its core: the encoder's, then the trunk's."""
+    return [*model.encoder, *model.trunk]
 
 
 class CompiledPolicy:

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from models.distributions import Categorical, DiagonalGaussian
+from models.layer_forms import check_layers
 from models.normalization import ObservationNormalization
 
 # The trunk's nonlinearities: ReLU (the A3C paper's), tanh (Stable-Baselines3's MLP policies).
@@ -14,42 +15,45 @@ ACTIVATIONS = ("relu", "tanh")
 
 @keras.saving.register_keras_serializable(package="a3c_keras")
 class ActorCriticModel(keras.Model):
-    """Policy and value function on one shared trunk.
+    """Policy and value function on one shared trunk: the one definition of the network.
 
-    A stack of ``Dense`` layers (the trunk, ReLU or tanh) feeds two linear heads: the policy head
-    gives the parameters of the action distribution (``self.distribution``), the value head gives
-    the state value V(s). Sharing the trunk follows Mnih et al. 2016 (arXiv:1602.01783, section
-    5.1: "a softmax output for the policy and a single linear output for the value function").
-    With ``separate_value_trunk`` the value head has a trunk of its own, of the same widths, as
-    Stable-Baselines3's MLP policies and the 2018 TensorFlow example have: the value loss then
-    cannot move the policy's features (MountainCar-v0 needs that, and tanh, to learn; measured
-    in ``config/presets.py``).
+    The model is a chain of blocks, each a tuple of Keras layers run in order::
 
-    - Discrete actions (``continuous=False``): ``Categorical``; the head gives the logits of
-      pi(a|s), float32 ``(batch, num_actions)``.
-    - Box actions (``continuous=True``): ``DiagonalGaussian``; the head gives the mean of each
-      of the ``num_actions`` action dimensions, and one learned log standard deviation per
-      dimension, independent of the state (a weight, ``log_std``, starting at
-      ``log_std_init``) is broadcast beside it: params float32 ``(batch, 2 * num_actions)``. A
-      state-independent sigma is what Stable-Baselines3's A2C uses; a sigma head on the trunk
-      (as the A3C paper's MuJoCo agents had) would let the value loss's gradients through the
-      shared trunk move the exploration noise, which a separate parameter keeps apart.
+        observations -> encoder -> trunk -> [core] -> policy_head -> params
+                               |
+                               +-> [value_trunk] -> value_head -> V(s)
+                                   (without a value trunk: the trunk's or core's output)
 
-    With ``recurrent_units`` an LSTM core (``keras.layers.LSTMCell``) sits between the trunk and
-    the two heads, as in A3C-LSTM (Mnih et al. 2016, section 5.1: 256 LSTM cells after the
-    trunk on Atari). Its state, a pair ``(h, c)`` of float32 ``(batch, recurrent_units)``, is
-    carried by the caller: ``initial_state`` gives zeros, ``step`` takes one state and returns
-    the next, and ``unroll`` runs a time-major sequence from a stored state, zeroing it where
-    an episode started, which is how an update replays a rollout.
+    - ``encoder``: observations as both trunks see them: nothing, running normalisation
+      (``normalize_observations``: ``ObservationNormalization``, updated by the algorithms from
+      their rollouts, so a saved or exported model acts on raw observations), or for uint8
+      frames ``(channels, height, width)`` the convolutions of the A3C paper's Atari agents
+      (Mnih et al. 2016, section 8, after Mnih et al. 2013: 16 filters 8x8 stride 4, 32 filters
+      4x4 stride 2, ReLU; the model scales the bytes to [0, 1] itself, so rollouts keep them as
+      uint8).
+    - ``trunk``: ``Dense`` layers (ReLU or tanh). Sharing it between the heads follows Mnih et
+      al. 2016 (arXiv:1602.01783, section 5.1: "a softmax output for the policy and a single
+      linear output for the value function"). With ``separate_value_trunk`` the value head
+      has a trunk of its own (``value_trunk``), of the same widths, as Stable-Baselines3's MLP
+      policies and the 2018 TensorFlow example have: the value loss then cannot move the
+      policy's features (MountainCar-v0 needs that, and tanh, to learn).
+    - ``core``: with ``recurrent_units`` an LSTM (``keras.layers.LSTMCell``) between the trunk
+      and the heads, as in A3C-LSTM (section 5.1: 256 LSTM cells after the trunk on Atari). Its
+      state, a pair ``(h, c)`` of float32 ``(batch, recurrent_units)``, is carried by the
+      caller: ``initial_state`` gives zeros, ``step`` takes one state and returns the next, and
+      ``unroll`` runs a time-major sequence from a stored state, zeroing it where an episode
+      started, which is how an update replays a rollout.
+    - ``policy_head``: made by the action distribution (``self.distribution``). Discrete
+      actions: ``Categorical``, a linear layer of logits, float32 ``(batch, num_actions)``. Box
+      actions (``continuous``): ``DiagonalGaussian``, whose ``GaussianHead`` gives a linear mean
+      per action dimension and one learned, state-independent log sigma beside it (starting at
+      ``log_std_init``): float32 ``(batch, 2 * num_actions)``.
+    - ``value_head``: linear, V(s).
 
-    With ``image_shape`` (uint8 stacked frames ``(channels, height, width)``) the trunk starts
-    with the convolutional layers of the A3C paper's Atari agents (Mnih et al. 2016, section 8,
-    after Mnih et al. 2013): 16 filters 8x8 stride 4, 32 filters 4x4 stride 2, ReLU, then the
-    dense layers; the model scales the bytes to [0, 1] itself, so rollouts keep them as uint8.
-
-    With ``normalize_observations`` the trunk sees observations normalised by running statistics
-    (``ObservationNormalization``, updated by the algorithms from their rollouts), so a saved or
-    exported model acts on raw observations.
+    Acting (``models/acting.py``, in NumPy) and export (``models/export.py``, Keras's own
+    layers) are derived from these blocks, layer by layer, through ``models/layer_forms.py``;
+    ``build_for`` refuses, naming it, a layer outside the blocks or one of a kind those forms do
+    not know, so the three cannot drift apart.
 
     Args:
         num_actions: discrete actions (``env.action_space.n``), or with ``continuous`` the
@@ -121,72 +125,66 @@ class ActorCriticModel(keras.Model):
         self.separate_value_trunk = bool(separate_value_trunk)
         self.recurrent_units = int(recurrent_units)
         self.image_shape = tuple(int(size) for size in image_shape)
-        self.normalizer = (
-            ObservationNormalization(name="observation_normalization")
-            if normalize_observations
-            else None
-        )
-        self.convolutions = (
-            [
+        # The blocks, each a tuple of layers run in order (tuples: tf.train.Checkpoint tracks
+        # the layers in them, where it loses Keras's tracked lists). ``models/layer_forms.py``
+        # derives acting and export from these blocks, and ``build_for`` refuses a layer
+        # outside them.
+        # Observations -> features, the input of both trunks: running normalisation, or the
+        # A3C paper's convolutions on Atari frames.
+        if self.image_shape:
+            self.encoder = (
                 keras.layers.Permute((2, 3, 1), name="channels_last"),
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
                 keras.layers.Conv2D(16, 8, strides=4, activation="relu", name="conv_0"),
                 keras.layers.Conv2D(32, 4, strides=2, activation="relu", name="conv_1"),
                 keras.layers.Flatten(name="flatten"),
-            ]
-            if self.image_shape
-            else []
-        )
-        self.trunk = self._dense_stack("trunk")
-        self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else []
-        self.core = keras.layers.LSTMCell(recurrent_units, name="lstm") if recurrent_units else None
-        if self.continuous:
-            self.distribution = DiagonalGaussian(self.num_actions)
-            self.policy_head = keras.layers.Dense(self.num_actions, name="policy_mean")
-            self.log_std = self.add_weight(
-                shape=(self.num_actions,),
-                initializer=keras.initializers.Constant(self.log_std_init),
-                name="log_std",
             )
+        elif normalize_observations:
+            self.encoder = (ObservationNormalization(name="observation_normalization"),)
         else:
-            self.distribution = Categorical(self.num_actions)
-            self.policy_head = keras.layers.Dense(self.num_actions, name="policy_logits")
+            self.encoder = ()
+        self.trunk = self._dense_stack("trunk")
+        self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else ()
+        self.core = keras.layers.LSTMCell(recurrent_units, name="lstm") if recurrent_units else None
+        self.distribution = (
+            DiagonalGaussian(self.num_actions) if self.continuous else Categorical(self.num_actions)
+        )
+        self.policy_head = self.distribution.policy_head(self.log_std_init)
         self.value_head = keras.layers.Dense(1, name="value")
 
-    def _dense_stack(self, name: str) -> list:
-        return [
+    def _dense_stack(self, name: str) -> tuple:
+        return tuple(
             keras.layers.Dense(units, activation=self.activation, name=f"{name}_{i}")
             for i, units in enumerate(self.hidden_units)
-        ]
+        )
 
-    def _trunk(self, states):
-        """(observations as the trunks see them, the trunk's output)."""
-        inputs = states if self.normalizer is None else self.normalizer(states)
-        hidden = tf.cast(inputs, tf.float32)
-        for layer in [*self.convolutions, *self.trunk]:
-            hidden = layer(hidden)
-        return inputs, hidden
+    @property
+    def normalizer(self) -> ObservationNormalization | None:
+        """The observation normalisation layer (the encoder's), or None."""
+        first = self.encoder[0] if self.encoder else None
+        return first if isinstance(first, ObservationNormalization) else None
 
-    def _heads(self, hidden, inputs):
+    def _torso(self, states):
+        """``(features, hidden)``: the encoder's output, which both trunks read, and the
+        policy trunk's."""
+        features = run_layers(self.encoder, tf.cast(states, tf.float32))
+        return features, run_layers(self.trunk, features)
+
+    def _heads(self, features, hidden):
+        """``(params, value)`` from the features and the policy trunk's (or core's) output."""
         params = self.policy_head(hidden)
-        if self.continuous:
-            log_std = tf.broadcast_to(tf.cast(self.log_std, params.dtype), tf.shape(params))
-            params = tf.concat([params, log_std], axis=-1)
         if self.value_trunk:
-            hidden = inputs
-            for layer in self.value_trunk:
-                hidden = layer(hidden)
-        value = tf.squeeze(self.value_head(hidden), axis=-1)
-        return params, value
+            hidden = run_layers(self.value_trunk, features)
+        return params, tf.squeeze(self.value_head(hidden), axis=-1)
 
     def call(self, states, recurrent_state=None):
-        inputs, hidden = self._trunk(states)
+        features, hidden = self._torso(states)
         if self.core is None:
-            return self._heads(hidden, inputs)
+            return self._heads(features, hidden)
         if recurrent_state is None:
             recurrent_state = self.initial_state(tf.shape(states)[0])
         hidden, recurrent_state = self.core(hidden, list(recurrent_state))
-        params, value = self._heads(hidden, inputs)
+        params, value = self._heads(features, hidden)
         return params, value, tuple(recurrent_state)
 
     def initial_state(self, batch_size) -> tuple:
@@ -220,7 +218,7 @@ class ActorCriticModel(keras.Model):
         """
         steps, num_envs = tf.shape(states)[0], tf.shape(states)[1]
         observation_shape = states.shape[2:]  # static: (obs_dim,) or an image's shape
-        inputs, hidden = self._trunk(tf.reshape(states, [steps * num_envs, *observation_shape]))
+        features, hidden = self._torso(tf.reshape(states, [steps * num_envs, *observation_shape]))
         if self.core is not None:
             hidden = tf.reshape(hidden, [steps, num_envs, hidden.shape[-1]])
 
@@ -234,7 +232,7 @@ class ActorCriticModel(keras.Model):
             h, c = recurrent_state
             outputs, _, _ = tf.scan(advance, (hidden, keep), initializer=(h, h, c))
             hidden = tf.reshape(outputs, [steps * num_envs, self.recurrent_units])
-        params, values = self._heads(hidden, inputs)
+        params, values = self._heads(features, hidden)
         return (
             tf.reshape(params, [steps, num_envs, -1]),
             tf.reshape(values, [steps, num_envs]),
@@ -260,11 +258,16 @@ class ActorCriticModel(keras.Model):
 
         Keras 3 subclassed models have no weights until first called; saving, loading and
         ``set_weights`` all need them.
+
+        Raises:
+            ValueError: naming the layer, if the model holds one that acting or export do not
+                know, or one outside its blocks (``models.layer_forms.check_layers``).
         """
         if self.image_shape:
             self(tf.zeros((1, *self.image_shape), tf.uint8))
         else:
             self(tf.zeros((1, obs_dim), tf.float32))
+        check_layers(self)
         return self
 
     def get_config(self):
@@ -280,6 +283,13 @@ class ActorCriticModel(keras.Model):
             "recurrent_units": self.recurrent_units,
             "image_shape": list(self.image_shape),
         }
+
+
+def run_layers(layers, inputs):
+    """``inputs`` through ``layers``, in order."""
+    for layer in layers:
+        inputs = layer(inputs)
+    return inputs
 
 
 def build_model(

@@ -1,9 +1,11 @@
-"""Action distributions of a policy: log-probability and entropy (TensorFlow, for the loss),
-sampling and the greedy action (NumPy, for acting).
+"""Action distributions of a policy: the policy head that gives their parameters (a Keras layer),
+log-probability and entropy (TensorFlow, for the loss), sampling and the greedy action (NumPy,
+for acting).
 
-``compute_loss`` sees a policy only through ``log_prob`` and ``entropy``, so another
-distribution (a Gaussian for continuous actions) plugs in beside ``Categorical`` without
-touching the loss. Acting runs in NumPy (``models.acting``): a rollout's random noise is drawn
+``compute_loss`` sees a policy only through ``log_prob`` and ``entropy``, and the model builds
+its policy head with ``distribution.policy_head``, so another distribution (a Gaussian for
+continuous actions) plugs in beside ``Categorical`` without touching the loss or the model.
+Acting runs in NumPy (``models.acting``): a rollout's random noise is drawn
 at once from a seeded ``np.random.Generator`` (``noise``), and each step turns the policy's
 params and its slice of the noise into actions (``sample``). Each function takes the policy
 head's output ``params`` with any leading batch shape ``(...)``.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -36,6 +39,11 @@ class Categorical:
         if self.num_actions is None:
             raise ValueError("Categorical(num_actions) is needed to size a policy head")
         return self.num_actions
+
+    def policy_head(self, log_std_init: float = 0.0) -> keras.layers.Dense:
+        """The layer that gives the logits from the policy's features: linear, one unit per
+        action (``log_std_init`` is for Gaussian policies; a categorical one has none)."""
+        return keras.layers.Dense(self.params_size, name="policy_logits")
 
     def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
         """Standard Gumbel noise for ``sample``: float32 ``(*batch_shape, num_actions)``."""
@@ -94,6 +102,11 @@ class DiagonalGaussian:
         """Width of the policy's output: a mean and a log sigma per action dimension."""
         return 2 * self.action_dim
 
+    def policy_head(self, log_std_init: float = 0.0) -> GaussianHead:
+        """The layer that gives the params from the policy's features (``GaussianHead``), its
+        log sigmas starting at ``log_std_init``."""
+        return GaussianHead(self.action_dim, log_std_init, name="policy_head")
+
     def split(self, params):
         """``(mean, log_std)``, each float32 ``(..., action_dim)``."""
         return params[..., : self.action_dim], params[..., self.action_dim :]
@@ -122,3 +135,47 @@ class DiagonalGaussian:
     def greedy(self, params: np.ndarray) -> np.ndarray:
         """The mean mu, NumPy: ``(..., 2A)`` -> float32 ``(..., A)``."""
         return np.asarray(self.split(params)[0], np.float32)
+
+
+@keras.saving.register_keras_serializable(package="a3c_keras")
+class GaussianHead(keras.layers.Layer):
+    """The policy head of ``DiagonalGaussian``: a linear mean of the features and one learned
+    log standard deviation per action dimension, independent of the state, broadcast beside it.
+
+    A state-independent sigma is Stable-Baselines3's A2C's; a sigma head on the trunk (the A3C
+    paper's MuJoCo agents) would let the value loss's gradients through the shared trunk move
+    the exploration noise, which a separate weight keeps apart.
+
+    Args:
+        action_dim: the action's dimensions, >= 1.
+        log_std_init: the log sigmas' starting value.
+
+    Call: float32 ``(batch, features)`` -> params float32 ``(batch, 2 * action_dim)``: the mean,
+    then log sigma.
+    """
+
+    def __init__(self, action_dim: int, log_std_init: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.action_dim = int(action_dim)
+        self.log_std_init = float(log_std_init)
+        self.mean = keras.layers.Dense(self.action_dim, name="policy_mean")
+
+    def build(self, input_shape):
+        self.mean.build(input_shape)
+        self.log_std = self.add_weight(
+            shape=(self.action_dim,),
+            initializer=keras.initializers.Constant(self.log_std_init),
+            name="log_std",
+        )
+
+    def call(self, features):
+        mean = self.mean(features)
+        log_std = tf.broadcast_to(tf.cast(self.log_std, mean.dtype), tf.shape(mean))
+        return tf.concat([mean, log_std], axis=-1)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "action_dim": self.action_dim,
+            "log_std_init": self.log_std_init,
+        }

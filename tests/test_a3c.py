@@ -1,5 +1,7 @@
 """A3C: the shared optimizer, the episode budget under threads, failures, and learning."""
 
+import threading
+
 import pytest
 
 from agents.a3c import MasterAgent, Worker
@@ -34,7 +36,7 @@ def test_each_worker_steps_several_envs_as_one_rollout(tmp_path):
     assert [e.index for e in episodes] == list(range(1, 51))
     worker = master.workers[0]
     assert worker.envs.num_envs == 3
-    (rollout,), _ = worker.update.structured_input_signature  # what each update takes
+    rollout = worker.compute_gradient.spec  # what each gradient computation takes
     assert rollout.actions.shape == (4, 3) and rollout.states.shape == (5, 3, 4)
 
 
@@ -45,7 +47,7 @@ def test_a_failing_worker_stops_the_run_and_is_named(tmp_path, monkeypatch):
         while not self.master.stop.is_set():  # a healthy worker that would run on
             self.master.stop.wait(0.01)
 
-    monkeypatch.setattr(Worker, "_train", broken)
+    monkeypatch.setattr(Worker, "run_loop", broken)
     trainer = Trainer(MasterAgent(A3CConfig(max_eps=10, workers=2)), tmp_path)
     with pytest.raises(WorkerError, match="worker 1 failed: RuntimeError: env exploded"):
         trainer.train()
@@ -63,3 +65,68 @@ def test_a3c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     assert 15 < random_mean < 30
     assert result.mean > 4 * random_mean
     assert episodes[-1].recent_mean > 2 * random_mean
+
+
+def test_worker_threads_compute_gradients_at_once_and_update_the_global_model_one_at_a_time(
+    monkeypatch,
+):
+    # Both workers must be inside their gradient computation together: each waits there for
+    # the other (a barrier; its timeout only guards against a hang, as a lock around the
+    # gradient would cause). Then both try the global update at once, and inside it each waits
+    # for the other to come in too: under the lock it never does.
+    master = MasterAgent(A3CConfig(workers=2, max_eps=0, max_steps=2000, update_freq=5, seed=2))
+    inside_gradient = threading.Barrier(2, timeout=60)
+    before_update = threading.Barrier(2, timeout=60)
+    condition = threading.Condition()
+    state = {"inside": 0, "most": 0, "lock held": [], "first": set()}
+    start_thread = Worker.start
+
+    def instrumented_start(worker):
+        compute_gradient, apply_gradient = worker.compute_gradient, worker.apply_gradient
+        first = {"gradient": True, "update": True}
+
+        def gradient(rollout):
+            if first["gradient"]:
+                first["gradient"] = False
+                inside_gradient.wait()  # raises BrokenBarrierError if the other cannot come in
+            return compute_gradient(rollout)
+
+        def update(*args):
+            state["lock held"].append(real_lock.locked())
+            with condition:
+                state["inside"] += 1
+                state["most"] = max(state["most"], state["inside"])
+                if first["update"]:  # give the other worker every chance to come in
+                    first["update"] = False
+                    condition.wait_for(lambda: state["inside"] == 2, timeout=0.5)
+            try:
+                return apply_gradient(*args)
+            finally:
+                with condition:
+                    state["inside"] -= 1
+                    condition.notify_all()
+
+        worker.compute_gradient, worker.apply_gradient = gradient, update
+        start_thread(worker)
+
+    class BothAtOnce:  # the update lock, entered by both workers at the same moment once
+        def __enter__(self):
+            if threading.current_thread().name not in state["first"]:
+                state["first"].add(threading.current_thread().name)
+                before_update.wait()
+            return real_lock.__enter__()
+
+        def __exit__(self, *exc):
+            return real_lock.__exit__(*exc)
+
+    real_lock = master.update_lock
+    master.update_lock = BothAtOnce()
+    monkeypatch.setattr(Worker, "start", instrumented_start)
+    log = EpisodeLog(max_steps=2000)
+    master.start(log)
+    while not log.done.is_set():
+        master.advance()
+    master.close()
+    assert not inside_gradient.broken and not before_update.broken
+    assert master.updates >= 20 and len(state["lock held"]) == master.updates
+    assert all(state["lock held"]) and state["most"] == 1

@@ -34,7 +34,7 @@ def test_the_gaussian_head_has_a_learned_state_independent_log_std():
     params, value = model(tf.random.normal((5, 3)))
     assert params.shape == (5, 4) and value.shape == (5,)
     np.testing.assert_allclose(params[:, 2:], -1.5)  # one sigma per dimension, every state
-    assert model.log_std in model.trainable_variables
+    assert any(weight is model.policy_head.log_std for weight in model.trainable_variables)
     assert model.distribution.action_shape == (2,)
     assert model.distribution.action_dtype == tf.float32
 

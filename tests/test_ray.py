@@ -12,8 +12,9 @@ import pytest
 import tensorflow as tf
 
 import agents.updates
-from agents.a3c_ray import RayMasterAgent, RemoteWorker, flatten, unflatten
+from agents.a3c_ray import RayMasterAgent, RemoteWorker
 from agents.losses import compute_loss
+from agents.updates import UpdateInfo, flatten, unflatten
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run, start
@@ -140,16 +141,14 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     twin.set_weights(master.global_model.get_weights())
     twin_optimizer = keras.optimizers.Adam(0.1)
     gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
-    moments = tf.zeros([9])  # no observation statistics: ignored
-    applied, weights = master._apply(
-        flatten(gradients), moments, tf.constant(1.0), tf.constant(1.0)
-    )
+    moments = tf.zeros([0])  # no observation statistics
+    stats = tf.ones([5])  # the loss and the norm are finite
+    applied, weights = master._apply(flatten(gradients), moments, stats)
     twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables, strict=True))
     assert bool(applied)
     np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
-    applied, unchanged = master._apply(
-        flatten(gradients), moments, tf.constant(np.nan), tf.constant(1.0)
-    )
+    not_finite = tf.constant([np.nan, 1, 1, 1, 1], tf.float32)
+    applied, unchanged = master._apply(flatten(gradients), moments, not_finite)
     assert not bool(applied)
     np.testing.assert_array_equal(unchanged.numpy(), weights.numpy())
 
@@ -164,11 +163,12 @@ def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
     monkeypatch.setattr(agents.updates, "compute_loss", spy)
     worker = RemoteWorker(config(gamma=0.75), worker_id=0, seed=3)  # traces its gradient
     weights = flatten(worker.model.synced_variables).numpy()
-    gradient, moments, loss, norm, finished, steps = worker.rollout_gradients(weights)
+    gradient, moments, stats, finished, steps = worker.rollout_gradients(weights)
     worker.close()
     assert calls == [0.75]
     assert steps == 10 and gradient.shape == weights.shape and gradient.dtype == np.float32
-    assert moments.shape == (1 + 2 * 4,) and moments[0] == 10  # count, mean, variance
+    assert moments.shape == (0,)  # no observation statistics to send
+    loss = UpdateInfo.of(stats, applied=True)
     assert loss.total == pytest.approx(
         loss.policy_loss + 0.5 * loss.value_loss - 0.01 * loss.entropy
     )

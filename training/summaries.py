@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from agents.losses import LossInfo
+from agents.updates import UpdateInfo
 from training.episode_log import Episode
 from training.evaluation import EvalResult
 
@@ -88,16 +88,16 @@ class Summaries:
             hparams.hparams(plain)
 
     def update(
-        self, env_steps: int, loss: LossInfo, grad_norm, learning_rate, steps_per_second: float
+        self, env_steps: int, update: UpdateInfo, learning_rate, steps_per_second: float
     ) -> None:
         """Writes the latest update's losses and the training speed."""
         self._write(
             env_steps,
             {
-                "train/policy_loss": loss.policy_loss,
-                "train/value_loss": loss.value_loss,
-                "train/entropy": loss.entropy,
-                "train/grad_norm": grad_norm,
+                "train/policy_loss": update.policy_loss,
+                "train/value_loss": update.value_loss,
+                "train/entropy": update.entropy,
+                "train/grad_norm": update.gradient_norm,
                 "train/learning_rate": learning_rate,
                 "train/env_steps_per_second": steps_per_second,
             },

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from agents.updates import UpdateInfo
 from config.hyperparameters import ActorCriticConfig
 from training.episode_log import Episode, EpisodeLog
 from training.evaluation import Evaluation, evaluate, greedy_policy
@@ -46,7 +47,7 @@ class Algorithm(Protocol):
         config: the run's hyperparameters.
         model: the (global) model that is evaluated, saved and checkpointed.
         optimizer: a built Keras optimizer; its ``iterations`` count the applied updates.
-        last_update: ``(LossInfo, gradient norm)`` of the newest update, or None.
+        last_update: the newest update's ``agents.updates.UpdateInfo``, or None.
         updates: updates made since ``start`` (a plain int: cheaper to read than the
             optimizer's ``iterations`` after every A2C rollout).
     """
@@ -56,7 +57,7 @@ class Algorithm(Protocol):
     config: ActorCriticConfig
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
-    last_update: tuple | None
+    last_update: UpdateInfo | None
     updates: int
 
     def checkpointables(self) -> dict:
@@ -301,16 +302,15 @@ class Trainer:
             steps_per_second = env_steps / max(seconds, 1e-9)
         eta = (total - done) * elapsed / (done - from_done) if done > from_done else float("inf")
         if update is not None:
-            loss, norm = update
             learning_rate = self.algorithm.optimizer.learning_rate
-            self.summaries.update(env_steps, loss, norm, learning_rate, steps_per_second)
+            self.summaries.update(env_steps, update, learning_rate, steps_per_second)
         last = episodes[-1]
         line = progress_line(done, total, unit, last.moving_average, steps_per_second, eta)
         if by_steps:
             line += f" | {len(episodes)} episodes"
         line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"
         if update is not None:
-            line += f" | entropy {float(update[0].entropy):.3f}"
+            line += f" | entropy {update.entropy:.3f}"
         logging.info("%s", line)
 
 
