@@ -91,6 +91,20 @@ def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> Suit
     )
 
 
+def thread_suite(workers: int, envs: int, purpose: str) -> Suite:
+    """A3C on worker threads, ``workers`` of ``envs`` envs each, the defaults otherwise, until
+    solved (5000 episodes at most with 1 env a worker, else 1M env steps), seeds 0-2."""
+    threads = "1 worker thread" if workers == 1 else f"{workers} worker threads"
+    budget = ["--max-eps=5000"] if envs == 1 else ["--max-eps=0", "--max-steps=1000000"]
+    return Suite(
+        f"A3C, {threads} x {envs} env{'s' if envs > 1 else ''}, stop at the threshold",
+        ["a3c_cartpole.py", "--train", f"--workers={workers}", f"--envs-per-worker={envs}"]
+        + ["--stop-at-threshold", *budget],
+        purpose,
+        [0, 1, 2],
+    )
+
+
 SUITES = {
     "a2c": Suite(
         "A2C, defaults, stop at the threshold",
@@ -155,6 +169,18 @@ SUITES = {
         [0, 1, 2],
     ),
     "a3c-ray-2x8": ray_suite(2, 8, "Sixteen envs in all, as `a2c-16`."),
+    "a3c-threads-1w": thread_suite(
+        1, 1, "The baseline of the thread scaling: one actor-learner (1 env, t_max 20, Adam 1e-3)."
+    ),
+    "a3c-threads-2w": thread_suite(
+        2, 1, "Two actor-learners on the two cores: env steps/s and time to solve against one."
+    ),
+    "a3c-threads-1x8": thread_suite(
+        1, 8, "One actor-learner stepping 8 envs with one batched forward pass."
+    ),
+    "a3c-threads-2x8": thread_suite(
+        2, 8, "Two actor-learners of 8 envs each, against one (issue 23's target: 1.1x)."
+    ),
     "a2c-16": Suite(
         "A2C, 16 envs, 300k steps, no evaluations (throughput)",
         ["a2c_cartpole.py", "--train", "--num-envs=16", "--max-steps=300000"]
