@@ -37,6 +37,7 @@ from agents.memory import Rollout, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
+    CompiledFunction,
     NonFiniteCounter,
     RolloutFunction,
     UpdateInfo,
@@ -229,8 +230,9 @@ class Worker(threading.Thread):
         model = self.local_model
         gradient = tf.TensorSpec([parameter_count(model.trainable_variables)])
         moments = tf.TensorSpec([moments_size(model)])
-        apply = tf.function(self._apply_and_synchronise, jit_compile=config.jit_compile)
-        self._apply = apply.get_concrete_function(gradient, moments, tf.TensorSpec([5]))
+        self._apply = CompiledFunction(
+            self._apply_and_synchronise, (gradient, moments), config.jit_compile
+        )
 
     def run(self) -> None:
         try:
@@ -264,27 +266,25 @@ class Worker(threading.Thread):
 
     def apply_gradient(self, gradient, moments, stats) -> UpdateInfo:
         """Step 3 (the caller holds the update lock): ``local_gradient``'s results applied to
-        the global model, the global weights copied into the local one; the next rollout acts
-        with them."""
-        applied, acting_weights = self._apply(gradient, moments, stats)
-        self.collector.use_weights(acting_weights)
-        return UpdateInfo.of(stats, applied)
+        the global model and the global weights copied into the local one, which the next
+        rollout acts with; skipped if the loss or the gradient is not finite (the local copy
+        then keeps its weights until the next update)."""
+        update = UpdateInfo.of(stats)
+        if update.applied:
+            self.collector.use_weights(self._apply(gradient, moments))
+        return update
 
-    def _apply_and_synchronise(self, gradient, moments, stats):
-        """Graph code of step 3: ``apply_flat_update`` on the global model (skipped if the loss
-        or gradient is not finite), then theta' <- theta (weights and observation statistics).
+    def _apply_and_synchronise(self, gradient, moments):
+        """Graph code of step 3: ``apply_flat_update`` on the global model, then theta' <- theta
+        (weights and observation statistics).
 
         Returns:
-            ``(whether it was applied, the local weights the acting pass reads, as copied)``.
+            The local weights the acting pass reads, as copied (``weights_for_acting``).
         """
         master = self.master
-        applied = apply_flat_update(master.global_model, master.optimizer, gradient, moments, stats)
-        with tf.control_dependencies([applied]):
-            for local, shared in zip(
-                self.local_model.synced_variables,
-                master.global_model.synced_variables,
-                strict=True,
-            ):
-                local.assign(shared)
-            acting_weights = self.collector.weights_for_acting()
-        return applied, acting_weights
+        apply_flat_update(master.global_model, master.optimizer, gradient, moments)
+        for local, shared in zip(
+            self.local_model.synced_variables, master.global_model.synced_variables, strict=True
+        ):
+            local.assign(shared)
+        return self.collector.weights_for_acting()

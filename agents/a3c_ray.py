@@ -41,6 +41,7 @@ from absl import logging
 from agents.a3c import build_worker
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
+    CompiledFunction,
     NonFiniteCounter,
     UpdateInfo,
     apply_flat_update,
@@ -108,9 +109,7 @@ class RemoteWorker:
             assign_flat(variables, weights)
             return self.collector.weights_for_acting()
 
-        self._set_weights = tf.function(
-            set_weights, jit_compile=config.jit_compile
-        ).get_concrete_function(vector)
+        self._set_weights = CompiledFunction(set_weights, (vector,), config.jit_compile)
         self.collector.reset(seed)
         # Compile now (XLA compiles at the first call), not in the first rollout's time.
         self.compute_gradient(self.collector.collect()[0])
@@ -180,8 +179,7 @@ class RayMasterAgent:
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
         gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
         moments = tf.TensorSpec([moments_size(self.global_model)])
-        apply = tf.function(self._apply, jit_compile=config.jit_compile)
-        self.apply = apply.get_concrete_function(gradient, moments, tf.TensorSpec([5]))
+        self.apply = CompiledFunction(self._apply, (gradient, moments), config.jit_compile)
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update: UpdateInfo | None = None
         self.updates = 0
@@ -201,15 +199,14 @@ class RayMasterAgent:
         (a resumed run seeds new workers from the env steps so far)."""
         return {}
 
-    def _apply(self, gradient, moments, stats):
+    def _apply(self, gradient, moments):
         """Graph code: one worker's ``local_gradient`` results applied to the global model
-        (``apply_flat_update``: skipped if not finite; the states' moments merged into the
-        observation statistics); returns whether it applied and the new ``synced_variables``
-        as one vector, in one call (cheaper than ``get_weights``)."""
+        (``apply_flat_update``: the states' moments merged into the observation statistics
+        too); returns the new ``synced_variables`` as one vector, in the same call (cheaper
+        than ``get_weights``)."""
         model = self.global_model
-        applied = apply_flat_update(model, self.optimizer, gradient, moments, stats)
-        with tf.control_dependencies([applied]):
-            return applied, flatten(model.synced_variables)
+        apply_flat_update(model, self.optimizer, gradient, moments)
+        return flatten(model.synced_variables)
 
     def start(self, episode_log) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
@@ -310,9 +307,9 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
-            applied, weights = self.apply(gradient, moments, stats)
-            self.weights = weights.numpy()
-            update = UpdateInfo.of(stats, applied)
+            update = UpdateInfo.of(stats)  # applied only if finite
+            if update.applied:
+                self.weights = self.apply(gradient, moments).numpy()
             self.nonfinite.add(update)
             self.last_update = update
             self.updates += 1

@@ -117,9 +117,13 @@ class UpdateInfo(NamedTuple):
     applied: bool
 
     @classmethod
-    def of(cls, stats, applied) -> UpdateInfo:
-        """From ``loss_stats``'s vector (a tensor or array) and whether the update applied."""
+    def of(cls, stats, applied=None) -> UpdateInfo:
+        """From ``loss_stats``'s vector (a tensor or array) and whether the update applied
+        (None: whether it is to be applied, that is whether the loss and the norm are
+        finite)."""
         values = np.asarray(stats, np.float64)
+        if applied is None:
+            applied = np.isfinite(values[0]) and np.isfinite(values[4])
         return cls(*(float(value) for value in values[:5]), applied=bool(applied))
 
 
@@ -152,6 +156,30 @@ class NonFiniteCounter:
             )
 
 
+class CompiledFunction:
+    """``function`` traced once into a concrete TensorFlow function for ``specs`` (a flat list of
+    ``tf.TensorSpec``s), with XLA if ``jit_compile``.
+
+    Call: ``compiled(*tensors)``, one per spec (NumPy arrays are made tensors first) -> the
+    function's result, as TensorFlow returns it. The call goes through the concrete function's
+    flat-argument entry (``_call_flat``, which its public ``__call__`` ends in), skipping the
+    binding of arguments to the function's signature: about 60 us of Python a call, measured on
+    the machine of docs/BENCHMARKS.md, a sixth of an A2C update. Where a TensorFlow version
+    lacks that entry, the public call is used.
+    """
+
+    def __init__(self, function: Callable, specs, jit_compile: bool):
+        traced = tf.function(function, jit_compile=jit_compile)
+        self.concrete = traced.get_concrete_function(*specs)
+        self._call_flat = getattr(self.concrete, "_call_flat", None)
+
+    def __call__(self, *tensors):
+        tensors = [t if isinstance(t, tf.Tensor) else tf.constant(t) for t in tensors]
+        if self._call_flat is None:
+            return self.concrete(*tensors)
+        return self._call_flat(tensors, self.concrete.captured_inputs)
+
+
 class RolloutFunction:
     """``function(rollout)`` compiled once for rollouts of ``spec`` (``tf.function`` traced to a
     concrete function, with XLA if ``jit_compile``), called with the rollout packed
@@ -169,11 +197,12 @@ class RolloutFunction:
 
     def __init__(self, function: Callable, spec: Rollout, jit_compile: bool):
         self.spec = spec
-        traced = tf.function(lambda *packed: function(unpack(*packed)), jit_compile=jit_compile)
-        self._concrete = traced.get_concrete_function(*packed_spec(spec))
+        self._compiled = CompiledFunction(
+            lambda *packed: function(unpack(*packed)), packed_spec(spec), jit_compile
+        )
 
     def __call__(self, rollout: Rollout):
-        return self._concrete(*pack(rollout))
+        return self._compiled(*pack(rollout))
 
 
 def parameter_count(variables) -> int:
@@ -222,20 +251,18 @@ def moments_size(model) -> int:
     return 0 if model.normalizer is None else 1 + 2 * int(model.normalizer.mean.shape[0])
 
 
-def apply_flat_update(model, optimizer, gradient, moments, stats) -> tf.Tensor:
+def apply_flat_update(model, optimizer, gradient, moments) -> None:
     """The global side of an A3C update (graph code): the flattened ``gradient`` applied to
-    ``model``'s trainable weights by ``optimizer`` (if the loss and norm in ``stats``, a
-    ``loss_stats`` vector, are finite: ``apply_if_finite``), and the rollout's observation
-    ``moments`` (``observation_moments``) merged into its statistics.
+    ``model``'s trainable weights by ``optimizer``, and the rollout's observation ``moments``
+    (``observation_moments``) merged into its statistics.
 
-    Returns:
-        A bool scalar tensor: whether the gradient was applied.
+    The caller applies only finite updates (``UpdateInfo.of(stats).applied``: the loss and the
+    norm, which a NaN or infinite gradient makes non-finite too), so none reaches the weights
+    or the optimizer's moments; checking that in Python, from the scalars the gradient came
+    with, keeps a conditional out of this compiled function.
     """
     variables = model.trainable_variables
-    gradients = unflatten(gradient, variables)
-    applied = apply_if_finite(optimizer, gradients, variables, stats[0], stats[4])
+    optimizer.apply_gradients(zip(unflatten(gradient, variables), variables, strict=True))
     if model.normalizer is not None:
         dim = (moments.shape[0] - 1) // 2
-        with tf.control_dependencies([applied]):
-            model.normalizer.merge(Moments(moments[0], moments[1 : 1 + dim], moments[1 + dim :]))
-    return applied
+        model.normalizer.merge(Moments(moments[0], moments[1 : 1 + dim], moments[1 + dim :]))

@@ -2,6 +2,7 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 from agents.a3c import MasterAgent, Worker
@@ -130,3 +131,20 @@ def test_worker_threads_compute_gradients_at_once_and_update_the_global_model_on
     assert not inside_gradient.broken and not before_update.broken
     assert master.updates >= 20 and len(state["lock held"]) == master.updates
     assert all(state["lock held"]) and state["most"] == 1
+
+
+def test_a_worker_applies_no_update_whose_loss_or_gradient_is_not_finite():
+    master = MasterAgent(A3CConfig(workers=1, max_eps=1, update_freq=5))
+    worker = Worker(0, master)
+    worker.collector.reset(seed=0)
+    gradient, moments, stats = worker.compute_gradient(worker.collector.collect()[0])
+    before = master.global_model.get_weights()
+    nan_stats = stats.numpy().copy()
+    nan_stats[4] = np.nan  # a NaN anywhere in the gradient makes its global norm NaN
+    update = worker.apply_gradient(gradient * np.nan, moments, nan_stats)
+    assert not update.applied and int(master.optimizer.iterations) == 0
+    for a, b in zip(before, master.global_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert worker.apply_gradient(gradient, moments, stats).applied
+    assert int(master.optimizer.iterations) == 1
+    worker.envs.close()

@@ -142,15 +142,13 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     twin_optimizer = keras.optimizers.Adam(0.1)
     gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
     moments = tf.zeros([0])  # no observation statistics
-    stats = tf.ones([5])  # the loss and the norm are finite
-    applied, weights = master._apply(flatten(gradients), moments, stats)
+    weights = master._apply(flatten(gradients), moments)
     twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables, strict=True))
-    assert bool(applied)
     np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
-    not_finite = tf.constant([np.nan, 1, 1, 1, 1], tf.float32)
-    applied, unchanged = master._apply(flatten(gradients), moments, not_finite)
-    assert not bool(applied)
-    np.testing.assert_array_equal(unchanged.numpy(), weights.numpy())
+    # The driver applies only finite updates (a NaN loss or norm is not applied).
+    assert UpdateInfo.of(np.ones(5)).applied
+    assert not UpdateInfo.of(np.array([np.nan, 1, 1, 1, 1])).applied
+    assert not UpdateInfo.of(np.array([1, 1, 1, 1, np.inf])).applied
 
 
 def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
