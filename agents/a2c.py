@@ -118,9 +118,9 @@ class A2CAgent:
         return UpdateInfo.of(stats, applied)
 
     def _update_graph(self, rollout: Rollout):
-        """One gradient step on ``rollout``, skipped if the loss or gradient is not finite;
-        then the observation statistics (``normalize_observations``) take in its states, so
-        acting and the update of a rollout see the same ones.
+        """One gradient step on ``rollout``; then the observation statistics
+        (``normalize_observations``) take in its states, so acting and the update of a rollout
+        see the same ones. An update whose loss or gradient is not finite changes nothing.
 
         Returns:
             ``(loss_stats, whether it was applied, the weights the acting pass reads as they
@@ -130,9 +130,14 @@ class A2CAgent:
         gradients, loss, norm = compute_gradients(model, rollout, self.config, self.reward_scaler)
         variables = model.trainable_variables
         applied = apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
-        with tf.control_dependencies([applied]):
-            model.update_statistics(rollout.states[:-1])
-            acting_weights = self.collector.weights_for_acting()
+        if model.normalizer is not None:
+
+            def take_in_states():
+                model.update_statistics(rollout.states[:-1])
+                return tf.constant(True)
+
+            tf.cond(applied, take_in_states, lambda: tf.constant(False))
+        acting_weights = self.collector.weights_for_acting()
         return loss_stats(loss, norm), applied, acting_weights
 
     def paused(self) -> contextlib.AbstractContextManager:

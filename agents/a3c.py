@@ -145,7 +145,9 @@ class MasterAgent:
 
     def checkpointables(self) -> dict:
         """What a checkpoint saves besides the model and optimizer: each worker's generator,
-        and with ``normalize_rewards`` each worker's reward scaler."""
+        and with ``normalize_rewards`` each worker's reward scaler. (A worker updates its
+        scaler inside its gradient computation, which holds no lock: a checkpoint may save it
+        as of that worker's current rollout rather than its last update.)"""
         extra = {"reward_scalers": self.reward_scalers} if self.reward_scalers else {}
         return {"rngs": self.rngs, **extra}
 
@@ -233,6 +235,7 @@ class Worker(threading.Thread):
         self._apply = CompiledFunction(
             self._apply_and_synchronise, (gradient, moments), config.jit_compile
         )
+        self._synchronise = CompiledFunction(self._copy_global_weights, (), config.jit_compile)
 
     def run(self) -> None:
         try:
@@ -267,11 +270,13 @@ class Worker(threading.Thread):
     def apply_gradient(self, gradient, moments, stats) -> UpdateInfo:
         """Step 3 (the caller holds the update lock): ``local_gradient``'s results applied to
         the global model and the global weights copied into the local one, which the next
-        rollout acts with; skipped if the loss or the gradient is not finite (the local copy
-        then keeps its weights until the next update)."""
+        rollout acts with. An update whose loss or gradient is not finite changes nothing of
+        the global model (weights, optimizer or statistics); the copy back still happens."""
         update = UpdateInfo.of(stats)
         if update.applied:
             self.collector.use_weights(self._apply(gradient, moments))
+        else:
+            self.collector.use_weights(self._synchronise())
         return update
 
     def _apply_and_synchronise(self, gradient, moments):
@@ -283,8 +288,15 @@ class Worker(threading.Thread):
         """
         master = self.master
         apply_flat_update(master.global_model, master.optimizer, gradient, moments)
+        return self._copy_global_weights()
+
+    def _copy_global_weights(self):
+        """Graph code: theta' <- theta (weights and observation statistics); returns the local
+        weights the acting pass reads, as copied (``weights_for_acting``)."""
         for local, shared in zip(
-            self.local_model.synced_variables, master.global_model.synced_variables, strict=True
+            self.local_model.synced_variables,
+            self.master.global_model.synced_variables,
+            strict=True,
         ):
             local.assign(shared)
         return self.collector.weights_for_acting()

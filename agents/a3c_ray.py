@@ -133,7 +133,7 @@ class RemoteWorker:
             ``(gradient, moments, stats, finished episodes, env steps)``: the gradient as one
             float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the rollout states'
             ``observation_moments``, the loss's scalars and the norm before clipping
-            (``loss_stats``), the ``FinishedEpisode``s.
+            (``loss_stats``), the ``FinishedEpisode``s, and the env steps of the rollout.
         """
         self.collector.use_weights(self._set_weights(weights))
         rollout, finished = self.collector.collect()
@@ -158,7 +158,7 @@ class RayMasterAgent:
 
     Raises:
         BackendError: if Ray is not installed, or no Ray cluster answers at ``ray_address``.
-        utils.envs.EnvError: if the env is unknown or unsupported.
+        utils.errors.EnvError: if the env is unknown or unsupported.
     """
 
     name = "A3C"

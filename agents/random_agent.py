@@ -23,8 +23,15 @@ class RandomAgent:
     def run(self, episode_log) -> list:
         """Plays episodes until ``episode_log`` (a ``training.episode_log.EpisodeLog``) is
         ``done`` (its budget is checked after each episode); closes the env; returns the
-        episodes as the log recorded them (``training.episode_log.Episode``)."""
+        episodes as the log recorded them (``training.episode_log.Episode``).
+
+        Raises:
+            ValueError: if the log has no budget (it would never be done).
+        """
         env, log = self.env, episode_log
+        if log.max_episodes is None and log.max_steps is None and log.stop_at is None:
+            env.close()
+            raise ValueError("the random baseline needs a budget: max_eps or max_steps")
         env.action_space.seed(self.seed)
         env.reset(seed=self.seed)
         try:

@@ -5,9 +5,9 @@ algorithm calls its update.
 Calling a compiled TensorFlow function costs far more than the arithmetic of these small
 networks, and the cost grows with each tensor passed in or out (about 30 us an input, 10 an
 output, on the 2-core machine of docs/BENCHMARKS.md). So the updates are traced once
-(``compile_rollout_function``) and called with few tensors: a rollout packed into three or
-four (``agents.memory.pack``), a gradient and a set of weights flattened into one vector each
-(``flatten``), the update's scalars in one vector (``UpdateInfo``).
+(``CompiledFunction``, ``RolloutFunction``) and called with few tensors: a rollout packed into
+three or four (``agents.memory.pack``), a gradient and a set of weights flattened into one
+vector each (``flatten``), the update's scalars in one vector (``UpdateInfo``).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class CompiledFunction:
     flat-argument entry (``_call_flat``, which its public ``__call__`` ends in), skipping the
     binding of arguments to the function's signature: about 60 us of Python a call, measured on
     the machine of docs/BENCHMARKS.md, a sixth of an A2C update. Where a TensorFlow version
-    lacks that entry, the public call is used.
+    lacks that entry, or it refuses the call, the public call is used from then on.
     """
 
     def __init__(self, function: Callable, specs, jit_compile: bool):
@@ -175,9 +175,12 @@ class CompiledFunction:
 
     def __call__(self, *tensors):
         tensors = [t if isinstance(t, tf.Tensor) else tf.constant(t) for t in tensors]
-        if self._call_flat is None:
-            return self.concrete(*tensors)
-        return self._call_flat(tensors, self.concrete.captured_inputs)
+        if self._call_flat is not None:
+            try:
+                return self._call_flat(tensors, self.concrete.captured_inputs)
+            except TypeError:  # another TensorFlow's private entry
+                self._call_flat = None
+        return self.concrete(*tensors)
 
 
 class RolloutFunction:

@@ -47,7 +47,7 @@ def define_flags(defaults: Any) -> None:
 
 def from_flags(config_class: type[ConfigT], **overrides: Any) -> ConfigT:
     """A ``config_class`` whose fields are the parsed flags of the same names; building it
-    checks every value (``utils.settings.ConfigError`` for the first bad one)."""
+    checks every value (``utils.errors.ConfigError`` for the first bad one)."""
     types = field_types(config_class)
     values = {}
     for field in dataclasses.fields(config_class):

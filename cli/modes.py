@@ -52,7 +52,7 @@ def train_and_report(
             that another run holds.
         CheckpointError: ``--resume`` and no intact checkpoint fits this run.
         TrainingError: training failed (a worker, or non-finite updates).
-        utils.files.WriteError: a file could not be written (disk full, say).
+        utils.errors.WriteError: a file could not be written (disk full, say).
     """
     save_dir = Path(options.save_dir)
     algorithm = make_algorithm(config)

@@ -264,7 +264,7 @@ def apply_preset(
     if the env has none.
 
     Raises:
-        utils.settings.ConfigError: if the result breaks a rule (the preset and a flag given
+        utils.errors.ConfigError: if the result breaks a rule (the preset and a flag given
             together, say a step budget below one rollout).
     """
     preset = preset_for(config.algorithm, config.env)

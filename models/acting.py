@@ -88,6 +88,11 @@ class NumpyPolicy:
             arrays = [np.asarray(variable.numpy(), np.float32) for variable in self.variables]
         else:
             vector = np.asarray(values, np.float32)
+            if vector.size != sum(self._sizes):
+                raise ValueError(
+                    f"sync takes {sum(self._sizes)} weights (those of variables, flattened), "
+                    f"got {vector.size}"
+                )
             parts = np.split(vector, np.cumsum(self._sizes)[:-1]) if self._sizes else []
             arrays = [part.reshape(shape) for part, shape in zip(parts, self._shapes, strict=True)]
         bound = []

@@ -14,10 +14,11 @@ import tensorflow as tf
 import agents.updates
 from agents.a3c_ray import RayMasterAgent, RemoteWorker
 from agents.losses import compute_loss
-from agents.updates import UpdateInfo, flatten, unflatten
+from agents.updates import NonFiniteCounter, UpdateInfo, flatten, unflatten
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run, start
+from training.episode_log import EpisodeLog
 from training.trainer import Trainer
 
 ray = pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
@@ -149,6 +150,45 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     assert UpdateInfo.of(np.ones(5)).applied
     assert not UpdateInfo.of(np.array([np.nan, 1, 1, 1, 1])).applied
     assert not UpdateInfo.of(np.array([1, 1, 1, 1, np.inf])).applied
+
+
+def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
+    master = RayMasterAgent.__new__(RayMasterAgent)  # the global side only: no Ray started
+    master.config = config()
+    master.global_model = ActorCriticModel(2, (8,)).build_for(4)
+    master.optimizer = keras.optimizers.Adam(0.1)
+    master.optimizer.build(master.global_model.trainable_variables)
+    master.nonfinite = NonFiniteCounter(limit=5)
+    master.updates, master.last_result, master.weights = 0, 0.0, "the weights before"
+    master.episode_log = EpisodeLog(max_steps=10**6)
+    size = len(flatten(master.global_model.trainable_variables))
+    results = {
+        "nan loss": (np.ones(size, np.float32), np.zeros(0), np.array([np.nan, 0, 0, 0, 1])),
+        "nan gradient": (
+            np.full(size, np.nan, np.float32),
+            np.zeros(0),
+            np.array([1, 0, 0, 0, np.nan]),
+        ),
+    }
+
+    class StubRay:  # each task's result is ready at once
+        def wait(self, refs, num_returns, timeout):
+            return refs[:1], refs[1:]
+
+        def get(self, ref):
+            return (*results[ref], [], 10)
+
+    master.ray, master.tasks = StubRay(), {"nan loss": 0, "nan gradient": 1}
+    master._submit = lambda worker_id: None
+    master.apply = lambda *args: pytest.fail("a non-finite update reached the global model")
+    before = master.global_model.get_weights()
+    master.advance()
+    master.advance()
+    assert master.updates == 2 and master.nonfinite.count == 2
+    assert not master.last_update.applied and master.weights == "the weights before"
+    assert int(master.optimizer.iterations) == 0
+    for a, b in zip(before, master.global_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):

@@ -89,7 +89,7 @@ class TrainingState:
         The caller keeps other threads from changing the model and optimizer meanwhile.
 
         Raises:
-            utils.files.DiskFullError: too little free space (checked first; a write that
+            utils.errors.DiskFullError: too little free space (checked first; a write that
                 fails anyway leaves no partial files and the previous checkpoints intact).
         """
         if self.model is not None and not all_finite(self.model):
@@ -140,8 +140,9 @@ class TrainingState:
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise CheckpointError(
                     f"cannot resume from {prefix}: it was written by a run that built other "
-                    "objects (--hidden_units, --workers and --backend must stay as they were; "
-                    f"{first_line(error)})"
+                    "objects (--hidden_units, --workers and --backend must stay as they were, "
+                    "and checkpoints from before the model's blocks of 2026-11-26 do not "
+                    f"load; {first_line(error)})"
                 ) from None
             episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
             self.episode_log.restore(episodes, int(self.env_steps.numpy()))

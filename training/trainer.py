@@ -61,7 +61,8 @@ class Algorithm(Protocol):
     updates: int
 
     def checkpointables(self) -> dict:
-        """Trackables a checkpoint saves besides model and optimizer (random generators)."""
+        """Trackables a checkpoint saves besides model and optimizer (random generators, reward
+        scalers)."""
 
     def start(self, episode_log: EpisodeLog) -> None:
         """Called once, after a resume: begin gathering experience into ``episode_log``."""

@@ -50,7 +50,7 @@ class VideoWriter:
 
     Raises:
         VideoError: as ``check_video_path``; from ``close``, if no frame was added.
-        utils.files.WriteError: from ``close``, if the file cannot be written (the temporary
+        utils.errors.WriteError: from ``close``, if the file cannot be written (the temporary
             file is removed).
     """
 
