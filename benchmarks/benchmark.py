@@ -32,6 +32,9 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from evidence import write_sections  # noqa: E402  (the one writer of BENCHMARKS.md)
+
 from utils.files import safe_name  # noqa: E402  (the episode log's name, as runs write it)
 
 
@@ -517,8 +520,9 @@ def summary(rows: list[dict], target: float) -> str:
 HEADER = """# Benchmarks
 
 Written by `python benchmarks/benchmark.py`; each section says when, with which command and
-versions, on which machine. Re-running some suites (`--suites=a2c`) rewrites their sections and
-keeps the others.
+versions, on which machine. Re-running a suite (`--suites=a2c`) puts its new measurement first
+and keeps the older one below it, marked superseded; no section is ever removed. The README,
+docs and presets cite a section by its anchor (`BENCHMARKS.md#a2c`).
 
 - Every run is a fresh process, timed from start to exit ("whole process"); on CartPole-v1
   unless the suite names another env.
@@ -533,26 +537,6 @@ keeps the others.
   episodes.
 - The machine is shared and noisy: compare suites of one date, and read medians.
 """
-
-
-def merge_sections(old_text: str, new_sections: dict[str, str]) -> str:
-    """The header and every section of ``old_text``, the new ones replacing old ones of the same
-    key (the suite's name, ``name@tag`` for a tagged run; a heading without a key is its own
-    key). No section is dropped: those of suites in ``SUITES`` come in its order, then every
-    other one (written by another script, or by a suite since renamed) in the order it had."""
-    sections = {}
-    for chunk in old_text.split("\n## ")[1:]:
-        heading = chunk.split("\n", 1)[0]
-        key = heading.split("`")[1] if heading.count("`") >= 2 else heading
-        sections[key] = "## " + chunk.rstrip() + "\n"
-    sections.update(new_sections)
-    order = [*SUITES]
-    known = sorted(
-        (key for key in sections if key.split("@")[0] in order),
-        key=lambda key: (order.index(key.split("@")[0]), key),
-    )
-    others = [key for key in sections if key not in known]
-    return HEADER + "\n" + "\n".join(sections[key] for key in [*known, *others])
 
 
 def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:
@@ -605,9 +589,8 @@ def main() -> None:
             key = f"{name}@{tag}" if tag else name
             sections[key] = section(key, name, suite_seeds, rows[tag], how, root)
     output = Path(args.output)
-    old = output.read_text() if output.exists() else ""
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(merge_sections(old, sections))
+    write_sections(output, sections, order=list(SUITES), header=HEADER)
     print(f"wrote {output}")
 
 

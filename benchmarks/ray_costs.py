@@ -7,7 +7,8 @@ a warm-up) and reports updates and env steps per second, and the driver's busy t
 (applying the gradient and sending the new weights: the global side, which is one thread). A
 worker process alone is timed too (one rollout and its gradient). The global side saturates at
 ``1 / driver seconds`` updates per second, so workers beyond ``worker seconds / driver seconds``
-add nothing: that is the prediction printed for a cluster.
+add nothing: that is the prediction printed for a cluster. Writes the section
+``a3c-ray-costs`` of docs/BENCHMARKS.md (``a3c-ray-costs-N`` for N envs a worker other than 16).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchmark import SUITES, machine, revision, versions  # noqa: E402
+from evidence import write_sections  # noqa: E402
 
 from agents.a3c_ray import RayMasterAgent, RemoteWorker  # noqa: E402
 from agents.updates import flatten  # noqa: E402
@@ -77,6 +83,7 @@ def main() -> None:
     parser.add_argument("--update-freq", type=int, default=20)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = parser.parse_args()
     base = A3CConfig(
         backend="ray",
@@ -87,24 +94,41 @@ def main() -> None:
     )
     worker_seconds = time_worker(base)
     steps = args.update_freq * args.envs_per_worker
-    print(
+    lines = [
         f"worker alone: {worker_seconds * 1e3:.2f} ms a rollout of {steps} env steps and its "
         f"gradient ({steps / worker_seconds:,.0f} env steps/s)"
-    )
+    ]
+    print(lines[-1])
     driver = None
     for workers in (int(w) for w in args.workers.split(",")):
         config = dataclasses.replace(base, workers=workers)
         rate, env_rate, driver = time_driver(config, args.seconds)
-        print(
+        lines.append(
             f"{workers} workers: {rate:.0f} updates/s, {env_rate:,.0f} env steps/s, driver busy "
             f"{driver * 1e3:.2f} ms an update"
         )
+        print(lines[-1])
     ceiling = 1 / driver
-    print(
+    lines.append(
         f"the global side applies at most {ceiling:.0f} updates/s ({ceiling * steps:,.0f} env "
         f"steps/s); workers of {worker_seconds * 1e3:.1f} ms a rollout saturate it at about "
         f"{worker_seconds / driver:.0f} workers, each with a core of its own"
     )
+    print(lines[-1])
+    key = "a3c-ray-costs" + ("" if args.envs_per_worker == 16 else f"-{args.envs_per_worker}")
+    text = (
+        f"## `{key}`: where an A3C update on Ray spends its time, {args.envs_per_worker} envs "
+        "a worker\n\n"
+        "A worker process's rollout and gradient timed alone, then the real RayMasterAgent on a "
+        "local Ray: updates and env steps per second, and the driver's busy time an update (the "
+        "global side, one thread), which bounds what more workers can add.\n\n"
+        f"- Command: `python benchmarks/ray_costs.py --envs-per-worker={args.envs_per_worker} "
+        f"--update-freq={args.update_freq} --workers={args.workers} --seconds={args.seconds:g}`.\n"
+        f"- Measured {time.strftime('%Y-%m-%d')} at {revision(ROOT)} on {machine()}.\n"
+        f"- Versions: {versions()}.\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+    )
+    write_sections(Path(args.output), {key: text}, order=list(SUITES))
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

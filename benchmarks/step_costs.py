@@ -32,7 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from benchmark import machine, merge_sections, revision, versions  # noqa: E402
+from benchmark import SUITES, machine, revision, versions  # noqa: E402
+from evidence import write_sections  # noqa: E402
 
 # Runs in the checkout measured; prints one JSON line. Works with the collector before acting
 # moved to NumPy (``collector.act``, a compiled function) and after (``collector.policy``).
@@ -188,8 +189,7 @@ def main() -> None:
         f"- Versions: {versions()}.\n\n{table(columns)}"
     )
     output = Path(args.output)
-    old = output.read_text() if output.exists() else ""
-    output.write_text(merge_sections(old, {"a2c-step-costs": text}))
+    write_sections(output, {"a2c-step-costs": text}, order=list(SUITES))
     print(text)
     print(f"wrote {output}")
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from benchmark import machine, merge_sections, revision, versions  # noqa: E402
+from benchmark import SUITES, machine, revision, versions  # noqa: E402
+from evidence import write_sections  # noqa: E402
 
 PROBE = r"""
 import json, os, sys, threading, time
@@ -139,8 +140,7 @@ def main() -> None:
         f"- Versions: {versions()}.\n\n" + "\n".join(lines) + "\n"
     )
     output = Path(args.output)
-    old = output.read_text() if output.exists() else ""
-    output.write_text(merge_sections(old, {key: text}))
+    write_sections(output, {key: text}, order=list(SUITES))
     print(text)
     print(f"wrote {output}")
 
