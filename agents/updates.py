@@ -3,8 +3,7 @@ only when finite, and the count of those that were not; and the compiled form in
 algorithm calls its update.
 
 Calling a compiled TensorFlow function costs far more than the arithmetic of these small
-networks, and the cost grows with each tensor passed in or out (about 30 us an input, 10 an
-output, on the 2-core machine of docs/BENCHMARKS.md). So the updates are traced once
+networks, and the cost grows with each tensor passed in or out. So the updates are traced once
 (``CompiledFunction``, ``RolloutFunction``) and called with few tensors: a rollout packed into
 three or four (``agents.memory.pack``), a gradient and a set of weights flattened into one
 vector each (``flatten``), the update's scalars in one vector (``UpdateInfo``).
@@ -163,8 +162,8 @@ class CompiledFunction:
     Call: ``compiled(*tensors)``, one per spec (NumPy arrays are made tensors first) -> the
     function's result, as TensorFlow returns it. The call goes through the concrete function's
     flat-argument entry (``_call_flat``, which its public ``__call__`` ends in), skipping the
-    binding of arguments to the function's signature: about 60 us of Python a call, measured on
-    the machine of docs/BENCHMARKS.md, a sixth of an A2C update. Where a TensorFlow version
+    binding of arguments to the function's signature, which costs more Python than a small
+    network's update does arithmetic. Where a TensorFlow version
     lacks that entry, or it refuses the call, the public call is used from then on.
     """
 

@@ -23,12 +23,13 @@ class Preset(NamedTuple):
 
     Attributes:
         settings: config field -> value (``A2CConfig``'s or ``A3CConfig``'s fields).
-        result: what a run with these settings reached, as measured.
-        command: the command that measured it.
+        evidence: the keys of the docs/BENCHMARKS.md sections that measured what these settings
+            reach (``BENCHMARKS.md#<key>``; the numbers live there only); empty where none has.
+        command: the command a user runs for it.
     """
 
     settings: dict[str, Any]
-    result: str
+    evidence: tuple[str, ...]
     command: str
 
 
@@ -72,31 +73,25 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # result.
         "CartPole-v1": Preset(
             {},
-            result="solved (last 100 training episodes >= 475) in 5 of 5 seeds, median 145k env "
-            "steps, 7.7 s whole process; greedy 500 in 5 of 5 (docs/BENCHMARKS.md: a2c)",
+            evidence=("a2c",),
             command="python a2c_cartpole.py --train --stop-at-threshold",
         ),
         # CartPole-v0 (episodes end at 200 steps, threshold 195): the defaults, a shorter budget.
         "CartPole-v0": Preset(
             {"max_steps": 200_000},
-            result="greedy 200 (the maximum) in 5 of 5 seeds after 200k env steps, 20.3 s whole "
-            "process on 2 cores; the last 100 training episodes reached 195 at 96k-194k steps, "
-            "median 134k (docs/BENCHMARKS.md: a2c-cartpole-v0)",
+            evidence=("a2c-cartpole-v0",),
             command="python a2c_cartpole.py --train --env=CartPole-v0",
         ),
         # Acrobot needs an entropy bonus, or the policy turns deterministic too early and stays
         # at -500.
         "Acrobot-v1": Preset(
             {"entropy_coef": 0.01, "lr": 1e-3, "max_steps": 200_000, "eval_interval": 25_000},
-            result="greedy 100-episode mean -86.7 +- 27.5 (seed 0; threshold -100) after 200k env "
-            "steps, 19.0 s of training on 2 cores",
+            evidence=("a2c-acrobot",),
             command="python a2c_cartpole.py --train --env=Acrobot-v1",
         ),
         "Pendulum-v1": Preset(
             PENDULUM,
-            result="greedy 100-episode mean -160.0 (median of seeds 0-2, all >= -200) after "
-            "1M env steps, 41 s on 2 cores; with --stop-at-eval-return=-200 it stops at 400k-950k "
-            "steps, median 36 s (docs/BENCHMARKS.md: a2c-pendulum, a2c-pendulum-target)",
+            evidence=("a2c-pendulum", "a2c-pendulum-target"),
             command="python a2c_cartpole.py --train --env=Pendulum-v1",
         ),
         # LunarLander-v3: RL Zoo's long horizon (gamma 0.995), the continuous preset's GAE and
@@ -116,11 +111,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_steps": 1_500_000,
                 "eval_interval": 100_000,
             },
-            result="greedy 100-episode mean 248.1 (median of seeds 0-2: 248.0 to 261.3, all three "
-            ">= 200; the best evaluated model on 100 new episodes) after 1.5M env steps, 268 s "
-            "whole process on 2 cores, 7.9k env steps/s; SB3's A2C on RL Zoo's settings (200k "
-            "steps): median 1.0, 0 of 3 (docs/BENCHMARKS.md: a2c-lunarlander, "
-            "sb3-a2c-lunarlander)",
+            evidence=("a2c-lunarlander", "sb3-a2c-lunarlander"),
             command="python a2c_cartpole.py --train --env=LunarLander-v3",
         ),
         # MountainCar-v0: -1 a step until the car reaches the flag, so nothing is learned until an
@@ -146,10 +137,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_steps": 1_000_000,
                 "eval_interval": 100_000,
             },
-            result="greedy 100-episode mean -125.5 (median of seeds 0-2: -133.4, -120.7, -125.5; "
-            "the flag reached in every run, threshold -110 in none) after 1M env steps, 55 s "
-            "whole process on 2 cores, 21.7k env steps/s; SB3's A2C on the zoo's settings: "
-            "-111.7 median, 74 s (docs/BENCHMARKS.md: a2c-mountaincar, sb3-a2c-mountaincar)",
+            evidence=("a2c-mountaincar", "sb3-a2c-mountaincar"),
             command="python a2c_cartpole.py --train --env=MountainCar-v0",
         ),
         # CartPoleNoVel-v1 (positions only): the LSTM core, observations and rewards normalised,
@@ -159,10 +147,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # both, greedy 500 from 150k steps on seeds 0 and 1.
         "CartPoleNoVel-v1": Preset(
             {"recurrent": True, "normalize_observations": True, "normalize_rewards": True},
-            result="greedy 500 (the maximum) in 5 of 5 seeds after 500k env steps, 69.2 s whole "
-            "process on 2 cores, 8.4k env steps/s; the last 100 training episodes reached 475 at "
-            "148k-453k steps (median 336k); without the LSTM (--norecurrent), same budget: 43.8 "
-            "(docs/BENCHMARKS.md: a2c-cartpole-novel, a2c-cartpole-novel-feedforward)",
+            evidence=("a2c-cartpole-novel", "a2c-cartpole-novel-feedforward"),
             command="python a2c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
         # LunarLanderContinuous-v3: RL Zoo's A2C settings (gamma 0.99, GAE 0.9, normalised)
@@ -170,34 +155,26 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # model is kept.
         "LunarLanderContinuous-v3": Preset(
             {**PENDULUM, "gamma": 0.99},
-            result="greedy 100-episode mean 226.2 +- 48.3 (seed 0, the best evaluated model) after "
-            "1M env steps, 177 s on 2 cores (docs/BENCHMARKS.md: a2c-lunarlander-continuous)",
+            evidence=("a2c-lunarlander-continuous",),
             command="python a2c_cartpole.py --train --env=LunarLanderContinuous-v3",
         ),
         # Atari games (ALE/*, every game of ale-py): RL Zoo's A2C settings for Atari.
         "ALE/*": Preset(
             ATARI,
-            result="Pong, seed 0, the first 3M of the 10M steps (what a session allowed): the "
-            "last 100 games -18.3 (from -21; learning set in after 2.3M steps), greedy -16.7 "
-            "over 10 games (the best evaluated model), 33 min whole process on 2 cores, 1.5k "
-            "agent steps/s (6.2k frames/s); a full 10M-step run takes about 1.8 h here "
-            "(docs/BENCHMARKS.md: a2c-pong); RL Zoo's A2C reports 17.3 after 10M",
+            evidence=("a2c-pong",),
             command="python a2c_cartpole.py --train --env=ALE/Pong-v5",
         ),
     },
     "a3c": {
         "CartPole-v1": Preset(
             {},
-            result="solved in 5 of 5 seeds, median 187k env steps, 59.6 s whole process "
-            "(--stop-at-threshold); 1000 episodes: greedy 500 in 4 of 5 (docs/BENCHMARKS.md: a3c, "
-            "a3c-defaults)",
+            evidence=("a3c", "a3c-defaults"),
             command="python a3c_cartpole.py --train",
         ),
         # CartPole-v0: the defaults, whose 1000 episodes are shorter here (200 steps at most).
         "CartPole-v0": Preset(
             {},
-            result="greedy 200 in 3 of 3 seeds (0-2) after 1000 episodes (about 110k env steps), "
-            "65 s whole process on 2 cores (docs/BENCHMARKS.md: a3c-cartpole-v0)",
+            evidence=("a3c-cartpole-v0",),
             command="python a3c_cartpole.py --train --env=CartPole-v0",
         ),
         # CartPoleNoVel-v1: the A2C preset's LSTM and normalisation with A3C's defaults, and a
@@ -210,8 +187,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_eps": 0,
                 "max_steps": 300_000,
             },
-            result="greedy 500 in 3 of 3 seeds (0-2) after 300k env steps, 191 s whole process "
-            "on 2 cores, 1.7k env steps/s (docs/BENCHMARKS.md: a3c-cartpole-novel)",
+            evidence=("a3c-cartpole-novel",),
             command="python a3c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
         # Atari games: the A2C preset's settings in 2 workers of 8 envs each (16 in all).
@@ -221,8 +197,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "envs_per_worker": 8,
                 "max_eps": 0,
             },
-            result="not measured beyond the tests (a few hundred steps on threads and a Ray "
-            "worker's gradient); the A2C preset's settings are the ones measured",
+            evidence=(),
             command="python a3c_cartpole.py --train --env=ALE/Pong-v5",
         ),
         # The A2C preset in 2 workers of 8 envs, each worker updating every 8 steps (t_max), with
@@ -237,9 +212,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "entropy_coef": 0.0,
                 "max_eps": 0,
             },
-            result="greedy 100-episode mean -162.5 (median of seeds 0-2, all >= -200) after 1M "
-            "env steps, 95 s on 2 cores; on Ray (--backend=ray) -155.2, 92 s (docs/BENCHMARKS.md: "
-            "a3c-pendulum, a3c-ray-pendulum)",
+            evidence=("a3c-pendulum", "a3c-ray-pendulum"),
             command="python a3c_cartpole.py --train --env=Pendulum-v1",
         ),
     },

@@ -82,7 +82,7 @@ class NumpyPolicy:
         Args:
             values: the values of ``variables`` as one float32 vector, in order (``flatten``:
                 what a compiled update returns after applying its gradients), if the caller has
-                them; None reads each variable (about 30 us each).
+                them; None reads each variable (a TensorFlow call each).
         """
         if values is None:
             arrays = [np.asarray(variable.numpy(), np.float32) for variable in self.variables]

@@ -13,7 +13,7 @@ ENTRIES = [(algorithm, env) for algorithm, presets in PRESETS.items() for env in
 
 
 @pytest.mark.parametrize("algorithm, env", ENTRIES)
-def test_each_preset_is_a_valid_config_with_its_result_and_command(algorithm, env):
+def test_each_preset_is_a_valid_config_with_its_command(algorithm, env):
     preset = PRESETS[algorithm][env]
     # A family's preset (ALE/*) is shown with one of its envs.
     example = env if "*" not in env else preset.command.split("--env=")[1].split()[0]
@@ -23,7 +23,7 @@ def test_each_preset_is_a_valid_config_with_its_result_and_command(algorithm, en
     config = with_preset(CONFIGS[algorithm], example)
     for name, value in preset.settings.items():
         assert getattr(config, name) == value, name
-    assert preset.result and f"{algorithm}_cartpole.py --train" in preset.command
+    assert f"{algorithm}_cartpole.py --train" in preset.command
     assert example in preset.command or env == "CartPole-v1"
 
 
