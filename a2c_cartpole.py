@@ -19,5 +19,7 @@ def make_a2c(config: A2CConfig):
     return A2CAgent(config)
 
 
+PROGRAM = Program("a2c", A2CConfig, make_a2c)
+
 if __name__ == "__main__":
-    main(Program("a2c", A2CConfig, make_a2c))
+    main(PROGRAM)

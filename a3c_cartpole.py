@@ -26,5 +26,7 @@ def make_a3c(config: A3CConfig):
     return MasterAgent(config)
 
 
+PROGRAM = Program("a3c", A3CConfig, make_a3c)
+
 if __name__ == "__main__":
-    main(Program("a3c", A3CConfig, make_a3c))
+    main(PROGRAM)

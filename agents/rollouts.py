@@ -94,7 +94,8 @@ class RolloutCollector:
             action_shape=self.distribution.action_shape,
             action_dtype=self.distribution.action_dtype.as_numpy_dtype,
         )
-        self.to_env = action_clipper(envs.single_action_space)
+        env_id = getattr(getattr(envs, "spec", None), "id", None) or "env"
+        self.to_env = action_clipper(envs.single_action_space, env_id)
         self._handed_weights = None  # from the update before the next rollout, if any
 
     def weights_for_acting(self) -> tf.Tensor:

@@ -263,6 +263,16 @@ SUITES = {
         env="CartPole-v0",
         target=195.0,
     ),
+    "a2c-acrobot": Suite(
+        "A2C on Acrobot-v1, its preset (200k env steps)",
+        ["a2c_cartpole.py", "--train", "--env=Acrobot-v1"],
+        "Swinging the two links up with an entropy bonus of 0.01 (without it the policy turns "
+        "deterministic early and stays at -500); the greedy mean is the best evaluated model's "
+        "over 100 new episodes. Threshold -100.",
+        [0, 1, 2],
+        env="Acrobot-v1",
+        target=-100.0,
+    ),
     "a3c-cartpole-v0": Suite(
         "A3C on CartPole-v0, its preset",
         ["a3c_cartpole.py", "--train", "--env=CartPole-v0"],

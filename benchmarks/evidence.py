@@ -7,7 +7,7 @@ checkout). Writing a section of a key that the file already holds keeps the olde
 renamed ``## `key` (superseded, measured DATE at COMMIT): title``, right below the new one; a
 section of a key nobody writes any more (a renamed suite, another script's) stays where it was.
 Each section carries an anchor ``<a id="key"></a>`` so that the README, docs and presets cite it
-as ``BENCHMARKS.md#key``; tests/test_docs.py checks that every cited key exists.
+as ``BENCHMARKS.md#<key>``; tests/test_docs.py checks that every cited key exists.
 
 The file is replaced in one step (written beside it, then renamed), so a benchmark stopped while
 writing leaves the previous file whole.

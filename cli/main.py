@@ -56,16 +56,22 @@ def main(program: Program) -> None:
     """Defines the flags, parses them and runs the mode they ask for; exits with its status:
     0 done, 1 training failed, 2 bad input (one line on stderr, nothing written), 128 + N
     stopped by signal N (after saving)."""
+    define_program_flags(program)
+    app.run(lambda argv: run_and_leave(program, argv), flags_parser=parse_flags)
+
+
+def define_program_flags(program: Program) -> None:
+    """Defines the flags of ``program``: the run's options and its config's fields, with its
+    defaults."""
     define_flags(RunOptions(algorithm=program.name, save_dir=f"runs/{program.name}"))
     define_flags(program.config_class())
     flags.declare_key_flag("verbosity")  # --helpshort lists it: -1 hides the progress lines
-    app.run(lambda argv: run_and_leave(program, argv), flags_parser=parse_flags)
 
 
 def run_and_leave(program: Program, argv: list[str]) -> None:
     """``run``, then readies the exit: every file is written by then, and the interpreter's
-    last garbage collection would walk each object TensorFlow made (0.5 s of a 9-second run,
-    measured); frozen (``gc.freeze``), they are left to the process's end."""
+    last garbage collection would walk each object TensorFlow made (a noticeable share of a
+    short run); frozen (``gc.freeze``), they are left to the process's end."""
     try:
         run(program, argv)
     finally:
@@ -98,11 +104,12 @@ def run(program: Program, argv: list[str]) -> None:
             else:
                 chosen = "none: every one was given"
             logging.info(
-                "settings for %s from config/presets.py: %s (flags given override them; "
-                "measured: %s)",
+                "settings for %s from config/presets.py: %s (flags given override them; %s)",
                 config.env,
                 chosen,
-                preset.result,
+                "measured in " + ", ".join(f"docs/BENCHMARKS.md#{key}" for key in preset.evidence)
+                if preset.evidence
+                else "not benchmarked yet",
             )
         if options.algorithm not in (program.name, "random"):
             raise ConfigError(

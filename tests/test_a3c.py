@@ -20,6 +20,7 @@ def test_optimizer_state_exists_before_any_worker_starts(tmp_path):
     assert len(master.optimizer.variables) >= 2 * len(master.global_model.trainable_variables)
 
 
+@pytest.mark.slow
 def test_several_workers_stop_at_exactly_the_episode_budget(tmp_path):
     master = MasterAgent(A3CConfig(max_eps=60, workers=4, update_freq=5))
     trainer = Trainer(master, tmp_path)
@@ -55,6 +56,7 @@ def test_a_failing_worker_stops_the_run_and_is_named(tmp_path, monkeypatch):
     assert not (tmp_path / "checkpoints_CartPole-v1").exists()  # no checkpoint of a failed run
 
 
+@pytest.mark.slow
 def test_a3c_beats_the_random_baseline_by_a_wide_margin(tmp_path):
     # One worker, so the run is deterministic; measured: greedy mean 137 against random 22.
     master = MasterAgent(A3CConfig(max_eps=400, workers=1, seed=0))

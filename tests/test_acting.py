@@ -85,6 +85,7 @@ def test_a2c_acts_in_numpy_exactly_as_its_keras_model_after_every_update(kind):
     assert sum(changed) >= len(agent.collector.policy.variables) - 1  # all but a fixed sigma
 
 
+@pytest.mark.slow
 def test_a3c_worker_threads_act_as_their_local_models_after_every_update(monkeypatch):
     config = A3CConfig(workers=2, update_freq=5, lr=1e-2, seed=4, normalize_observations=True)
     master = MasterAgent(config)

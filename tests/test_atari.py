@@ -18,6 +18,8 @@ from tests.programs import error_line, run
 from utils.envs import check_spaces, env_dims, make_env, make_vector_env
 from utils.errors import EnvError
 
+pytestmark = pytest.mark.slow  # Pong from pixels
+
 pytest.importorskip("ale_py")  # requirements-test.txt installs it: CI runs these
 PONG = "ALE/Pong-v5"
 

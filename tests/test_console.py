@@ -4,7 +4,15 @@ import re
 
 import pytest
 
-from tests.programs import run
+from tests import programs
+
+pytestmark = pytest.mark.slow  # each a fresh process: its console is what is tested
+
+
+def run(*args, **options):
+    """The program as a process: what its console shows is what is tested."""
+    return programs.run(*args, process=True, **options)
+
 
 NOTICES = (
     "oneDNN",

@@ -23,7 +23,7 @@ from tests.programs import error_line, run
 from training.evaluation import evaluate, greedy_policy, play
 from training.trainer import Trainer
 from utils.checkpoint import load_weights
-from utils.envs import Dims
+from utils.envs import Dims, warn_unbounded
 from utils.errors import ConfigError
 
 RANDOM_PENDULUM = -1200  # about the random policy's mean return on Pendulum-v1
@@ -198,6 +198,7 @@ def test_statistics_are_checkpointed_saved_and_used_by_play(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["threads", "ray"])
 def test_a3c_trains_a_gaussian_policy_on_both_backends(tmp_path, backend):
     config = with_preset(
@@ -225,6 +226,7 @@ def a2c(*args, **kwargs):
     return run(*args, program="a2c_cartpole.py", **kwargs)
 
 
+@pytest.mark.slow
 def test_pendulum_trains_plays_evaluates_records_exports_and_resumes(tmp_path):
     out = f"--save_dir={tmp_path}/run"
     trained = a2c("--train", "--env=Pendulum-v1", "--max_steps=4000", out, check=True)
@@ -262,6 +264,7 @@ def test_random_baseline_runs_on_box_actions(tmp_path):
     assert -1800 < average < -600
 
 
+@pytest.mark.slow
 def test_pendulum_learns_well_past_the_random_policy(tmp_path):
     config = pendulum(max_steps=250_000, num_envs=8, seed=0, lr_schedule="constant")
     trainer = Trainer(A2CAgent(config), tmp_path)
@@ -271,6 +274,7 @@ def test_pendulum_learns_well_past_the_random_policy(tmp_path):
 
 
 def test_an_action_space_without_bounds_trains_unclipped_and_says_so(tmp_path):
+    warn_unbounded.cache_clear()  # as in a fresh process: said once a run
     result = a2c(
         "--train",
         "--env=tests.faulty_envs:UnboundedActions-v0",

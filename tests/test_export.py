@@ -43,6 +43,7 @@ def load_in_a_clean_python(path, observations, cwd):
     return np.array(outputs["params"]), np.array(outputs["value"])
 
 
+@pytest.mark.slow
 def test_a_cartpole_export_from_the_command_line_loads_without_the_project(tmp_path):
     model = build_model(Dims(4, 2, False), (16, 8))
     save_weights(model, model_path(tmp_path, "CartPole-v1"), "CartPole-v1")

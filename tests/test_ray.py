@@ -21,6 +21,8 @@ from tests.programs import error_line, run, start
 from training.episode_log import EpisodeLog
 from training.trainer import Trainer
 
+pytestmark = pytest.mark.slow  # a local Ray each
+
 ray = pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
 
 

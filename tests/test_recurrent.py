@@ -170,6 +170,7 @@ def test_recurrent_and_a_separate_value_trunk_are_refused_together():
         A2CConfig(recurrent=True, separate_value_trunk=True)
 
 
+@pytest.mark.slow
 def test_recurrent_training_resumes_exports_and_plays_from_the_command_line(tmp_path):
     common = ["--env=CartPoleNoVel-v1", f"--save-dir={tmp_path}"]
     first = run(

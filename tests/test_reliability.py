@@ -20,6 +20,8 @@ from training.trainer import Trainer
 from utils.checkpoint import load_weights, save_weights
 from utils.errors import CheckpointError
 
+pytestmark = pytest.mark.slow  # processes stopped by signals
+
 
 def run(program, *args):
     return programs.run(*args, program=program)
