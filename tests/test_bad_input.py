@@ -124,3 +124,55 @@ def test_play_without_a_model_says_how_to_train_one(tmp_path):
     result = run("a3c_cartpole.py", f"--save_dir={tmp_path}")
     assert result.returncode == 2
     assert "python a3c_cartpole.py --train" in error_lines(result)[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--env=tests.faulty_envs:TwoDiscreteActions-v0"],
+            "supported: Discrete (a categorical policy) and flat (1-D) Box",
+        ),
+        (["--env=FrozenLake-v1"], "supported: flat (1-D) Box (a dense trunk) and uint8 images"),
+        (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
+        (["--lr=-1"], "flag --lr=-1.0: must be > 0"),
+        (["--workers=0"], "flag --workers=0: must be >= 1"),
+        (["--entropy-coef=-0.1"], "flag --entropy_coef=-0.1: must be >= 0"),
+        (["--update-freq=0"], "flag --update_freq=0: must be >= 1"),
+        (["--max-eps=ten"], "flag --max_eps=ten: invalid literal for int()"),
+        (["--resume"], "--resume: no checkpoint to resume in"),
+    ],
+)
+def test_bad_training_input(tmp_path, args, message):  # checked the same with A3C's flags
+    result = run("a3c_cartpole.py", "--train", *args, f"--save_dir={tmp_path}/out")
+    assert result.returncode == 2
+    assert message in error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_save_dir_that_cannot_be_created(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    result = run("a2c_cartpole.py", "--train", f"--save_dir={tmp_path}/file/out")
+    assert result.returncode == 2
+    line = error_line(result)
+    assert f"--save_dir={tmp_path}/file/out cannot be created: {tmp_path}/file is a file" in line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ray-address=auto"], "--ray_address=auto: it needs --backend=ray"),
+        (["--backend=ray", "--envs-per-worker=0"], "flag --envs_per_worker=0: must be >= 1"),
+        (["--backend=ray", "--ray-address=127.0.0.1:1"], "no Ray cluster answers there"),
+        (["--backend=ray", "--ray-address=nohost"], "no Ray cluster answers there"),
+        (["--backend=processes"], "flag --backend=processes: must be one of threads, ray"),
+    ],
+)
+def test_bad_ray_input_gets_one_line_and_status_2(tmp_path, args, message):
+    pytest.importorskip("ray")  # requirements-test.txt installs it: CI runs these
+    start = time.perf_counter()
+    result = run("a3c_cartpole.py", "--train", *args, f"--save_dir={tmp_path}/out")
+    assert result.returncode == 2
+    assert message in error_line(result)
+    assert time.perf_counter() - start < 60  # no hang on an unreachable cluster
+    assert not (tmp_path / "out").exists()

@@ -214,25 +214,6 @@ def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
     )
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--ray-address=auto"], "--ray_address=auto: it needs --backend=ray"),
-        (["--backend=ray", "--envs-per-worker=0"], "flag --envs_per_worker=0: must be >= 1"),
-        (["--backend=ray", "--ray-address=127.0.0.1:1"], "no Ray cluster answers there"),
-        (["--backend=ray", "--ray-address=nohost"], "no Ray cluster answers there"),
-        (["--backend=processes"], "flag --backend=processes: must be one of threads, ray"),
-    ],
-)
-def test_bad_ray_input_gets_one_line_and_status_2(tmp_path, args, message):
-    start = time.perf_counter()
-    result = run("--train", *args, f"--save_dir={tmp_path}/out")
-    assert result.returncode == 2
-    assert message in error_line(result)
-    assert time.perf_counter() - start < 60  # no hang on an unreachable cluster
-    assert not (tmp_path / "out").exists()
-
-
 def test_without_ray_installed_the_error_says_how_to_install_it(tmp_path):
     fake = tmp_path / "site" / "ray"
     fake.mkdir(parents=True)

@@ -35,38 +35,6 @@ def episodes_csv(save_dir):
 # Bad input: one line, exit status 2, nothing written.
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (
-            ["--env=tests.faulty_envs:TwoDiscreteActions-v0"],
-            "supported: Discrete (a categorical policy) and flat (1-D) Box",
-        ),
-        (["--env=FrozenLake-v1"], "supported: flat (1-D) Box (a dense trunk) and uint8 images"),
-        (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
-        (["--lr=-1"], "flag --lr=-1.0: must be > 0"),
-        (["--workers=0"], "flag --workers=0: must be >= 1"),
-        (["--entropy-coef=-0.1"], "flag --entropy_coef=-0.1: must be >= 0"),
-        (["--update-freq=0"], "flag --update_freq=0: must be >= 1"),
-        (["--max-eps=ten"], "flag --max_eps=ten: invalid literal for int()"),
-        (["--resume"], "--resume: no checkpoint to resume in"),
-    ],
-)
-def test_bad_training_input(tmp_path, args, message):
-    result = run("a3c_cartpole.py", "--train", *args, f"--save_dir={tmp_path}/out")
-    assert result.returncode == 2
-    assert message in error_line(result)
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_save_dir_that_cannot_be_created(tmp_path):
-    (tmp_path / "file").write_text("not a directory")
-    result = run("a2c_cartpole.py", "--train", f"--save_dir={tmp_path}/file/out")
-    assert result.returncode == 2
-    line = error_line(result)
-    assert f"--save_dir={tmp_path}/file/out cannot be created: {tmp_path}/file is a file" in line
-
-
 def saved(tmp_path, num_actions=2, obs_dim=4, hidden=(128,), env_id="CartPole-v1"):
     model = ActorCriticModel(num_actions, hidden).build_for(obs_dim)
     return save_weights(model, tmp_path / "model_CartPole-v1.weights.h5", env_id)
