@@ -549,6 +549,18 @@ docs and presets cite a section by its anchor (`BENCHMARKS.md#a2c`).
 """
 
 
+def script_section(key: str, title: str, purpose: str, command: str, body: str) -> str:
+    """A section of BENCHMARKS.md written by a script other than this one (thread_costs.py,
+    ray_costs.py): heading, purpose, the command (with how it aggregates), when, at which
+    commit, on which machine, with which versions, then ``body`` (its table or lines)."""
+    return (
+        f"## `{key}`: {title}\n\n{purpose}\n\n"
+        f"- Command: {command}.\n"
+        f"- Measured {time.strftime('%Y-%m-%d')} at {revision(ROOT)} on {machine()}.\n"
+        f"- Versions: {versions()}.\n\n{body}"
+    )
+
+
 def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:
     """One suite's section of BENCHMARKS.md: what ran, where, with which versions, the table."""
     title, command, purpose, _, env, target = SUITES[name]

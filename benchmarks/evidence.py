@@ -123,7 +123,8 @@ def merge_sections(
         ordered += [key, *by_suite.pop(key, [])]
     for older in by_suite.values():  # superseded sections whose suite has no current section
         ordered += older
-    return (header or old_header).rstrip() + "\n\n" + "\n".join(sections[k] for k in ordered)
+    head = (header or old_header).strip()
+    return (head + "\n\n" if head else "") + "\n".join(sections[k] for k in ordered)
 
 
 def write_sections(

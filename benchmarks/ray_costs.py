@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchmark import SUITES, machine, revision, versions  # noqa: E402
+from benchmark import SUITES, script_section  # noqa: E402
 from evidence import write_sections  # noqa: E402
 
 from agents.a3c_ray import RayMasterAgent, RemoteWorker  # noqa: E402
@@ -116,16 +116,15 @@ def main() -> None:
     )
     print(lines[-1])
     key = "a3c-ray-costs" + ("" if args.envs_per_worker == 16 else f"-{args.envs_per_worker}")
-    text = (
-        f"## `{key}`: where an A3C update on Ray spends its time, {args.envs_per_worker} envs "
-        "a worker\n\n"
+    text = script_section(
+        key,
+        f"where an A3C update on Ray spends its time, {args.envs_per_worker} envs a worker",
         "A worker process's rollout and gradient timed alone, then the real RayMasterAgent on a "
         "local Ray: updates and env steps per second, and the driver's busy time an update (the "
-        "global side, one thread), which bounds what more workers can add.\n\n"
-        f"- Command: `python benchmarks/ray_costs.py --envs-per-worker={args.envs_per_worker} "
-        f"--update-freq={args.update_freq} --workers={args.workers} --seconds={args.seconds:g}`.\n"
-        f"- Measured {time.strftime('%Y-%m-%d')} at {revision(ROOT)} on {machine()}.\n"
-        f"- Versions: {versions()}.\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+        "global side, one thread), which bounds what more workers can add.",
+        f"`python benchmarks/ray_costs.py --envs-per-worker={args.envs_per_worker} "
+        f"--update-freq={args.update_freq} --workers={args.workers} --seconds={args.seconds:g}`",
+        "\n".join(f"- {line}" for line in lines) + "\n",
     )
     write_sections(Path(args.output), {key: text}, order=list(SUITES))
     print(f"wrote {args.output}")

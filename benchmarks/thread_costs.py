@@ -26,12 +26,11 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from benchmark import SUITES, machine, revision, versions  # noqa: E402
+from benchmark import SUITES, script_section  # noqa: E402
 from evidence import write_sections  # noqa: E402
 
 PROBE = r"""
@@ -128,16 +127,15 @@ def main() -> None:
             f"{median(step, 'two'):.2f}x |"
         )
     key = "a3c-thread-costs" + ("" if args.envs_per_worker == 8 else f"-{args.envs_per_worker}")
-    text = (
-        f"## `{key}`: what holds A3C's worker threads back, {args.envs_per_worker} envs a "
-        "worker\n\n"
+    text = script_section(
+        key,
+        f"what holds A3C's worker threads back, {args.envs_per_worker} envs a worker",
         "Each step of a worker's loop timed alone in one thread, the share of that time its "
         "thread is on the CPU, and the rate of two threads doing only that step at once "
-        "(CartPole-v1, t_max 20).\n\n"
-        f"- Command: `python benchmarks/thread_costs.py --envs-per-worker={args.envs_per_worker}"
-        f"`; medians of {args.repeats} processes.\n"
-        f"- Measured {time.strftime('%Y-%m-%d')} at {revision()} on {machine()}.\n"
-        f"- Versions: {versions()}.\n\n" + "\n".join(lines) + "\n"
+        "(CartPole-v1, t_max 20).",
+        f"`python benchmarks/thread_costs.py --envs-per-worker={args.envs_per_worker}`; medians "
+        f"of {args.repeats} processes",
+        "\n".join(lines) + "\n",
     )
     output = Path(args.output)
     write_sections(output, {key: text}, order=list(SUITES))

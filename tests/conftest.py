@@ -8,11 +8,19 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 def pytest_collection_modifyitems(config, items):
     """Marks what each test needs: ``atari`` for tests/test_atari.py, ``ray`` for every test
-    that starts a local Ray (its name or its module says Ray), so ``-m "not ray"`` leaves them."""
+    of Ray (its module, a word ``ray`` of its name, or its parameter ``ray``), so
+    ``-m "not ray"`` leaves them."""
+    import re
+
     import pytest
 
     for item in items:
         if item.path.name == "test_atari.py":
             item.add_marker(pytest.mark.atari)
-        if item.path.name == "test_ray.py" or "ray" in item.name.lower():
+        callspec = getattr(item, "callspec", None)
+        if (
+            item.path.name == "test_ray.py"
+            or re.search(r"(^|_)ray(_|$)", item.originalname)
+            or (callspec is not None and "ray" in callspec.id.split("-"))
+        ):
             item.add_marker(pytest.mark.ray)

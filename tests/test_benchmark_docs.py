@@ -68,3 +68,15 @@ def test_every_section_of_the_benchmarks_file_has_its_anchor_and_keys_are_unique
         assert f'<a id="{evidence.anchor(section)}"></a>' in section
     # The file is as the writer leaves it: written again, nothing moves.
     assert evidence.merge_sections(text, {}, order=list(benchmark.SUITES)) == text
+
+
+def test_a_script_section_says_its_command_date_commit_and_versions_and_merges_as_its_key():
+    text = benchmark.script_section(
+        "a3c-x", "a title", "What it shows.", "`python x.py`", "| t |\n"
+    )
+    heading, *_ = text.splitlines()
+    assert heading == "## `a3c-x`: a title" and "- Command: `python x.py`." in text
+    date, commit = evidence.measured(text)
+    assert date and commit and "- Versions: Python" in text and text.endswith("| t |\n")
+    merged = evidence.merge_sections(OLD, {"a3c-x": text}, order=["a2c"])
+    assert evidence.parse(merged)[1]["a3c-x"].startswith(heading + '\n<a id="a3c-x"></a>')
