@@ -24,3 +24,6 @@ def pytest_collection_modifyitems(config, items):
             or (callspec is not None and "ray" in callspec.id.split("-"))
         ):
             item.add_marker(pytest.mark.ray)
+    # The slow tests first: run in two processes, the long ones then overlap the many short
+    # ones instead of ending the run alone (the order of the rest is kept).
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -99,7 +99,7 @@ def test_a3c_worker_threads_act_as_their_local_models_after_every_update(monkeyp
         start_thread(worker)
 
     monkeypatch.setattr(Worker, "start", checked_start)
-    log = EpisodeLog(max_steps=2000)
+    log = EpisodeLog(max_steps=1000)
     master.start(log)
     while not log.done.is_set():
         master.advance()

@@ -72,6 +72,7 @@ def test_a2c_trains_evaluates_and_plays_like_a3c(tmp_path):
     assert "average return" in baseline.stdout
 
 
+@pytest.mark.slow
 def test_a2c_sync_and_async_vector_modes_train(tmp_path):
     for mode in ("sync", "async"):
         result = run(
@@ -88,6 +89,7 @@ def test_a2c_sync_and_async_vector_modes_train(tmp_path):
         assert "greedy return over 2 episodes" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_mountaincar_preset_builds_a_tanh_model_with_a_separate_value_trunk(tmp_path):
     result = run(
         "--train",

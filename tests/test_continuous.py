@@ -251,6 +251,7 @@ def test_pendulum_trains_plays_evaluates_records_exports_and_resumes(tmp_path):
     assert "--normalize_observations=false: the run in" in error_line(changed)
 
 
+@pytest.mark.slow
 def test_a3c_plays_a_gaussian_policy_from_the_command_line(tmp_path):
     out = f"--save_dir={tmp_path}/run"
     run("--train", "--env=Pendulum-v1", "--workers=2", "--max_steps=2000", out, check=True)
@@ -289,6 +290,7 @@ def test_an_action_space_without_bounds_trains_unclipped_and_says_so(tmp_path):
     assert result.stderr.count("unclipped") == 1
 
 
+@pytest.mark.slow
 def test_an_env_whose_simulator_is_missing_says_what_to_install(tmp_path):
     fake = tmp_path / "site" / "Box2D"
     fake.mkdir(parents=True)

@@ -59,6 +59,7 @@ def test_a_cartpole_export_from_the_command_line_loads_without_the_project(tmp_p
     assert played.returncode == 0 and "episode 1 finished" in played.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "continuous, activation, separate_value_trunk",
     [(False, "relu", False), (True, "relu", False), (False, "tanh", True), (True, "tanh", True)],

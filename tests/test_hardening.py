@@ -125,6 +125,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     assert f"is damaged; resuming from {indexes[-2].with_suffix('')}" in resumed.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_state_file_is_rebuilt_from_the_checkpoints(tmp_path):
     train_with_checkpoints(tmp_path)
     (tmp_path / "checkpoints_CartPole-v1" / "checkpoint").write_text("")

@@ -211,6 +211,7 @@ def test_every_setting_is_a_flag_with_its_help_and_the_defaults_of_its_program()
     assert "default: '0.001'" in helps["a3c_cartpole.py"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["a3c_cartpole.py", "a2c_cartpole.py"])
 def test_max_eps_and_max_steps_mean_the_same_in_both_scripts(tmp_path, program):
     trained = run(
