@@ -256,8 +256,9 @@ class RayMasterAgent:
         try:
             if address:
                 ray.init(address=address, **options)
-            else:
-                ray.init(num_cpus=max(self.config.workers, os.cpu_count() or 1), **options)
+            else:  # "local": a new Ray of its own, never a cluster another program started
+                cpus = max(self.config.workers, os.cpu_count() or 1)
+                ray.init(address="local", num_cpus=cpus, **options)
         except ConnectionError as error:
             raise BackendError(f"--ray_address={address}: {error}") from None
         cpus = ray.cluster_resources().get("CPU", 0)

@@ -32,6 +32,8 @@ def config(**changes):
 
 
 def test_the_ray_backend_trains_from_the_command_line_with_the_exact_budget(tmp_path):
+    # Without --ray-address the run starts a Ray of its own: neither RAY_ADDRESS nor a cluster
+    # that another program (another test) started on this machine is joined.
     result = run(
         "--train",
         "--backend=ray",
@@ -40,6 +42,7 @@ def test_the_ray_backend_trains_from_the_command_line_with_the_exact_budget(tmp_
         "--max-eps=80",
         "--eval-episodes=3",
         f"--save_dir={tmp_path}",
+        env={"RAY_ADDRESS": "127.0.0.1:1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trained 80 episodes" in result.stdout
