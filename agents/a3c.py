@@ -53,7 +53,7 @@ from agents.updates import (
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
 from utils.envs import env_dims, make_env, make_vector_env
-from utils.errors import WorkerError
+from utils.errors import TrainingError, WorkerError
 
 
 def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None):
@@ -200,6 +200,8 @@ class MasterAgent:
         for worker in self.workers:
             if worker.error is not None:
                 self.stop.set()
+                if isinstance(worker.error, TrainingError):  # an env's fault, say: its kind kept
+                    raise type(worker.error)(f"worker {worker.worker_id}: {worker.error}")
                 raise WorkerError(
                     f"worker {worker.worker_id} failed: {type(worker.error).__name__}: "
                     f"{worker.error}"

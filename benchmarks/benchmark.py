@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from evidence import write_sections  # noqa: E402  (the one writer of BENCHMARKS.md)
 
-from utils.files import safe_name  # noqa: E402  (the episode log's name, as runs write it)
+from utils.checkpoint import run_files  # noqa: E402  (the episode log's name, as runs write it)
 
 
 class Suite(NamedTuple):
@@ -411,7 +411,7 @@ def run_once(suite: Suite, seed: int, root: Path = ROOT) -> dict:
         trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
         # The last greedy line is the report after training; A2C logs its periodic ones before.
         greedy = re.findall(r"greedy return over \d+ episodes: (-?[\d.]+) ± ([\d.]+)", output)[-1]
-        with open(Path(save_dir) / f"{safe_name(suite.env)}_episodes.csv") as handle:
+        with open(run_files(save_dir, suite.env).episodes) as handle:
             episodes = list(csv.DictReader(handle))
     solved = next(
         (e for e in episodes if int(e["index"]) >= 100 and float(e["recent_mean"]) >= suite.target),

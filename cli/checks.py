@@ -16,10 +16,17 @@ from cli.options import RunOptions
 from config.hyperparameters import MODEL_SETTINGS, A2CConfig, A3CConfig, ActorCriticConfig
 from training.state import checkpoint_prefixes
 from utils import run_lock
-from utils.checkpoint import checkpoint_directory
-from utils.envs import env_dims, make_env, reward_threshold
+from utils.checkpoint import checkpoint_directory, run_files
+from utils.envs import env_dims, make_env, probe_env, reward_threshold
 from utils.errors import UsageError
-from utils.files import FREE_SPACE_MARGIN, free_space, kib
+from utils.files import (
+    FREE_SPACE_MARGIN,
+    NAME_MAX,
+    TEMPORARY_NAME_EXTRA,
+    free_space,
+    kib,
+    long_name,
+)
 from utils.video import check_video_path
 
 # A rollout (or a model with its optimizer) may take at most this share of the memory available
@@ -79,6 +86,8 @@ def check_run(
         given: whether a flag was on the command line (``cli.flags.given``).
 
     Raises:
+        EnvError: an env that breaks gymnasium's contract at its first reset or step, or
+            cannot render the frames ``--record`` needs (``utils.envs.probe_env``).
         UsageError: one line naming the flag: a combination that does nothing, an output
             path that cannot be written or has the wrong extension, a rollout or a model
             larger than the memory allows, a budget smaller than one rollout, a threshold stop
@@ -86,14 +95,24 @@ def check_run(
     """
     what = mode(options)
     warnings = check_combinations(program_file, what, options, config, given)
+    if what != "export":  # an env that breaks gymnasium's contract at once is bad input
+        probe_env(config.env, render=what == "play" and bool(options.record))
     if options.export and what != "random":  # training and evaluation export afterwards
         check_output_file("--export", options.export, (".keras",))
     if what == "train":
         check_directory("--save_dir", options.save_dir)
+        check_run_files(options.save_dir, config.env)
         check_free_space("--save_dir", options.save_dir, RUN_FILES_BYTES)
         running = run_lock.holder(options.save_dir)
         if running:
             raise UsageError(run_lock.in_use(options.save_dir, running))
+        earlier = earlier_run(options.save_dir, config.env)
+        if earlier and not (options.resume or options.overwrite):
+            raise UsageError(
+                f"--save_dir={options.save_dir} already holds a run on {config.env} ({earlier}): "
+                "continue it with --resume, replace it with --overwrite, or give another "
+                "--save_dir"
+            )
         if options.resume:
             directory = checkpoint_directory(options.save_dir, config.env)
             if not checkpoint_prefixes(directory):
@@ -131,6 +150,12 @@ def check_combinations(
     that do nothing in it."""
     if options.resume and what != "train":
         raise UsageError("--resume continues a training run: add --train")
+    if options.overwrite and what != "train":
+        raise UsageError("--overwrite replaces a run in --save_dir by a new one: add --train")
+    if options.overwrite and options.resume:
+        raise UsageError(
+            "--overwrite starts afresh and --resume continues the run in --save_dir: give one"
+        )
     if what == "random":
         for name in ("evaluate", "export", "model", *PLAY_OPTIONS):
             if given(name):
@@ -162,6 +187,7 @@ def check_directory(flag: str, path: str | os.PathLike) -> None:
     """``path`` is, or can be made, a directory this process can write in."""
     if not str(path).strip():
         raise UsageError(f"{flag} is empty: name a directory (. for this one)")
+    check_name_lengths(flag, path, temporary=False)
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag}={path} is a file, not a directory")
@@ -175,12 +201,97 @@ def check_directory(flag: str, path: str | os.PathLike) -> None:
         raise UsageError(f"{flag}={path} cannot be written: {reason} not writable")
 
 
+# What each path of a run is, for the messages.
+RUN_FILE_ROLES = {
+    "model": "its model",
+    "checkpoints": "its checkpoints",
+    "episodes": "its episode log",
+    "plot": "its plot",
+    "logs": "TensorBoard's logs",
+    "state_file": "its checkpoint state file",
+}
+
+
+def check_run_files(save_dir: str | os.PathLike, env_id: str) -> None:
+    """Every path a training run on ``env_id`` will write in ``save_dir`` (``run_files``) can be
+    written: no directory where a file goes, no file where a directory goes, no name longer
+    than its file system takes (with the temporary name a file is first written under), and
+    existing directories writable. Checked before training, so a run is never lost at its end
+    to a path it cannot write.
+
+    Raises:
+        UsageError: naming the path, what the run keeps there and what to do.
+    """
+    files = run_files(save_dir, env_id)
+    paths = {**files._asdict(), "state_file": files.state_file}
+    for role, path in paths.items():
+        long = long_name(path, TEMPORARY_NAME_EXTRA if path in files.files() else 0)
+        if long is not None:
+            raise UsageError(
+                f"--save_dir={save_dir}: the name {shorten(long)} of {RUN_FILE_ROLES[role]} is "
+                f"too long: file names may have {NAME_MAX} bytes, and a file is first written "
+                f"under a name {TEMPORARY_NAME_EXTRA} bytes longer; give a shorter --save_dir or "
+                "env id"
+            )
+        what = f"--save_dir={save_dir}: {path} is"
+        fix = "move it away or give another --save_dir"
+        if path in files.files():
+            if path.is_dir():
+                raise UsageError(
+                    f"{what} a directory where the run writes {RUN_FILE_ROLES[role]}: {fix}"
+                )
+        elif path.exists() and not path.is_dir():
+            raise UsageError(f"{what} a file where the run keeps {RUN_FILE_ROLES[role]}: {fix}")
+        elif path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{what} not writable, and the run keeps {RUN_FILE_ROLES[role]} there")
+
+
+def earlier_run(save_dir: str | os.PathLike, env_id: str) -> str | None:
+    """What ``save_dir`` holds of an earlier run on ``env_id`` (``"checkpoints up to ckpt-64,
+    model_CartPole-v1.weights.h5"``), or None if nothing."""
+    files = run_files(save_dir, env_id)
+    found = []
+    prefixes = checkpoint_prefixes(files.checkpoints) if files.checkpoints.is_dir() else []
+    if prefixes:
+        found.append(f"checkpoints up to {Path(prefixes[-1]).name}")
+    found += [path.name for path in (files.model, files.episodes, files.plot) if path.is_file()]
+    return ", ".join(found) or None
+
+
+def shorten(name: str, keep: int = 16) -> str:
+    """``name`` for a message: its start, its end and its size, if long."""
+    if len(name) <= 2 * keep:
+        return repr(name)
+    return f"'{name[:keep]}...{name[-keep:]}' ({len(os.fsencode(name))} bytes)"
+
+
+def check_name_lengths(flag: str, path: str | os.PathLike, temporary: bool) -> None:
+    """Every component of ``path`` fits its file system (the last with the temporary suffix
+    its writer adds first, if ``temporary``).
+
+    Raises:
+        UsageError: naming the component and the limit.
+    """
+    long = long_name(path, TEMPORARY_NAME_EXTRA if temporary else 0)
+    if long is not None:
+        first = (
+            f", and the file is first written under a name {TEMPORARY_NAME_EXTRA} bytes longer"
+            if temporary and Path(path).name == long
+            else ""
+        )
+        raise UsageError(
+            f"{flag}: the name {shorten(long)} is too long: file names may have {NAME_MAX} "
+            f"bytes{first}; shorten it"
+        )
+
+
 def check_output_file(flag: str, path: str | os.PathLike, suffixes: tuple[str, ...]) -> None:
     """``path`` ends in one of ``suffixes``, is not a directory, and its directory can be made
     and written."""
     path = Path(path)
     if not any(str(path).lower().endswith(suffix) for suffix in suffixes):
         raise UsageError(f"{flag}={path}: the file must end in {' or '.join(suffixes)}")
+    check_name_lengths(flag, path, temporary=True)
     if path.is_dir():
         raise UsageError(f"{flag}={path} is a directory; name a file in it")
     existing = path.parent

@@ -7,6 +7,8 @@
 - TensorFlow's C++ start-up notices (written straight to the process's stderr while it loads:
   "oneDNN custom operations are on", "All log messages before absl::InitializeLog()") are
   caught while it imports; any other line it writes there is passed on.
+- gymnasium's warnings and relayed tracebacks are off (``utils/env_contract.py`` names an
+  env's fault in one line).
 - pygame's greeting and SDL's complaints about a missing audio or session directory are
   silenced where the run does not open a window.
 """
@@ -60,6 +62,15 @@ def plain_log_lines() -> None:
     handler.addFilter(OwnInformation())
     # TensorFlow's own Python loggers (tf.get_logger()) stay at warnings.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
+def quiet_gymnasium() -> None:
+    """gymnasium's own log lines off (warnings issued through ``warnings``, in colour, and the
+    tracebacks an ``async`` env's process sends back): ``utils.env_contract`` names an env's
+    fault in one line instead."""
+    import gymnasium
+
+    gymnasium.logger.min_level = gymnasium.logger.ERROR + 1  # above every level it logs at
 
 
 def quiet_media_libraries(window: bool) -> None:

@@ -25,7 +25,15 @@ from cli.flags import (
     refuse_stray_arguments,
 )
 from cli.options import RunOptions
-from utils.errors import ConfigError, InputError, Interrupted, TrainingError, WriteError
+from cli.signals import signals_raise_interrupted
+from utils.errors import (
+    ConfigError,
+    InputError,
+    Interrupted,
+    TrainingError,
+    WriteError,
+    first_line,
+)
 from utils.settings import format_value
 
 flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
@@ -82,12 +90,12 @@ def run(program: Program, argv: list[str]) -> None:
     """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
     refuse_stray_arguments(argv)
     console.plain_log_lines()
+    console.quiet_gymnasium()
     console.quiet_media_libraries(window=flags.FLAGS.render == "human")
     tf = console.import_tensorflow()
 
     from cli import checks, modes
     from config.presets import apply_preset
-    from utils.checkpoint import first_line
     from utils.envs import resolve_env_id
 
     try:
@@ -120,17 +128,18 @@ def run(program: Program, argv: list[str]) -> None:
             logging.warning("%s", warning)
         if options.train and options.resume:
             config = modes.resumed_config(config, options.save_dir, given)
-        if options.algorithm == "random":
-            modes.run_random_baseline(config)
-            return
-        if options.train:
-            modes.train_and_report(config, options, program.make_algorithm)
-        elif options.evaluate:
-            modes.evaluate_saved_model(config, options, program.file)
-        elif not options.export:
-            modes.play_saved_model(config, options, program.file)
-        if options.export:  # the saved model: with --train, the one just trained
-            modes.export_saved_model(config, options, program.file)
+        with signals_raise_interrupted():  # training catches them itself, to save
+            if options.algorithm == "random":
+                modes.run_random_baseline(config)
+                return
+            if options.train:
+                modes.train_and_report(config, options, program.make_algorithm)
+            elif options.evaluate:
+                modes.evaluate_saved_model(config, options, program.file)
+            elif not options.export:
+                modes.play_saved_model(config, options, program.file)
+            if options.export:  # the saved model: with --train, the one just trained
+                modes.export_saved_model(config, options, program.file)
     except InputError as error:
         exit_with_error(str(error))
     except TrainingError as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from absl import logging
 
 from agents.random_agent import RandomAgent
 from cli.options import RunOptions
+from cli.signals import STOP_SIGNALS
 from config.hyperparameters import MODEL_SETTINGS, ActorCriticConfig
 from models import ActorCriticModel, build_model
 from models.export import LoadedPolicy, plain_model
@@ -23,10 +25,16 @@ from training.episode_log import EpisodeLog, save_episodes_csv
 from training.evaluation import EvalResult, evaluate, play
 from training.state import saved_settings
 from training.trainer import REPORT_SEED_OFFSET, Algorithm, Trainer
-from utils.checkpoint import export_model, load_model_file, load_weights, model_path
+from utils.checkpoint import (
+    describe,
+    export_model,
+    load_model_file,
+    load_weights,
+    model_path,
+    run_files,
+)
 from utils.envs import env_dims, make_env, reward_threshold
 from utils.errors import Interrupted, NoCheckpointError, SaveDirInUseError, UsageError, WriteError
-from utils.files import safe_name
 from utils.plotting import plot_training_curve
 from utils.run_lock import RunLock
 from utils.settings import format_value
@@ -42,7 +50,7 @@ def train_and_report(
     """Trains (resuming if asked), then writes the plot and episode log, evaluates the saved
     model over new seeded episodes and reports.
 
-    SIGINT or SIGTERM stops training cleanly: the run is checkpointed, the plot and log are
+    SIGINT, SIGTERM or SIGHUP stops training cleanly: the run is checkpointed, the plot and log are
     written, and the program exits 128 + the signal number.
 
     Only one training runs in a save directory at a time (``utils.run_lock.RunLock``).
@@ -59,6 +67,8 @@ def train_and_report(
     lock = RunLock(save_dir)
     try:
         lock.acquire()
+        if options.overwrite:
+            remove_earlier_run(save_dir, config.env)
         trainer = Trainer(algorithm, save_dir, resume=options.resume)
     except BaseException as error:
         algorithm.close()
@@ -77,9 +87,9 @@ def train_and_report(
             episodes = trainer.train()
     finally:
         lock.release()
-    env = config.env
+    env, files = config.env, run_files(save_dir, config.env)
     plot = plot_training_curve(
-        save_dir / f"{safe_name(env)}_moving_average.png",
+        files.plot,
         trainer.title,
         [e.episode_return for e in episodes],
         [e.moving_average for e in episodes],
@@ -87,7 +97,7 @@ def train_and_report(
         [(e.episodes, e.result.mean, e.result.std) for e in trainer.evaluations],
         config.eval_episodes,
     )
-    csv = save_episodes_csv(episodes, save_dir / f"{safe_name(env)}_episodes.csv")
+    csv = save_episodes_csv(episodes, files.episodes)
     steps, seconds = trainer.episode_log.env_steps, trainer.train_seconds
     out(
         f"trained {len(episodes)} episodes, {steps} env steps in {seconds:.1f} s "
@@ -104,6 +114,25 @@ def train_and_report(
     load_weights(best, trainer.save_path, env)
     seed = config.seed + REPORT_SEED_OFFSET
     out(evaluate(best, env, episodes=config.eval_episodes, seed=seed).summary())
+
+
+def remove_earlier_run(save_dir: Path, env_id: str) -> None:
+    """``--overwrite``: removes what an earlier run on ``env_id`` left in ``save_dir`` (its
+    model, checkpoints, episode log and plot; TensorBoard's run directories stay, each run has
+    its own), with a log line naming them. The caller holds the save directory's lock."""
+    files = run_files(save_dir, env_id)
+    removed = []
+    if files.checkpoints.is_dir():
+        shutil.rmtree(files.checkpoints)
+        removed.append(files.checkpoints.name)
+    for path in (files.model, files.episodes, files.plot):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    if removed:
+        logging.info(
+            "--overwrite: removed the earlier run's %s from %s", ", ".join(removed), save_dir
+        )
 
 
 # Settings a resumed run cannot change: the checkpoint holds what they built.
@@ -157,13 +186,14 @@ def resumed_config(
 
 @contextlib.contextmanager
 def stop_on_signals(request_stop: Callable[[], None]):
-    """Within the block, SIGINT (Ctrl-C) and SIGTERM call ``request_stop`` instead of killing.
+    """Within the block, SIGINT (Ctrl-C), SIGTERM and SIGHUP (a closed terminal) call
+    ``request_stop`` instead of killing.
 
     Yields the list of signal numbers received. After the first signal the previous handler is
     back, so a second Ctrl-C interrupts at once: the program never hangs on a stop.
     """
     received: list[int] = []
-    catch = (signal.SIGINT, signal.SIGTERM)
+    catch = STOP_SIGNALS
 
     def handler(signum, frame):
         received.append(signum)
@@ -212,7 +242,7 @@ def load_saved_model(config: ActorCriticConfig, options: RunOptions, program: st
     path = Path(options.model) if options.model else model_path(options.save_dir, env)
     if path.suffix == ".keras":
         obs_shape = model.image_shape or int(model.trunk[0].kernel.shape[0])
-        loaded = load_model_file(path, obs_shape, model.distribution.params_size)
+        loaded = load_model_file(path, obs_shape, model.distribution.params_size, env)
         return LoadedPolicy(loaded, model.distribution)
     hint = f"train one with: python {program} --train --env={env} --save_dir={options.save_dir}"
     load_weights(model, path, env, train_hint=hint)
@@ -229,7 +259,8 @@ def evaluate_saved_model(config: ActorCriticConfig, options: RunOptions, program
 def export_saved_model(config: ActorCriticConfig, options: RunOptions, program: str, out=print):
     """Writes the saved model (with ``--train``: the one just trained) to ``--export``."""
     model = load_saved_model(config, options, program)
-    out(f"exported: {export_model(plain_model(model), options.export)}")
+    description = describe(model, config.env) if isinstance(model, ActorCriticModel) else None
+    out(f"exported: {export_model(plain_model(model), options.export, description)}")
 
 
 def play_saved_model(

@@ -25,6 +25,11 @@ class RunOptions:
     train: bool = setting(False, "Train a model; without it, play the saved model.")
     save_dir: str = setting("runs/a3c", "Directory for the model, the plot, logs, checkpoints.")
     resume: bool = setting(False, "Continue training from the newest checkpoint in --save_dir.")
+    overwrite: bool = setting(
+        False,
+        "With --train: start afresh where --save_dir already holds a run on this env, removing "
+        "its model, checkpoints, episode log and plot (without it such a run is refused).",
+    )
     model: str = setting(
         "",
         "The saved model to play, evaluate or export: a .weights.h5 or .keras file "

@@ -2,6 +2,9 @@
 ``--env=tests.faulty_envs:CrashOddSeed-v0``: gymnasium imports this module, which registers them.
 """
 
+import os
+import threading
+
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv
@@ -79,3 +82,170 @@ gym.register("OutOfMemory-v0", entry_point=OutOfMemory, max_episode_steps=500)
 gym.register("TwoDiscreteActions-v0", entry_point=TwoDiscreteActions, max_episode_steps=500)
 gym.register("UnboundedActions-v0", entry_point=UnboundedActions, max_episode_steps=100)
 gym.register("NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200)  # no threshold
+
+
+class StepRaises(CartPoleEnv):
+    """CartPole whose 40th step raises (every instance)."""
+
+    def reset(self, *, seed=None, options=None):
+        self.steps = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == 40:
+            raise RuntimeError("the simulator crashed")
+        return super().step(action)
+
+
+class ResetRaises(CartPoleEnv):
+    """CartPole whose reset raises."""
+
+    def reset(self, *, seed=None, options=None):
+        raise ConnectionError("the simulator is not running")
+
+
+class WrongShape(CartPoleEnv):
+    """CartPole whose observations have 3 numbers where its space says 4."""
+
+    def reset(self, *, seed=None, options=None):
+        state, info = super().reset(seed=seed, options=options)
+        return state[:3], info
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = super().step(action)
+        return state[:3], reward, terminated, truncated, info
+
+
+class TextObservations(CartPoleEnv):
+    """CartPole whose observations are strings."""
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed, options=options)
+        return np.array(["a", "b", "c", "d"]), {}
+
+
+class OldGymApi(CartPoleEnv):
+    """CartPole in the old gym API: ``step`` returns 4 values, ``reset`` the observation."""
+
+    def reset(self, *, seed=None, options=None):
+        return super().reset(seed=seed, options=options)[0]
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = super().step(action)
+        return state, reward, terminated or truncated, info
+
+
+class NanObservationLater(CartPoleEnv):
+    """CartPole whose observations become NaN from the 300th step of an instance on."""
+
+    steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        state, reward, terminated, truncated, info = super().step(action)
+        if self.steps >= 300:
+            state = np.full_like(state, np.nan)
+        return state, reward, terminated, truncated, info
+
+
+class NeverEnds(gym.Env):
+    """An episode that never terminates, registered without a time limit; reward 1 a step."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, False, False, {}
+
+    def render(self):
+        return np.zeros((40, 60, 3), np.uint8)
+
+
+class RendersNothing(CartPoleEnv):
+    """CartPole that says it renders rgb_array frames, but whose render returns None."""
+
+    def render(self):
+        return None
+
+
+class NoRenderModes(CartPoleEnv):
+    """CartPole with no render modes."""
+
+    metadata = {"render_modes": [], "render_fps": 50}
+
+
+class EvaluationSeedsFail(CartPoleEnv):
+    """CartPole whose reset raises for the seeds of the trainer's greedy evaluations
+    (``training.trainer.EVAL_SEED_OFFSET`` = 20000 and up)."""
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None and seed >= 20_000:
+            raise ValueError(f"no level for seed {seed}")
+        return super().reset(seed=seed, options=options)
+
+
+class Unpicklable(CartPoleEnv):
+    """CartPole whose step info holds a lock, which cannot be sent from an ``async`` env's
+    process."""
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = super().step(action)
+        return state, reward, terminated, truncated, {"lock": threading.Lock()}
+
+
+class DiesInProcess(CartPoleEnv):
+    """CartPole whose process ends itself on the 50th step (an ``async`` env's process dying)."""
+
+    def reset(self, *, seed=None, options=None):
+        self.steps = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == 50:
+            os._exit(3)
+        return super().step(action)
+
+
+class ContinuousCartPole(CartPoleEnv):
+    """CartPole pushed with a force in [-1, 1] (a one-dimensional Box action): the same
+    observations as CartPole, the same number of policy outputs (a mean and a log sigma)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def step(self, action):
+        box, self.action_space = self.action_space, gym.spaces.Discrete(2)  # CartPole checks it
+        try:
+            return super().step(int(np.asarray(action).reshape(-1)[0] > 0))
+        finally:
+            self.action_space = box
+
+
+for _name, _entry, _limit in [
+    ("ContinuousCartPole-v0", ContinuousCartPole, 500),
+    ("StepRaises-v0", StepRaises, 500),
+    ("ResetRaises-v0", ResetRaises, 500),
+    ("WrongShape-v0", WrongShape, 500),
+    ("TextObservations-v0", TextObservations, 500),
+    ("OldGymApi-v0", OldGymApi, 500),
+    ("NanObservationLater-v0", NanObservationLater, 500),
+    ("NeverEnds-v0", NeverEnds, None),
+    ("RendersNothing-v0", RendersNothing, 500),
+    ("NoRenderModes-v0", NoRenderModes, 500),
+    ("EvaluationSeedsFail-v0", EvaluationSeedsFail, 500),
+    ("Unpicklable-v0", Unpicklable, 500),
+    ("DiesInProcess-v0", DiesInProcess, 500),
+    ("A" + "x" * 240 + "-v0", CartPoleEnv, 500),
+]:
+    gym.register(_name, entry_point=_entry, max_episode_steps=_limit)

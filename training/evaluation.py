@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
 from models.acting import acting_policy
-from utils.envs import action_clipper, make_env, make_vector_env, reward_threshold
+from utils.envs import (
+    action_clipper,
+    episode_step_limit,
+    make_env,
+    make_vector_env,
+    reward_threshold,
+)
 
-# Episodes of envs registered without a time limit are cut here, counted as finished.
-UNLIMITED_EPISODE_STEPS = 10_000
+# Episodes played at once, one per env of a vector env: more episodes are played in batches of
+# this many, so an evaluation's memory does not grow with ``--eval_episodes``.
+EVAL_BATCH = 100
 
 
 class EvalResult(NamedTuple):
@@ -107,11 +113,12 @@ def evaluate(
     seed: int = 0,
     policy: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> EvalResult:
-    """Plays ``episodes`` greedy episodes at once, one per env of a gymnasium vector env.
+    """Plays ``episodes`` greedy episodes, up to ``EVAL_BATCH`` at once, one per env of a
+    gymnasium vector env.
 
-    Env ``i`` is reset with seed ``seed + i``; each env's first episode counts and its later
-    steps are ignored. Episodes keep the env's time limit; an env registered without one is cut
-    after ``UNLIMITED_EPISODE_STEPS`` steps.
+    Episode ``i`` is its env's first episode, reset with seed ``seed + i``; the env's later
+    steps are ignored. Episodes keep the env's time limit (``utils.envs.episode_step_limit``:
+    an env registered without one is cut after ``DEFAULT_EPISODE_STEPS`` steps).
 
     Args:
         model: an actor-critic model built for the env.
@@ -122,30 +129,33 @@ def evaluate(
             which takes time); reset here.
 
     Returns:
-        ``EvalResult`` with the ``episodes`` returns.
+        ``EvalResult`` with the ``episodes`` returns, float64 ``(episodes,)``.
 
     Raises:
         ValueError: if ``episodes`` < 1.
+        utils.errors.EnvFault: if the env breaks gymnasium's contract.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    envs = make_vector_env(env_id, episodes)
     act = policy or greedy_policy(model)
-    to_env = action_clipper(envs.single_action_space, env_id)
-    max_steps = gym.spec(env_id).max_episode_steps or UNLIMITED_EPISODE_STEPS
+    max_steps = episode_step_limit(env_id)
     returns = np.zeros(episodes)
-    running = np.ones(episodes, bool)
-    try:
-        states, _ = envs.reset(seed=seed)
-        act.reset(episodes)  # one episode per env: a recurrent state never needs zeroing again
-        for _ in range(max_steps):
-            states, rewards, terminated, truncated, _ = envs.step(to_env(act(states)))
-            returns += rewards * running
-            running &= ~(terminated | truncated)
-            if not running.any():
-                break
-    finally:
-        envs.close()
+    for start in range(0, episodes, EVAL_BATCH):
+        batch = min(EVAL_BATCH, episodes - start)
+        envs = make_vector_env(env_id, batch)
+        to_env = action_clipper(envs.single_action_space, env_id)
+        running = np.ones(batch, bool)
+        try:
+            states, _ = envs.reset(seed=seed + start)
+            act.reset(batch)  # one episode per env: a recurrent state never needs zeroing again
+            for _ in range(max_steps):
+                states, rewards, terminated, truncated, _ = envs.step(to_env(act(states)))
+                returns[start : start + batch] += rewards * running
+                running &= ~(terminated | truncated)
+                if not running.any():
+                    break
+        finally:
+            envs.close()
     return EvalResult(returns, reward_threshold(env_id))
 
 

@@ -16,13 +16,8 @@ import tensorflow as tf
 from absl import logging
 
 from training.episode_log import Episode, EpisodeLog
-from utils.checkpoint import (
-    all_finite,
-    checkpoint_directory,
-    first_line,
-    variables_bytes,
-)
-from utils.errors import CheckpointError, NoCheckpointError, WriteError
+from utils.checkpoint import all_finite, checkpoint_directory, variables_bytes
+from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
 from utils.files import require_free_space
 
 # Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
@@ -190,10 +185,23 @@ def damage(prefix: str) -> str | None:
 
 def repair_state_file(directory: Path) -> None:
     """Rebuilds ``directory``'s ``checkpoint`` state file, with a warning, if it is damaged or
-    missing while checkpoints are there: it then lists the checkpoints present, newest last."""
+    missing while checkpoints are there: it then lists the checkpoints present, newest last. A
+    damaged one where there is no checkpoint is removed (``tf.train.CheckpointManager`` would
+    refuse to start)."""
     state = directory / "checkpoint"
     prefixes = checkpoint_prefixes(directory)
     if not prefixes:
+        if state.is_file():
+            try:
+                tf.train.get_checkpoint_state(str(directory))
+            except Exception as error:  # noqa: BLE001 - an empty or garbled state file
+                state.unlink()
+                logging.warning(
+                    "the checkpoint state file %s was damaged (%s) and no checkpoint is there: "
+                    "removed",
+                    state,
+                    first_line(error),
+                )
         return
     try:
         if tf.train.get_checkpoint_state(str(directory)) is not None:

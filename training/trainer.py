@@ -29,6 +29,7 @@ from training.state import TrainingState
 from training.summaries import Summaries, progress_line, run_directory
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
+from utils.errors import TrainingError
 
 # Greedy evaluations during training are seeded from here; the report after training uses
 # ``seed + REPORT_SEED_OFFSET``, so the model is not chosen on the episodes it is judged on.
@@ -164,7 +165,9 @@ class Trainer:
 
         Raises:
             TrainingError: a worker failed, or updates kept being non-finite; no checkpoint is
-                written over the last good one.
+                written over the last good one. After a fault that left the model intact
+                (``EnvFault``, ``BackendLost``) the run is checkpointed first, and the message
+                says where.
         """
         config, log, algorithm = self.config, self.episode_log, self.algorithm
         logging.info("training %s (%s) for %s", self.title, algorithm.description, budget(config))
@@ -174,25 +177,33 @@ class Trainer:
         next_checkpoint = config.checkpoint_every  # counted in updates since start
         try:
             try:
-                algorithm.start(log)  # threads compile, processes start: not training time
-                self._running_since = time.perf_counter()
-                while not (log.done.is_set() or self.stop.is_set()):
-                    algorithm.advance()
-                    self._report()
-                    if interval and log.env_steps >= next_eval:
-                        with self._clock_paused():
-                            self._evaluate()
-                        next_eval += interval
-                    if algorithm.updates >= next_checkpoint:
-                        with self._clock_paused():
-                            self._save_state()
-                        next_checkpoint += config.checkpoint_every
-            finally:
-                self._stop_clock()  # stopping workers (and Ray) is not training time
                 try:
-                    algorithm.close()
+                    algorithm.start(log)  # threads compile, processes start: not training time
+                    self._running_since = time.perf_counter()
+                    while not (log.done.is_set() or self.stop.is_set()):
+                        algorithm.advance()
+                        self._report()
+                        if interval and log.env_steps >= next_eval:
+                            with self._clock_paused():
+                                self._evaluate()
+                            next_eval += interval
+                        if algorithm.updates >= next_checkpoint:
+                            with self._clock_paused():
+                                self._save_state()
+                            next_checkpoint += config.checkpoint_every
                 finally:
-                    self._report(final=True)
+                    self._stop_clock()  # stopping workers (and Ray) is not training time
+                    try:
+                        algorithm.close()
+                    finally:
+                        self._report(final=True)
+            except TrainingError as fault:
+                if not fault.model_intact or not log.episodes:
+                    raise
+                # An env or the backend failed, not the model: the run so far is kept.
+                prefix = self._save_state()
+                kept = f"the run was checkpointed ({prefix}; --resume continues it)"
+                raise type(fault)(f"{fault}; {kept}" if prefix else str(fault)) from None
             if log.solved_at is not None:
                 logging.info(
                     "the mean return of the last 100 episodes reached %g at episode %d, "

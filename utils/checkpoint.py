@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import keras
 import numpy as np
 
-from utils.errors import CheckpointError
+from utils.errors import CheckpointError, first_line
 from utils.files import atomic_write, safe_name
 
 # HDF5 attribute of the weights file naming the env and the architecture they belong to.
@@ -25,6 +27,45 @@ def model_path(save_dir: str | os.PathLike, env_id: str) -> Path:
 def checkpoint_directory(save_dir: str | os.PathLike, env_id: str) -> Path:
     """``<save_dir>/checkpoints_<env_id>/``, where a run's training checkpoints go."""
     return Path(save_dir) / f"checkpoints_{safe_name(env_id)}"
+
+
+class RunFiles(NamedTuple):
+    """Every path a training run on one env writes in its save directory.
+
+    Attributes:
+        model: the best weights, ``model_<env>.weights.h5``.
+        checkpoints: the directory of the training checkpoints, ``checkpoints_<env>/``.
+        episodes: the episode log, ``<env>_episodes.csv``.
+        plot: the learning curve, ``<env>_moving_average.png``.
+        logs: TensorBoard's run directories, ``logs/``.
+    """
+
+    model: Path
+    checkpoints: Path
+    episodes: Path
+    plot: Path
+    logs: Path
+
+    @property
+    def state_file(self) -> Path:
+        """The checkpoints' state file (``tf.train.CheckpointManager``'s ``checkpoint``)."""
+        return self.checkpoints / "checkpoint"
+
+    def files(self) -> tuple[Path, ...]:
+        """The paths that are files (the rest are directories)."""
+        return (self.model, self.episodes, self.plot, self.state_file)
+
+
+def run_files(save_dir: str | os.PathLike, env_id: str) -> RunFiles:
+    """The paths a run on ``env_id`` writes in ``save_dir``."""
+    save_dir, name = Path(save_dir), safe_name(env_id)
+    return RunFiles(
+        model=model_path(save_dir, env_id),
+        checkpoints=checkpoint_directory(save_dir, env_id),
+        episodes=save_dir / f"{name}_episodes.csv",
+        plot=save_dir / f"{name}_moving_average.png",
+        logs=save_dir / "logs",
+    )
 
 
 # What a model's architecture is, for the messages: its attribute and how it is said.
@@ -158,36 +199,72 @@ def architecture(description: dict, other: dict | None = None) -> str:
     return ", ".join(parts)
 
 
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+# The entry of a ``.keras`` file (a zip archive) that records what it was trained for; Keras
+# reads the entries it knows and leaves this one alone.
+KERAS_METADATA_ENTRY = "a3c_keras.json"
 
 
-def export_model(model: keras.Model, path: str | os.PathLike) -> Path:
+def export_model(
+    model: keras.Model, path: str | os.PathLike, description: dict | None = None
+) -> Path:
     """Saves the whole model (architecture and weights) as a Keras ``.keras`` file, atomically.
+
+    Args:
+        description: what the model was trained for (``describe(trained_model, env_id)``),
+            written into the file as ``KERAS_METADATA_ENTRY`` so ``load_model_file`` can refuse
+            it for another env.
 
     Raises:
         CheckpointError: if ``path`` does not end in ``.keras``.
     """
     if Path(path).suffix != ".keras":
         raise CheckpointError(f"--export={path}: a Keras model file must end in .keras")
-    return atomic_write(path, model.save, size=weights_bytes(model))
+
+    def write(temporary: str) -> None:
+        model.save(temporary)
+        if description is not None:
+            with zipfile.ZipFile(temporary, "a") as archive:
+                archive.writestr(KERAS_METADATA_ENTRY, json.dumps(description))
+
+    return atomic_write(path, write, size=weights_bytes(model))
+
+
+def keras_metadata(path: str | os.PathLike) -> dict:
+    """What ``export_model`` recorded in a ``.keras`` file, or ``{}`` (a file from before it
+    did, or from elsewhere)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(KERAS_METADATA_ENTRY))
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return {}
 
 
 def load_model_file(
-    path: str | os.PathLike, obs_shape: int | tuple[int, ...], params_size: int
+    path: str | os.PathLike,
+    obs_shape: int | tuple[int, ...],
+    params_size: int,
+    env_id: str = "",
 ) -> keras.Model:
     """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
     observations of ``obs_shape`` (a number of floats, or an image's shape) and gives
     ``params_size`` policy outputs (one logit per discrete action, or a mean and a log sigma
-    per Box dimension).
+    per Box dimension). With ``env_id``, a file that records another env (``export_model``'s
+    description) is refused first: the sizes alone cannot tell CartPole's two logits from a
+    one-dimensional Box action's mean and log sigma.
 
     Raises:
-        CheckpointError: if the file is missing, unreadable, or made for other spaces.
+        CheckpointError: if the file is missing, unreadable, trained on another env, or made
+            for other spaces.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no saved model at {path}")
+    saved = keras_metadata(path)
+    if env_id and saved.get("env_id", env_id) != env_id:
+        raise CheckpointError(
+            f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
+            f"--env={saved['env_id']} to use it, or export a model trained on {env_id}"
+        )
     try:
         model = keras.saving.load_model(path)
     except Exception as error:  # zip, JSON and h5 errors all end here

@@ -15,7 +15,8 @@ import numpy as np
 from absl import logging
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from utils.errors import EnvError
+from utils.env_contract import CheckedEnv, CheckedVectorEnv
+from utils.errors import EnvError, EnvFault, first_line
 
 # CartPoleNoVel-v1 (RL Zoo's env of that name): CartPole-v1 whose observation keeps the cart
 # position and the pole angle (indices 0 and 2) and drops both velocities, so a policy must
@@ -72,16 +73,25 @@ def resolve_env_id(env_id: str) -> str:
     own env, say); the module must be importable from the working directory.
 
     Raises:
-        EnvError: if the module cannot be imported or no env has the id (naming close ids).
+        EnvError: if the module is relative or cannot be imported (whatever it raises), or no
+            env has the id (naming close ids).
     """
     module, _, name = env_id.rpartition(":")
     if name.startswith(ATARI_PREFIX):
         require_atari(name)
     if module:
+        if module.startswith("."):
+            raise EnvError(
+                f"env id {env_id!r}: a relative module cannot be imported; name it from the "
+                f"working directory ({module.lstrip('.')}:{name}, say)"
+            )
         try:
             importlib.import_module(module)
-        except ImportError as error:
-            raise EnvError(f"cannot import {module!r} for env id {env_id!r}: {error}") from None
+        except Exception as error:  # noqa: BLE001 - a user's module may raise anything
+            raise EnvError(
+                f"cannot import {module!r} for env id {env_id!r}: {type(error).__name__}: "
+                f"{first_line(error)}"
+            ) from None
     if name not in gym.registry:
         close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}?" if close else "see gymnasium.pprint_registry()"
@@ -90,13 +100,47 @@ def resolve_env_id(env_id: str) -> str:
 
 
 @contextlib.contextmanager
-def missing_dependency(env_id: str):
-    """Turns gymnasium's ``DependencyNotInstalled`` (an env whose simulator is not installed:
-    Box2D for LunarLander, MuJoCo) into an ``EnvError`` of one line saying what to install."""
+def env_creation(env_id: str, how: str = ""):
+    """Turns an exception while an env is made into an ``EnvError`` of one line: gymnasium's
+    ``DependencyNotInstalled`` (an env whose simulator is not installed: Box2D for LunarLander,
+    MuJoCo) saying what to install, anything else (a user's constructor, an env that cannot go
+    to another process) naming it. ``how`` says how the envs were made, for the message."""
     try:
         yield
     except gym.error.DependencyNotInstalled as error:
-        raise EnvError(f"{env_id} cannot start: {str(error).strip().splitlines()[0]}") from None
+        raise EnvError(f"{env_id} cannot start: {first_line(error)}") from None
+    except (EnvError, MemoryError):
+        raise
+    except Exception as error:  # noqa: BLE001 - a user's env may raise anything
+        raise EnvError(
+            f"{env_id} cannot be made{how}: {type(error).__name__}: {first_line(error)}"
+        ) from None
+
+
+# Episodes of an env registered without a time limit (``max_episode_steps``) are cut
+# (truncated) after this many steps, in training, evaluation and play alike, so an episode that
+# never ends cannot stall a run. Atari games end on their own (ale-py's frame limit).
+DEFAULT_EPISODE_STEPS = 10_000
+
+
+def episode_step_limit(env_id: str) -> int:
+    """The steps after which an episode of ``env_id`` is truncated: its registered time limit,
+    or ``DEFAULT_EPISODE_STEPS`` (said once per env, as a warning)."""
+    limit = gym.spec(env_id).max_episode_steps
+    if limit:
+        return limit
+    if not is_atari(env_id):
+        warn_no_time_limit(env_id)
+    return DEFAULT_EPISODE_STEPS
+
+
+@functools.cache
+def warn_no_time_limit(env_id: str) -> None:
+    logging.warning(
+        "%s has no time limit (max_episode_steps): its episodes are cut (truncated) after %d steps",
+        env_id,
+        DEFAULT_EPISODE_STEPS,
+    )
 
 
 # Atari (``ALE/<Game>-v5``, from ale-py): the preprocessing of Mnih et al. 2015 as gymnasium's
@@ -176,17 +220,60 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
             ``check_spaces``).
     """
     env_id = resolve_env_id(env_id)
-    with missing_dependency(env_id):
+    with env_creation(env_id):
         if is_atari(env_id):
             env = make_atari_env(env_id, render_mode)
         else:
-            env = gym.make(env_id, render_mode=render_mode)
+            limit = None if gym.spec(env_id).max_episode_steps else episode_step_limit(env_id)
+            # gymnasium's passive checker only warns; CheckedEnv raises, naming the env.
+            env = gym.make(
+                env_id, render_mode=render_mode, max_episode_steps=limit, disable_env_checker=True
+            )
     try:
         check_spaces(env.observation_space, env.action_space, env_id)
+        if render_mode is not None:
+            modes = env.metadata.get("render_modes") or []
+            if render_mode not in modes:
+                raise EnvError(
+                    f"{env_id} cannot render in mode {render_mode!r} (its render modes: "
+                    f"{', '.join(modes) or 'none'})"
+                )
     except EnvError:
         env.close()
         raise
-    return env
+    return CheckedEnv(env, env_id)
+
+
+def probe_env(env_id: str, render: bool = False) -> Dims:
+    """Makes ``env_id``, resets it (seed 0) and takes one random step, checking what it returns
+    against gymnasium's contract (``utils.env_contract``); with ``render``, also that it renders
+    RGB frames. Run before a run starts, so an env that breaks the contract at once is bad input.
+
+    Returns:
+        The env's ``Dims``.
+
+    Raises:
+        EnvError: naming the env, the call and what it returned (or raised).
+    """
+    env = make_env(env_id, render_mode="rgb_array" if render else None)
+    try:
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        env.step(env.action_space.sample())
+        if render:
+            frame = env.render()
+            array = np.asarray(frame) if frame is not None else None
+            if array is None or array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+                got = "None" if array is None else f"an array of shape {array.shape}, {array.dtype}"
+                raise EnvError(
+                    f"{env_id}'s render() returned {got}; a recording needs RGB frames (uint8, "
+                    "height x width x 3)"
+                )
+        return env_dims(env.observation_space, env.action_space)
+    except EnvFault as fault:
+        raise EnvError(str(fault)) from None
+    finally:
+        env.close()
 
 
 def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vector.VectorEnv:
@@ -216,17 +303,22 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     native = gym.spec(env_id).vector_entry_point is not None
     if mode == "native" and not native:
         raise EnvError(f"{env_id} has no native vector env; use --vector_mode=sync or async")
-    with missing_dependency(env_id):
+    how = " in processes (--vector_mode=async)" if mode == "async" else ""
+    with env_creation(env_id, how):
         if is_atari(env_id):
             envs = make_atari_vector_env(env_id, num_envs)
         elif mode == "native" or (mode == "auto" and native and num_envs >= NATIVE_FROM):
             envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         else:
+            limit = gym.spec(env_id).max_episode_steps
+            wrappers = [] if limit else [time_limit(episode_step_limit(env_id))]
             envs = gym.make_vec(
                 env_id,
                 num_envs=num_envs,
                 vectorization_mode="sync" if mode == "auto" else mode,
                 vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+                wrappers=wrappers,
+                disable_env_checker=True,  # CheckedVectorEnv checks the batches
             )
     try:
         check_spaces(envs.single_observation_space, envs.single_action_space, env_id)
@@ -236,7 +328,12 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     except EnvError:
         envs.close()
         raise
-    return envs
+    return CheckedVectorEnv(envs, env_id)
+
+
+def time_limit(steps: int) -> Callable[[gym.Env], gym.Env]:
+    """A wrapper function (picklable, for ``async`` envs) that cuts episodes at ``steps``."""
+    return functools.partial(gym.wrappers.TimeLimit, max_episode_steps=steps)
 
 
 def check_spaces(

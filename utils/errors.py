@@ -4,8 +4,9 @@ The command line (``cli/main.py``) sorts them by what a user sees:
 
 - ``InputError`` and its subclasses: bad input, one line on stderr, exit status 2, nothing
   written (a flag, an env, a saved model, a path, a backend the run cannot use);
-- ``TrainingError`` (a worker failed, updates kept being non-finite) and ``WriteError`` (a file
-  could not be written): a fault, one line, exit status 1, the last good files kept;
+- ``TrainingError`` (a worker failed, updates kept being non-finite, an env broke its contract,
+  the Ray backend is gone) and ``WriteError`` (a file could not be written): a fault, one line,
+  exit status 1, the last good files kept;
 - ``Interrupted``: a signal stopped training after it was saved, exit status 128 + the signal.
 
 Nothing here imports anything: every layer of the project may raise these.
@@ -46,11 +47,31 @@ class BackendError(InputError):
 
 
 class TrainingError(RuntimeError):
-    """Training stopped by a fault: a worker failed, or updates kept being non-finite."""
+    """Training stopped by a fault: a worker failed, or updates kept being non-finite.
+
+    ``model_intact``: the fault did not touch the (global) model (an env or the Ray backend
+    failed, not an update), so the trainer checkpoints the run before it stops."""
+
+    model_intact = False
 
 
 class WorkerError(TrainingError):
     """A worker failed; the message names the worker and the cause."""
+
+
+class EnvFault(TrainingError):
+    """An env broke gymnasium's contract while it ran: ``reset`` or ``step`` raised, returned
+    something else than gymnasium's tuples, or observations or rewards that are not finite
+    numbers of its spaces. The message names the env, the call and what it returned."""
+
+    model_intact = True
+
+
+class BackendLost(TrainingError):
+    """The Ray backend is gone under a run: its node died or the cluster cannot be reached.
+    The driver's global model is intact."""
+
+    model_intact = True
 
 
 class WriteError(OSError):
@@ -75,3 +96,10 @@ class Interrupted(Exception):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (its class name if it has none): what one-line
+    errors quote of a library's exception."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -69,11 +69,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], size: in
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise WriteError(error.errno, f"cannot create {path.parent}: {error.strerror}") from None
-    suffix = "".join(path.suffixes)
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
     # A fresh name, not a file made in advance: ``write`` creates it, with the permissions any
     # new file gets (mkstemp's would be owner-only).
-    temporary = str(path.parent / f".{stem}.{secrets.token_hex(6)}.tmp{suffix}")
+    temporary = str(temporary_path(path))
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -88,6 +86,41 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], size: in
             ) from None
         raise
     return path
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """A fresh temporary name beside ``path`` that keeps its suffixes (Keras wants
+    ``.weights.h5``): ``dir/.model.weights.h5`` -> ``dir/.model.<12 hex digits>.tmp.weights.h5``.
+    Its name is ``TEMPORARY_NAME_EXTRA`` bytes longer than ``path``'s."""
+    path = Path(path)
+    suffix = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return path.parent / f".{stem}.{secrets.token_hex(6)}.tmp{suffix}"
+
+
+# Bytes a temporary name adds to its file's name: the dots, 12 hex digits and ".tmp".
+TEMPORARY_NAME_EXTRA = 18
+# The longest file name most file systems take (ext4, XFS, APFS, NTFS: 255 bytes).
+NAME_MAX = 255
+
+
+def long_name(path: str | os.PathLike, extra: int = 0) -> str | None:
+    """The first component of ``path`` whose name, ``extra`` bytes longer for the last one (a
+    temporary name), passes what its file system takes (``NAME_MAX`` bytes, or the system's
+    ``PC_NAME_MAX`` where it says), or None if every name fits."""
+    parts = Path(path).parts
+    for index, part in enumerate(parts):
+        size = len(os.fsencode(part)) + (extra if index == len(parts) - 1 else 0)
+        existing = Path(*parts[:index]) if index else Path(".")
+        while not existing.is_dir() and existing != existing.parent:
+            existing = existing.parent
+        try:
+            limit = os.pathconf(existing, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):
+            limit = NAME_MAX
+        if size > limit:
+            return part
+    return None
 
 
 def safe_name(env_id: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from utils.errors import VideoError, WriteError
-from utils.files import atomic_write, require_free_space
+from utils.files import atomic_write, require_free_space, temporary_path
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -61,7 +61,7 @@ class VideoWriter:
         self.mp4 = self.path.suffix.lower() == ".mp4"
         self.size: tuple[int, int] | None = None
         self.images: list[Image.Image] = []  # GIF: palette frames
-        self._temporary = str(self.path.parent / f".{self.path.stem}.{os.getpid()}.tmp.mp4")
+        self._temporary = str(temporary_path(self.path))
         self._encoder = None  # MP4: imageio's ffmpeg writer
         self.frames = 0
 

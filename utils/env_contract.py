@@ -1,0 +1,186 @@
+"""gymnasium's contract, checked while an env runs, so that an env that breaks it (a user's own,
+``--env=module:Id``) is named as the cause in one line instead of failing deep inside training.
+
+The contract (gymnasium 1.x): ``reset(seed=..., options=...)`` returns ``(observation, info)``,
+``step(action)`` returns ``(observation, reward, terminated, truncated, info)``; observations
+have the shape of the observation space and are finite numbers, rewards are finite numbers.
+``make_env`` and ``make_vector_env`` (``utils.envs``) wrap every env they make, so training,
+evaluation, play and the checks before a run all step checked envs. A vector env is checked
+once per batched step (about 3 microseconds), not per env.
+
+An exception that ``reset`` or ``step`` raises becomes an ``EnvFault`` naming the env and the
+call, but ``MemoryError`` (the command line reports it as out of memory) and ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.connection
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from utils.errors import EnvFault, first_line
+
+CONTRACT = (
+    "gymnasium 1.x expects reset() -> (observation, info) and step(action) -> (observation, "
+    "reward, terminated, truncated, info)"
+)
+RESULT_SIZES = {"reset": 2, "step": 5}
+
+
+def called(env_id: str, call: str, function: Callable[..., Any], *args, **kwargs) -> Any:
+    """``function(*args, **kwargs)``, the env's ``call`` ("reset" or "step"); returns its result.
+
+    Raises:
+        EnvFault: if it raised (but ``MemoryError``), or returned no tuple of the contract's size.
+    """
+    try:
+        result = function(*args, **kwargs)
+    except (MemoryError, EnvFault):
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever a user's env raises is its fault
+        hint = f"; {CONTRACT}" if "unpack" in str(error) else ""  # the old gym API, say
+        raise EnvFault(
+            f"{env_id}'s {call}() raised {type(error).__name__}: {first_line(error)}{hint}"
+        ) from None
+    size = RESULT_SIZES[call]
+    if not isinstance(result, tuple) or len(result) != size:
+        tuple_size = len(result) if isinstance(result, tuple) else None
+        what = f"a tuple of {tuple_size}" if tuple_size is not None else type(result).__name__
+        old = " (the old gym API's 4-tuple)" if tuple_size == 4 else ""
+        raise EnvFault(f"{env_id}'s {call}() returned {what}{old}; {CONTRACT}")
+    return result
+
+
+def check_observations(
+    env_id: str, call: str, observations, space: gym.spaces.Box, batch: int | None
+) -> None:
+    """Observations (one, or ``batch`` of them) of ``space``'s shape, numbers, and finite if
+    floats.
+
+    Raises:
+        EnvFault: saying what the env returned and what its space expects.
+    """
+    shape = space.shape if batch is None else (batch, *space.shape)
+    array = np.asarray(observations)
+    if array.shape != shape or array.dtype.kind not in "biuf":
+        one = array.shape[1:] if batch is not None else array.shape
+        raise EnvFault(
+            f"{env_id}'s {call}() returned an observation of shape {one} and dtype "
+            f"{array.dtype}; its observation space has shape {space.shape} and dtype "
+            f"{space.dtype}"
+        )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = array[~np.isfinite(array)]
+        raise EnvFault(
+            f"{env_id}'s {call}() returned an observation with {bad.size} NaN or infinite "
+            f"value(s) (such as {bad[0]}); observations must be finite numbers"
+        )
+
+
+def check_rewards(env_id: str, rewards) -> None:
+    """Rewards that are finite numbers.
+
+    Raises:
+        EnvFault: naming the first reward that is not.
+    """
+    array = np.asarray(rewards)
+    if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+        numbers = array.dtype.kind in "biuf"
+        bad = array[~np.isfinite(array)][0].item() if numbers else array.ravel()[0]
+        raise EnvFault(
+            f"{env_id}'s step() returned the reward {bad!r}; rewards must be finite numbers"
+        )
+
+
+class CheckedEnv(gym.Wrapper):
+    """An env whose ``reset`` and ``step`` are checked against gymnasium's contract (the module
+    docstring); ``EnvFault`` says what broke it."""
+
+    def __init__(self, env: gym.Env, env_id: str):
+        super().__init__(env)
+        self.env_id = env_id
+
+    def reset(self, *, seed=None, options=None):
+        result = called(self.env_id, "reset", self.env.reset, seed=seed, options=options)
+        check_observations(self.env_id, "reset", result[0], self.observation_space, None)
+        return result
+
+    def step(self, action):
+        result = called(self.env_id, "step", self.env.step, action)
+        check_observations(self.env_id, "step", result[0], self.observation_space, None)
+        check_rewards(self.env_id, result[1])
+        return result
+
+
+class CheckedVectorEnv(gym.vector.VectorWrapper):
+    """A vector env whose batched ``reset`` and ``step`` are checked against gymnasium's
+    contract (the module docstring): what a sub-env raises (in this process or, with
+    ``async``, in its own, or that process's death) and what the batch holds."""
+
+    def __init__(self, envs: gym.vector.VectorEnv, env_id: str):
+        super().__init__(envs)
+        self.env_id = env_id
+        self.in_processes = isinstance(envs, gym.vector.AsyncVectorEnv)
+        self.process_ended = False  # then the others are stopped at close, not waited for
+
+    def reset(self, *, seed=None, options=None):
+        if self.in_processes:
+            self.env.reset_async(seed=seed, options=options)
+            result = called(self.env_id, "reset", self._answers, "reset", self.env.reset_wait)
+        else:
+            result = called(self.env_id, "reset", self.env.reset, seed=seed, options=options)
+        space = self.single_observation_space
+        check_observations(self.env_id, "reset", result[0], space, self.num_envs)
+        return result
+
+    def step(self, actions):
+        if self.in_processes:
+            self.env.step_async(actions)
+            result = called(self.env_id, "step", self._answers, "step", self.env.step_wait)
+        else:
+            result = called(self.env_id, "step", self.env.step, actions)
+        space = self.single_observation_space
+        check_observations(self.env_id, "step", result[0], space, self.num_envs)
+        check_rewards(self.env_id, result[1])
+        return result
+
+    def close(self, **kwargs):
+        """Closes the envs; after an env process ended, stops the others rather than wait for
+        the answer to the pending call (gymnasium's ``close`` would wait, then fail on the
+        ended one's pipe)."""
+        if not self.process_ended:
+            return super().close(**kwargs)
+        envs = self.env
+        for process in envs.processes:
+            if process.is_alive():
+                process.terminate()
+        for pipe in envs.parent_pipes:
+            if pipe is not None:
+                pipe.close()
+        for process in envs.processes:
+            process.join(timeout=5)
+        envs.closed = True
+        return None
+
+    def _answers(self, call: str, receive: Callable[[], Any]) -> Any:
+        """``receive()`` once every env process has answered ``call``; an env process that
+        ended meanwhile (killed, or its env ended it) raises ``EnvFault`` instead of waiting
+        for an answer that never comes."""
+        envs = self.env
+        pending = {pipe for pipe in envs.parent_pipes if pipe is not None}
+        ended = {process.sentinel: process for process in envs.processes}
+        while pending:
+            for ready in multiprocessing.connection.wait([*pending, *ended]):
+                if ready in ended:
+                    process = ended[ready]
+                    process.join(timeout=1)  # its exit status
+                    self.process_ended = True
+                    raise EnvFault(
+                        f"{self.env_id}'s {call}(): the process of an env (--vector_mode=async) "
+                        f"ended with exit status {process.exitcode}"
+                    )
+                pending.discard(ready)
+        return receive()
