@@ -168,3 +168,23 @@ def test_a_nan_reward_is_the_env_s_fault_not_the_learning_rate_s():
     with pytest.raises(EnvFault, match=r"NanReward-v0's step\(\) returned the reward nan"):
         envs.step(np.zeros(2, np.int64))
     envs.close()
+
+
+def test_a_large_evaluation_plays_in_batches_with_the_same_seeds(monkeypatch):
+    """--eval-episodes=5000000 must not make 5 million envs at once: episodes are played at most
+    ``EVAL_BATCH`` at a time, episode i still reset with seed + i."""
+    import training.evaluation as evaluation
+    from models import ActorCriticModel
+
+    # Acrobot has no native vector env, whose seeding would differ: sync envs, env i seed + i.
+    model = ActorCriticModel(3, hidden_units=(8,)).build_for(6)
+    at_once = evaluation.evaluate(model, "Acrobot-v1", episodes=7, seed=3)
+    made = []
+    make = evaluation.make_vector_env
+    monkeypatch.setattr(evaluation, "EVAL_BATCH", 3)
+    monkeypatch.setattr(
+        evaluation, "make_vector_env", lambda env, n: made.append(n) or make(env, n)
+    )
+    batched = evaluation.evaluate(model, "Acrobot-v1", episodes=7, seed=3)
+    assert made == [3, 3, 1]
+    np.testing.assert_array_equal(batched.returns, at_once.returns)
