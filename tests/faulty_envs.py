@@ -232,7 +232,24 @@ class ContinuousCartPole(CartPoleEnv):
             self.action_space = box
 
 
+class ConstructorRaises(CartPoleEnv):
+    """CartPole whose constructor fails (a simulator that will not start)."""
+
+    def __init__(self, **kwargs):
+        raise OSError("cannot open /dev/simulator")
+
+
+class OldGymStep(CartPoleEnv):
+    """CartPole whose step is in the old gym API (4 values); reset is gymnasium's."""
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = super().step(action)
+        return state, reward, terminated or truncated, info
+
+
 for _name, _entry, _limit in [
+    ("ConstructorRaises-v0", ConstructorRaises, 500),
+    ("OldGymStep-v0", OldGymStep, 500),
     ("ContinuousCartPole-v0", ContinuousCartPole, 500),
     ("StepRaises-v0", StepRaises, 500),
     ("ResetRaises-v0", ResetRaises, 500),

@@ -38,6 +38,8 @@ def train(program, env, save_dir, *extra):
         ("WrongShape-v0", "WrongShape-v0's reset() returned an observation of shape (3,) and"),
         ("TextObservations-v0", "returned an observation of shape (4,) and dtype <U1"),
         ("OldGymApi-v0", "OldGymApi-v0's reset() returned ndarray; gymnasium 1.x expects reset()"),
+        ("OldGymStep-v0", "step() raised ValueError: not enough values to unpack (expected 5, g"),
+        ("ConstructorRaises-v0", "cannot be made: OSError: cannot open /dev/simulator"),
     ],
 )
 def test_an_env_that_breaks_the_contract_at_once_is_bad_input(tmp_path, program, env, says):
