@@ -40,6 +40,9 @@ ACTIVATION_COPIES = 4
 # Memory of one A3C worker thread besides its rollout: envs, local model, compiled acting and
 # update (measured: 2 -> 18 CartPole workers added 53 MiB each).
 WORKER_THREAD_BYTES = 56 * 2**20
+# Memory of one A3C worker process on Ray (Python, TensorFlow, its envs and model): about
+# 0.7 GB resident, as measured for issue 25 (see docs/RELIABILITY.md).
+RAY_WORKER_BYTES = 700 * 2**20
 # Copies of the weights a run keeps: the weights, their gradient, Adam's two moments, and a local
 # model per A3C worker thread.
 WEIGHT_COPIES = 4
@@ -371,7 +374,8 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     Estimates (float32): a rollout keeps each step's observation and about four copies of the
     trunk's activations through the update; the model keeps about four copies of its weights
     (weights, gradient, two Adam moments), plus one per A3C worker thread; a worker thread takes
-    ``WORKER_THREAD_BYTES`` besides.
+    ``WORKER_THREAD_BYTES`` besides, a worker process of a local Ray ``RAY_WORKER_BYTES`` (a
+    cluster's workers use the cluster's memory, not this machine's).
     """
     available = available_memory() if available is None else available
     if available is None:
@@ -394,6 +398,14 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
             f"{gib(WORKER_THREAD_BYTES)} (its envs, local model and compiled functions), "
             f"{gib(learners * WORKER_THREAD_BYTES)} in all; {gib(available)} is available: use "
             "fewer workers, or --backend=ray to spread them over machines"
+        )
+    local_ray = isinstance(config, A3CConfig) and config.backend == "ray" and not config.ray_address
+    if local_ray and config.workers * RAY_WORKER_BYTES > available:
+        raise UsageError(
+            f"--workers={config.workers}: on a local Ray each worker is a process of about "
+            f"{gib(RAY_WORKER_BYTES)} (Python, TensorFlow, its envs and model), "
+            f"{gib(config.workers * RAY_WORKER_BYTES)} in all; {gib(available)} is available: "
+            "use fewer workers, or a Ray cluster (--ray_address)"
         )
     widths = [obs_dim, *config.hidden_units]
     parameters = trunks * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))

@@ -82,6 +82,11 @@ def files_under(path: Path) -> list[str]:
         ("a3c_cartpole.py", ["--train", "--hidden-units=2000000000"], "weights would need about"),
         ("a3c_cartpole.py", ["--train", "--workers=100000"], "--workers=100000: each worker"),
         (
+            "a3c_cartpole.py",
+            ["--train", "--backend=ray", "--workers=100000"],
+            "--workers=100000: on a local Ray each worker is a process of about",
+        ),
+        (
             "a2c_cartpole.py",
             ["--train", "--seed=4294967296"],
             "flag --seed=4294967296: must be in [0, 2147483647]",
