@@ -212,6 +212,7 @@ RUN_FILE_ROLES = {
     "plot": "its plot",
     "logs": "TensorBoard's logs",
     "state_file": "its checkpoint state file",
+    "lock": "its lock (one training run at a time)",
 }
 
 
@@ -226,9 +227,11 @@ def check_run_files(save_dir: str | os.PathLike, env_id: str) -> None:
         UsageError: naming the path, what the run keeps there and what to do.
     """
     files = run_files(save_dir, env_id)
-    paths = {**files._asdict(), "state_file": files.state_file}
+    lock = Path(save_dir) / run_lock.LOCK_NAME
+    paths = {**files._asdict(), "state_file": files.state_file, "lock": lock}
     for role, path in paths.items():
-        long = long_name(path, TEMPORARY_NAME_EXTRA if path in files.files() else 0)
+        is_file = path in files.files() or path == lock
+        long = long_name(path, TEMPORARY_NAME_EXTRA if is_file else 0)
         if long is not None:
             raise UsageError(
                 f"--save_dir={save_dir}: the name {shorten(long)} of {RUN_FILE_ROLES[role]} is "
@@ -238,7 +241,7 @@ def check_run_files(save_dir: str | os.PathLike, env_id: str) -> None:
             )
         what = f"--save_dir={save_dir}: {path} is"
         fix = "move it away or give another --save_dir"
-        if path in files.files():
+        if is_file:
             if path.is_dir():
                 raise UsageError(
                     f"{what} a directory where the run writes {RUN_FILE_ROLES[role]}: {fix}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from cli.options import RunOptions
 from cli.signals import signals_raise_interrupted
 from utils.errors import (
     ConfigError,
+    EnvFault,
     InputError,
     Interrupted,
     TrainingError,
@@ -87,66 +89,26 @@ def run_and_leave(program: Program, argv: list[str]) -> None:
 
 
 def run(program: Program, argv: list[str]) -> None:
-    """Runs the baseline, training, evaluation, export or play, as the parsed flags say."""
+    """Runs the baseline, training, evaluation, export or play, as the parsed flags say, and
+    turns what stops it into one line and an exit status (``main``). SIGTERM and SIGHUP raise
+    ``Interrupted`` from the start (training handles them itself, to save)."""
     refuse_stray_arguments(argv)
     console.plain_log_lines()
     console.quiet_gymnasium()
     console.quiet_media_libraries(window=flags.FLAGS.render == "human")
-    tf = console.import_tensorflow()
-
-    from cli import checks, modes
-    from config.presets import apply_preset
-    from utils.envs import resolve_env_id
-
+    training = flags.FLAGS.train  # an env's fault is a failed training, or a failed play
     try:
-        options = from_flags(RunOptions)
-        config = from_flags(program.config_class)
-        config = dataclasses.replace(config, env=resolve_env_id(config.env))
-        config, preset = apply_preset(config, given)
-        if preset is not None and options.algorithm != "random" and options.train:
-            applied = [name for name in preset.settings if not given(name)]
-            if not preset.settings:
-                chosen = "the defaults"
-            elif applied:
-                chosen = " ".join(f"--{n}={format_value(getattr(config, n))}" for n in applied)
-            else:
-                chosen = "none: every one was given"
-            logging.info(
-                "settings for %s from config/presets.py: %s (flags given override them; %s)",
-                config.env,
-                chosen,
-                "measured in " + ", ".join(f"docs/BENCHMARKS.md#{key}" for key in preset.evidence)
-                if preset.evidence
-                else "not benchmarked yet",
-            )
-        if options.algorithm not in (program.name, "random"):
-            raise ConfigError(
-                f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or "
-                "random"
-            )
-        for warning in checks.check_run(program.file, options, config, given):
-            logging.warning("%s", warning)
-        if options.train and options.resume:
-            config = modes.resumed_config(config, options.save_dir, given)
-        with signals_raise_interrupted():  # training catches them itself, to save
-            if options.algorithm == "random":
-                modes.run_random_baseline(config)
-                return
-            if options.train:
-                modes.train_and_report(config, options, program.make_algorithm)
-            elif options.evaluate:
-                modes.evaluate_saved_model(config, options, program.file)
-            elif not options.export:
-                modes.play_saved_model(config, options, program.file)
-            if options.export:  # the saved model: with --train, the one just trained
-                modes.export_saved_model(config, options, program.file)
+        with signals_raise_interrupted():
+            run_mode(program)
     except InputError as error:
         exit_with_error(str(error))
+    except EnvFault as fault:  # an env, also where there is no training to fail
+        exit_with_error(f"training failed: {fault}" if training else str(fault), status=1)
     except TrainingError as error:
         exit_with_error(f"training failed: {error}", status=1)
     except WriteError as error:
         exit_with_error(error.strerror, status=1)
-    except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+    except out_of_memory_errors() as error:
         exit_with_error(
             f"out of memory ({type(error).__name__}: {first_line(error)}); lower "
             "--update_freq, the envs or --hidden_units",
@@ -156,3 +118,60 @@ def run(program: Program, argv: list[str]) -> None:
         exit_with_error(str(stop), status=stop.status)
     except KeyboardInterrupt:
         exit_with_error("interrupted", status=128 + signal.SIGINT)
+
+
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that say memory ran out: ``MemoryError``, and TensorFlow's
+    ``ResourceExhaustedError`` once TensorFlow is loaded."""
+    tf = sys.modules.get("tensorflow")
+    return (MemoryError, tf.errors.ResourceExhaustedError) if tf else (MemoryError,)
+
+
+def run_mode(program: Program) -> None:
+    """Loads TensorFlow, reads and checks the flags, and runs the mode they ask for; raises
+    what stops it (``run`` turns that into one line)."""
+    console.import_tensorflow()
+
+    from cli import checks, modes
+    from config.presets import apply_preset
+    from utils.envs import resolve_env_id
+
+    options = from_flags(RunOptions)
+    config = from_flags(program.config_class)
+    config = dataclasses.replace(config, env=resolve_env_id(config.env))
+    config, preset = apply_preset(config, given)
+    if preset is not None and options.algorithm != "random" and options.train:
+        applied = [name for name in preset.settings if not given(name)]
+        if not preset.settings:
+            chosen = "the defaults"
+        elif applied:
+            chosen = " ".join(f"--{n}={format_value(getattr(config, n))}" for n in applied)
+        else:
+            chosen = "none: every one was given"
+        logging.info(
+            "settings for %s from config/presets.py: %s (flags given override them; %s)",
+            config.env,
+            chosen,
+            "measured in " + ", ".join(f"docs/BENCHMARKS.md#{key}" for key in preset.evidence)
+            if preset.evidence
+            else "not benchmarked yet",
+        )
+    if options.algorithm not in (program.name, "random"):
+        raise ConfigError(
+            f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or random"
+        )
+    for warning in checks.check_run(program.file, options, config, given):
+        logging.warning("%s", warning)
+    if options.train and options.resume:
+        config = modes.resumed_config(config, options.save_dir, given)
+    if options.algorithm == "random":
+        modes.run_random_baseline(config)
+        return
+    if options.train:
+        modes.train_and_report(config, options, program.make_algorithm)
+    elif options.evaluate:
+        modes.evaluate_saved_model(config, options, program.file)
+    elif not options.export:
+        modes.play_saved_model(config, options, program.file)
+    if options.export:  # the saved model: with --train, the one just trained
+        modes.export_saved_model(config, options, program.file)

@@ -247,7 +247,28 @@ class OldGymStep(CartPoleEnv):
         return state, reward, terminated or truncated, info
 
 
+class CloseRaises(CartPoleEnv):
+    """CartPole whose close raises."""
+
+    def close(self):
+        raise RuntimeError("the simulator is already gone")
+
+
+class RenderRaisesLater(CartPoleEnv):
+    """CartPole whose 20th render (counted over every instance) raises."""
+
+    renders = 0
+
+    def render(self):
+        RenderRaisesLater.renders += 1
+        if RenderRaisesLater.renders == 20:
+            raise RuntimeError("the GPU context was lost")
+        return super().render()
+
+
 for _name, _entry, _limit in [
+    ("CloseRaises-v0", CloseRaises, 500),
+    ("RenderRaisesLater-v0", RenderRaisesLater, 500),
     ("ConstructorRaises-v0", ConstructorRaises, 500),
     ("OldGymStep-v0", OldGymStep, 500),
     ("ContinuousCartPole-v0", ContinuousCartPole, 500),

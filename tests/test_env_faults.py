@@ -152,6 +152,29 @@ def test_a_recording_of_an_env_that_renders_no_frames_is_refused_before_loading(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_env_whose_close_raises_ends_the_run_normally_with_a_warning(tmp_path):
+    result = train("a2c_cartpole.py", "CloseRaises-v0", tmp_path, "--max-steps=2048")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "warning: CloseRaises-v0's close() raised RuntimeError: the simulator is already" in (
+        result.stderr
+    )
+    assert "greedy return over 5 episodes" in result.stdout
+
+
+def test_a_render_that_fails_mid_recording_is_one_line_and_leaves_no_file(tmp_path):
+    env = f"--env={FAULTY}RenderRaisesLater-v0"
+    trained = train("a2c_cartpole.py", "RenderRaisesLater-v0", tmp_path, "--max-steps=1024")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    recording = tmp_path / "play.gif"
+    played = run(env, f"--save_dir={tmp_path}", f"--record={recording}", "--episodes=3")
+    assert played.returncode == 1
+    line = error_line(played)
+    assert line.endswith(
+        "error: RenderRaisesLater-v0's render() raised RuntimeError: the GPU context was lost"
+    )  # no "training failed": this was play
+    assert not recording.exists() and not list(tmp_path.glob(".play*"))
+
+
 def test_a_checked_env_names_what_it_returned():
     env = make_env(f"{FAULTY}WrongShape-v0")
     assert isinstance(env, CheckedEnv)

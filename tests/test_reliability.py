@@ -236,6 +236,15 @@ def test_sigterm_during_a_recording_leaves_no_temporary_file_and_no_encoder(tmp_
     assert processes_naming(temporary.name) == []  # no encoder left writing it
 
 
+def test_sigterm_before_training_starts_is_one_line():
+    process = start("a2c_cartpole.py", "--train", "--max-steps=100000")
+    time.sleep(1.0)  # TensorFlow is loading
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines() == ["a2c_cartpole.py: error: interrupted by SIGTERM"]
+
+
 def test_ctrl_c_while_tensorflow_imports_is_one_line():
     process = start("a2c_cartpole.py", "--train", new_session=True)
     time.sleep(1.0)  # Python is up, TensorFlow is loading (about 3 s)

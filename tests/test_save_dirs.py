@@ -116,6 +116,7 @@ def block(save_dir: Path, what: str) -> Path:
         "state_file": files.state_file,
         "checkpoints": files.checkpoints,
         "logs": files.logs,
+        "lock": save_dir / ".run.lock",
     }[what]
     if what in ("checkpoints", "logs"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +135,7 @@ def block(save_dir: Path, what: str) -> Path:
         ("state_file", "is a directory where the run writes its checkpoint state file"),
         ("checkpoints", "is a file where the run keeps its checkpoints"),
         ("logs", "is a file where the run keeps TensorBoard's logs"),
+        ("lock", "is a directory where the run writes its lock (one training run at a time)"),
     ],
 )
 def test_a_blocked_path_in_the_save_dir_is_refused_before_training(tmp_path, what, says):

@@ -20,6 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from absl import logging
 
 from utils.errors import EnvFault, first_line
 
@@ -31,10 +32,12 @@ RESULT_SIZES = {"reset": 2, "step": 5}
 
 
 def called(env_id: str, call: str, function: Callable[..., Any], *args, **kwargs) -> Any:
-    """``function(*args, **kwargs)``, the env's ``call`` ("reset" or "step"); returns its result.
+    """``function(*args, **kwargs)``, the env's ``call`` ("reset", "step" or "render"); returns
+    its result.
 
     Raises:
-        EnvFault: if it raised (but ``MemoryError``), or returned no tuple of the contract's size.
+        EnvFault: if it raised (but ``MemoryError``), or (``reset``, ``step``) returned no tuple
+            of the contract's size.
     """
     try:
         result = function(*args, **kwargs)
@@ -45,7 +48,9 @@ def called(env_id: str, call: str, function: Callable[..., Any], *args, **kwargs
         raise EnvFault(
             f"{env_id}'s {call}() raised {type(error).__name__}: {first_line(error)}{hint}"
         ) from None
-    size = RESULT_SIZES[call]
+    size = RESULT_SIZES.get(call)
+    if size is None:
+        return result
     if not isinstance(result, tuple) or len(result) != size:
         tuple_size = len(result) if isinstance(result, tuple) else None
         what = f"a tuple of {tuple_size}" if tuple_size is not None else type(result).__name__
@@ -114,6 +119,23 @@ class CheckedEnv(gym.Wrapper):
         check_rewards(self.env_id, result[1])
         return result
 
+    def render(self):
+        return called(self.env_id, "render", self.env.render)
+
+    def close(self):
+        close_quietly(self.env_id, self.env.close)
+
+
+def close_quietly(env_id: str, close: Callable[[], Any]) -> None:
+    """Closes an env; an exception there (the run is over, or failing already) is a warning
+    naming the env, not a second failure."""
+    try:
+        close()
+    except Exception as error:  # noqa: BLE001 - a user's close may raise anything
+        logging.warning(
+            "%s's close() raised %s: %s; ignored", env_id, type(error).__name__, first_line(error)
+        )
+
 
 class CheckedVectorEnv(gym.vector.VectorWrapper):
     """A vector env whose batched ``reset`` and ``step`` are checked against gymnasium's
@@ -152,7 +174,7 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
         the answer to the pending call (gymnasium's ``close`` would wait, then fail on the
         ended one's pipe)."""
         if not self.process_ended:
-            return super().close(**kwargs)
+            return close_quietly(self.env_id, lambda: super(CheckedVectorEnv, self).close(**kwargs))
         envs = self.env
         for process in envs.processes:
             if process.is_alive():
