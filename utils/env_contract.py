@@ -6,7 +6,7 @@ The contract (gymnasium 1.x): ``reset(seed=..., options=...)`` returns ``(observ
 have the shape of the observation space and are finite numbers, rewards are finite numbers.
 ``make_env`` and ``make_vector_env`` (``utils.envs``) wrap every env they make, so training,
 evaluation, play and the checks before a run all step checked envs. A vector env is checked
-once per batched step (about 3 microseconds), not per env.
+once per batched step, not per env (its cost: docs/BENCHMARKS.md#a2c-throughput).
 
 An exception that ``reset`` or ``step`` raises becomes an ``EnvFault`` naming the env and the
 call, but ``MemoryError`` (the command line reports it as out of memory) and ``KeyboardInterrupt``.
