@@ -22,14 +22,24 @@ the measured costs.
 Faults: a worker process that dies (killed, out of memory, its node gone) is replaced by a new
 actor and training goes on; its unfinished rollout is lost, its finished episodes were recorded
 by the driver, so the episode budget is still met exactly. An exception inside a worker (a
-failing env) stops the run with ``WorkerError``, as on the thread backend.
+failing env) stops the run with ``WorkerError``, as on the thread backend. Losing Ray itself
+(the local Ray's raylet or GCS server, the GCS of a cluster, or the driver's own node) stops it
+with ``BackendLost`` within seconds (``backend_lost``): no replacement could start.
+
+A local Ray started by the run goes with it: ``close`` shuts it down, and a watchdog process
+(``utils.process_watchdog``) kills what is left of it when the driver dies without closing
+(SIGKILL).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
 import socket
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -53,13 +63,21 @@ from agents.updates import (
 )
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
-from utils.envs import env_dims, make_env
-from utils.errors import BackendError, WorkerError
+from utils.envs import env_dims, env_module, make_env, resolve_env_id
+from utils.errors import BackendError, BackendLost, TrainingError, WorkerError, first_line
+from utils.process_watchdog import start_watchdog, stop_watchdog
 
 ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
 # Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s), and the
 # longest the driver waits for any gradient before it gives up (no worker can run: no free CPU).
 WORKER_START_TIMEOUT = 300
+# Seconds a Ray cluster's GCS may take to answer the probe of ``--ray_address`` (and the check
+# of a cluster's health after a worker died): a GCS answers in milliseconds.
+GCS_PROBE_TIMEOUT = 3.0
+# Seconds between the driver's checks that the local Ray's processes are alive.
+HEALTH_CHECK_INTERVAL = 1.0
+# The local Ray's processes whose death ends the run (``Node.all_processes`` keys).
+VITAL_PROCESSES = {"raylet": "raylet", "gcs_server": "GCS server"}
 
 
 def require_ray():
@@ -74,6 +92,106 @@ def require_ray():
     return ray
 
 
+def gcs_answers(address: str, timeout: float = GCS_PROBE_TIMEOUT) -> str | None:
+    """Asks the GCS (a Ray cluster's head) at ``address`` (host:port) for its cluster id, as
+    ``ray.init`` does first, but within ``timeout`` seconds: ``ray.init`` waits minutes, and
+    SIGTERM with it, on a port that answers TCP but is no Ray.
+
+    Returns:
+        None if a Ray GCS answers (or this Ray lacks the private modules the probe uses: then
+        ``ray.init`` decides), else why not, in a few words.
+    """
+    try:
+        import grpc
+        from ray._private.gcs_utils import create_gcs_channel
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+        channel = create_gcs_channel(address)  # with Ray's TLS and token settings
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+    except Exception:  # another Ray's private API: no probe
+        return None
+    try:
+        stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout)
+    except grpc.RpcError as error:
+        code = error.code()
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return None  # a Ray GCS that wants a token: ray.init says what is missing
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return f"no answer from a Ray GCS within {timeout:g} s"
+        return f"{code.name}: {first_line(Exception(error.details() or ''))}"
+    finally:
+        channel.close()
+    return None
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Within, a first SIGINT (Ctrl-C) waits until the block ends and is then raised again, to
+    the handler that was there before (``KeyboardInterrupt``, or the trainer's stop); a second
+    one goes to that handler at once, so Ctrl-C Ctrl-C never waits.
+
+    For the Ray calls that a ``KeyboardInterrupt`` must not cut in half (``ray.init``,
+    ``ray.shutdown``): a half-started Ray crashed the interpreter at exit (segfault, exit status
+    139). Outside the main thread (where Python runs no signal handler) nothing changes.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum, frame):
+        received.append(signum)
+        signal.signal(signum, previous)  # the next one is not held
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
+
+
+def local_node():
+    """The local Ray node this driver started (``ray._private.worker._global_node``, whose
+    ``all_processes`` are the processes it started), or None: a cluster's node, another Ray's
+    private API."""
+    import ray
+
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    return getattr(worker, "_global_node", None)
+
+
+def dead_vital_process(node) -> str | None:
+    """The vital process of the local Ray ``node`` (``VITAL_PROCESSES``) that died, as "the
+    local Ray's raylet (pid N) died (killed by SIGKILL)", or None if all live (or ``node`` does
+    not tell)."""
+    processes = getattr(node, "all_processes", None) or {}
+    for kind, name in VITAL_PROCESSES.items():
+        for info in processes.get(kind, []):
+            status = info.process.poll()
+            if status is None:
+                continue
+            how = (
+                f"killed by {signal.Signals(-status).name}"
+                if status < 0 and -status in signal.valid_signals()
+                else f"exit status {status}"
+            )
+            return f"the local Ray's {name} (pid {info.process.pid}) died ({how})"
+    return None
+
+
+def creation_error(error: BaseException) -> str:
+    """What made a worker's creation fail, in one line: the exception its ``__init__`` raised
+    (the last line of the traceback Ray carries, ``EnvError: ...``), else Ray's first line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    raised = [
+        line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Fault)\b", line)
+    ]
+    return raised[-1] if raised else f"{type(error).__name__}: {first_line(error)}"
+
+
 class RemoteWorker:
     """A worker process: its envs and local model; returns gradients of its rollouts.
 
@@ -83,7 +201,9 @@ class RemoteWorker:
         seed: its env ``j`` is reset with seed ``seed + j``; its action sampler uses ``seed``.
     """
 
-    def __init__(self, config: A3CConfig, worker_id: int, seed: int):
+    def __init__(self, config: A3CConfig, worker_id: int, seed: int, env_module: str | None = None):
+        if env_module:  # a user's env (--env=module:EnvId): registered here too
+            resolve_env_id(f"{env_module}:{config.env}")
         # One TensorFlow thread of each kind: N workers on N cores do not oversubscribe. This
         # must come before the first TensorFlow op of the process (in a test that builds a
         # worker in its own process, TensorFlow has started already and keeps its pools).
@@ -154,10 +274,12 @@ class RayMasterAgent:
         config: the run's hyperparameters (``backend="ray"``).
 
     Connects to Ray (starting a local one without ``ray_address``) at once, so a bad address
-    fails before any file is written; ``close`` disconnects.
+    fails before any file is written; ``close`` disconnects. A ``KeyboardInterrupt`` while it
+    connects disconnects too, before it goes on.
 
     Raises:
-        BackendError: if Ray is not installed, or no Ray cluster answers at ``ray_address``.
+        BackendError: if Ray is not installed, or no Ray cluster answers at ``ray_address``
+            (probed within seconds: ``gcs_answers``).
         utils.errors.EnvError: if the env is unknown or unsupported.
     """
 
@@ -187,7 +309,14 @@ class RayMasterAgent:
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.actors: dict[int, object] = {}
         self.tasks: dict[object, int] = {}  # a pending rollout_gradients call -> worker id
-        self._connect()
+        self.watchdog: subprocess.Popen | None = None  # of a local Ray: start_watchdog
+        self.next_health_check = 0.0  # time.monotonic() of the next check_backend
+        self._worker_logs_enabled = None  # Ray's setting before _connect quieted it
+        try:
+            self._connect()
+        except BaseException:  # KeyboardInterrupt too: no half-connected Ray left to the exit
+            self.close()
+            raise
 
     @property
     def model(self) -> ActorCriticModel:
@@ -210,38 +339,57 @@ class RayMasterAgent:
 
     def start(self, episode_log) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
-        its first task."""
+        its first task.
+
+        Raises:
+            BackendLost: Ray died while the workers started (``check_backend``).
+            WorkerError: a worker's process died or failed while it started, or the workers did
+                not start within ``WORKER_START_TIMEOUT`` (no free CPU).
+        """
+        ray = self.ray
         self.episode_log = episode_log
         # SPREAD: workers go to different nodes where they can, so losing a node loses few.
-        self.remote_class = self.ray.remote(
-            num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD"
-        )(RemoteWorker)
+        self.remote_class = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(
+            RemoteWorker
+        )
         for worker_id in range(self.config.workers):
             self.actors[worker_id] = self._new_actor(worker_id)
-        ready = [actor.where.remote() for actor in self.actors.values()]
-        try:
-            self.ray.get(ready, timeout=WORKER_START_TIMEOUT)
-        except self.ray.exceptions.GetTimeoutError:
-            raise WorkerError(
-                f"the workers did not start within {WORKER_START_TIMEOUT} s: does the Ray "
-                f"cluster have {self.config.workers} free CPUs?"
-            ) from None
+        starting = {actor.where.remote(): i for i, actor in self.actors.items()}
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while starting:
+            if time.monotonic() > deadline:
+                raise WorkerError(
+                    f"the workers did not start within {WORKER_START_TIMEOUT} s: does the Ray "
+                    f"cluster have {self.config.workers} free CPUs?"
+                )
+            self.check_backend()
+            ready, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0.5)
+            for ref in ready:
+                worker_id = starting.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayError as error:
+                    self.check_backend(now=True)
+                    raise WorkerError(
+                        f"worker {worker_id} did not start: {creation_error(error)}"
+                    ) from None
         self.weights = flatten(self.global_model.synced_variables).numpy()
         self.last_result = time.perf_counter()
         for worker_id in self.actors:
             self._submit(worker_id)
 
     def _connect(self) -> None:
+        """Connects to the cluster at ``ray_address``, or starts a local Ray (with its watchdog,
+        ``start_watchdog``) without it. Ray's own messages (a dead raylet's report, say) stay in
+        its log files: the run says what went wrong in one line.
+
+        Raises:
+            BackendError: nothing answers at ``ray_address``, or no Ray GCS does
+                (``gcs_answers``), or ``ray.init`` cannot connect.
+        """
         ray, address = self.ray, self.config.ray_address
         if address and address != "auto":
-            host, _, port = address.rpartition(":")
-            try:
-                socket.create_connection((host, int(port)), timeout=5).close()
-            except (OSError, ValueError) as error:
-                raise BackendError(
-                    f"--ray_address={address}: no Ray cluster answers there ({error}); start "
-                    "one with `ray start --head`, or leave the flag out for a local Ray"
-                ) from None
+            self._probe(address)
         runtime_env = {
             "working_dir": str(ROOT),
             "excludes": ["/runs/", "/.git/", "/docs/", "*.h5", "*.keras", "*.png", "*.gif"],
@@ -253,14 +401,22 @@ class RayMasterAgent:
             "include_dashboard": False,
             "configure_logging": False,
         }
+        worker_module = getattr(getattr(ray, "_private", None), "worker", None)
+        if hasattr(worker_module, "_worker_logs_enabled"):
+            # Ray prints the errors its processes report (a dead raylet's 40-line state dump)
+            # on the driver's console; this is the switch ray.util.rpdb uses to mute them.
+            self._worker_logs_enabled = worker_module._worker_logs_enabled
+            worker_module._worker_logs_enabled = False
         try:
-            if address:
-                ray.init(address=address, **options)
-            else:  # "local": a new Ray of its own, never a cluster another program started
-                cpus = max(self.config.workers, os.cpu_count() or 1)
-                ray.init(address="local", num_cpus=cpus, **options)
+            with signals_deferred():
+                if address:
+                    ray.init(address=address, **options)
+                else:  # "local": a new Ray of its own, never a cluster another program started
+                    self.watchdog = start_watchdog(os.path.dirname(ray.__file__))
+                    cpus = max(self.config.workers, os.cpu_count() or 1)
+                    ray.init(address="local", num_cpus=cpus, **options)
         except ConnectionError as error:
-            raise BackendError(f"--ray_address={address}: {error}") from None
+            raise BackendError(f"--ray_address={address}: {first_line(error)}") from None
         cpus = ray.cluster_resources().get("CPU", 0)
         if cpus < self.config.workers:
             logging.warning(
@@ -269,10 +425,74 @@ class RayMasterAgent:
                 self.config.workers,
             )
 
+    @staticmethod
+    def _probe(address: str) -> None:
+        """Checks that a Ray cluster answers at ``address`` (host:port), within seconds.
+
+        Raises:
+            BackendError: nothing answers there (TCP), or something that is not a Ray GCS
+                (``gcs_answers``).
+        """
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+            why = None if address.startswith("ray://") else gcs_answers(address)
+        except (OSError, ValueError) as error:
+            why = str(error)
+        if why is not None:
+            raise BackendError(
+                f"--ray_address={address}: no Ray cluster answers there ({why}); start "
+                "one with `ray start --head`, or leave the flag out for a local Ray"
+            )
+
+    def check_backend(self, now: bool = False) -> None:
+        """Checks, at most every ``HEALTH_CHECK_INTERVAL`` seconds (``now``: at once, and more
+        thoroughly), that Ray can still run workers: ``backend_lost``.
+
+        Raises:
+            BackendLost: Ray is gone; the message names what died.
+        """
+        if not now and time.monotonic() < self.next_health_check:
+            return
+        self.next_health_check = time.monotonic() + HEALTH_CHECK_INTERVAL
+        lost = self.backend_lost(thorough=now)
+        if lost is not None:
+            raise BackendLost(f"{lost}: no worker can run")
+
+    def backend_lost(self, thorough: bool = False) -> str | None:
+        """What of Ray died, or None if it can still run workers.
+
+        A local Ray is lost when its raylet or GCS server died (``dead_vital_process``: a
+        ``poll`` of the processes, microseconds). ``thorough`` (after a worker died) also asks
+        the cluster's GCS (``gcs_answers``, a few seconds at most) and whether the driver's own
+        node is alive: a worker's node that left the cluster is not a lost backend, its workers
+        are replaced elsewhere.
+        """
+        dead = dead_vital_process(local_node())
+        if dead is not None or not thorough:
+            return dead
+        ray = self.ray
+        try:
+            context = ray.get_runtime_context()
+            gcs_address, node_id = context.gcs_address, context.get_node_id()
+        except Exception:  # a Ray client (ray://) or another Ray's API: nothing more to ask
+            return None
+        why = gcs_answers(gcs_address)
+        if why is not None:
+            return f"the Ray cluster's GCS at {gcs_address} does not answer ({why})"
+        try:
+            nodes = ray.nodes()
+        except Exception as error:
+            return f"the Ray cluster's GCS at {gcs_address} failed ({first_line(error)})"
+        for entry in nodes:
+            if entry.get("NodeID") == node_id and not entry.get("Alive", True):
+                return f"the driver's Ray node {node_id[:8]} died"
+        return None
+
     def _new_actor(self, worker_id: int):
         config, log = self.config, self.episode_log
         seed = config.seed + log.env_steps + worker_id * config.envs_per_worker
-        return self.remote_class.remote(config, worker_id, seed)
+        return self.remote_class.remote(config, worker_id, seed, env_module(config.env))
 
     def _submit(self, worker_id: int) -> None:
         """Asks the worker for its next gradient, sending it the newest global weights (a few
@@ -284,11 +504,15 @@ class RayMasterAgent:
         worker that sent it the new weights with its next task.
 
         Raises:
+            BackendLost: Ray is gone (its raylet or GCS died, or the driver's node), found by
+                ``check_backend`` each second and when a worker dies: no replacement could
+                start.
             WorkerError: an exception in a worker (not the death of its process, which is
                 replaced).
             TrainingError: more than ``max_nonfinite_updates`` non-finite updates.
         """
         ray, log = self.ray, self.episode_log
+        self.check_backend()
         ready, _ = ray.wait(list(self.tasks), num_returns=1, timeout=0.2)
         if not ready and time.perf_counter() - self.last_result > WORKER_START_TIMEOUT:
             raise WorkerError(
@@ -301,10 +525,13 @@ class RayMasterAgent:
             try:
                 gradient, moments, stats, finished, steps = ray.get(ref)
             except ray.exceptions.RayActorError as error:
+                self.check_backend(now=True)  # its node, or Ray itself?
                 self._replace(worker_id, error)
                 continue
             except ray.exceptions.RayTaskError as error:
                 cause = error.cause if error.cause is not None else error
+                if isinstance(cause, TrainingError):  # an env's fault, say: its kind kept
+                    raise type(cause)(f"worker {worker_id}: {cause}") from None
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
@@ -339,12 +566,19 @@ class RayMasterAgent:
         return contextlib.nullcontext()
 
     def close(self) -> None:
-        """Stops the workers and disconnects from Ray (a local Ray stops with it)."""
-        if not self.ray.is_initialized():
-            return
-        for actor in self.actors.values():
-            with contextlib.suppress(Exception):
-                self.ray.kill(actor, no_restart=True)
-        self.actors.clear()
-        self.tasks.clear()
-        self.ray.shutdown()
+        """Stops the workers and disconnects from Ray (a local Ray stops with it, and its
+        watchdog kills what is left of it); a Ctrl-C waits until Ray is shut down
+        (``signals_deferred``)."""
+        with signals_deferred():
+            if self.ray.is_initialized():
+                for actor in self.actors.values():
+                    with contextlib.suppress(Exception):
+                        self.ray.kill(actor, no_restart=True)
+                self.ray.shutdown()
+            self.actors.clear()
+            self.tasks.clear()
+            stop_watchdog(self.watchdog)
+            self.watchdog = None
+        if self._worker_logs_enabled is not None:
+            self.ray._private.worker._worker_logs_enabled = self._worker_logs_enabled
+            self._worker_logs_enabled = None

@@ -1,8 +1,13 @@
-"""A3C on Ray: worker processes, exact budgets, replaced workers, a two-node cluster, bad input."""
+"""A3C on Ray: worker processes, exact budgets, replaced workers, a two-node cluster, bad input,
+and Ray itself failing: a wrong address, a lost node, Ctrl-C while it starts, a killed driver."""
 
+import contextlib
 import csv
+import http.server
 import os
 import signal
+import socket
+import subprocess
 import threading
 import time
 
@@ -12,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import agents.updates
-from agents.a3c_ray import RayMasterAgent, RemoteWorker
+from agents.a3c_ray import RayMasterAgent, RemoteWorker, signals_deferred
 from agents.losses import compute_loss
 from agents.updates import NonFiniteCounter, UpdateInfo, flatten, unflatten
 from config.hyperparameters import A3CConfig
@@ -20,6 +25,7 @@ from models import ActorCriticModel
 from tests.programs import error_line, run, start
 from training.episode_log import EpisodeLog
 from training.trainer import Trainer
+from utils.process_watchdog import process_table, watched
 
 pytestmark = pytest.mark.slow  # a local Ray each
 
@@ -165,6 +171,7 @@ def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
     master.optimizer.build(master.global_model.trainable_variables)
     master.nonfinite = NonFiniteCounter(limit=5)
     master.updates, master.last_result, master.weights = 0, 0.0, "the weights before"
+    master.next_health_check = float("inf")  # no Ray to check
     master.episode_log = EpisodeLog(max_steps=10**6)
     size = len(flatten(master.global_model.trainable_variables))
     results = {
@@ -268,3 +275,195 @@ def test_a_ray_worker_trains_an_lstm_and_carries_its_state_between_rollouts():
     parts = unflatten(gradient, variables)
     lstm_parts = [p for p, v in zip(parts, variables, strict=True) if id(v) in lstm]
     assert len(lstm_parts) == 3 and all(np.abs(p).sum() > 0 for p in lstm_parts)
+
+
+def silent_server():
+    """A TCP server that accepts and never says a word (as a port of another program may):
+    ``(address, stop)``."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    def stop():
+        server.close()
+        for connection in accepted:
+            connection.close()
+
+    return f"127.0.0.1:{server.getsockname()[1]}", stop
+
+
+def http_server():
+    """A plain HTTP server (``python -m http.server``'s): ``(address, stop)``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+
+    return f"127.0.0.1:{server.server_address[1]}", stop
+
+
+@pytest.mark.parametrize("server", [silent_server, http_server])
+def test_a_ray_address_that_answers_tcp_but_is_no_ray_fails_in_seconds(tmp_path, server):
+    address, stop = server()
+    try:
+        began = time.monotonic()
+        args = ["--train", "--backend=ray", f"--ray-address={address}"]
+        result = run(*args, f"--save_dir={tmp_path}/out")
+        seconds = time.monotonic() - began
+    finally:
+        stop()
+    assert result.returncode == 2
+    assert f"--ray_address={address}: no Ray cluster answers there (" in error_line(result)
+    assert "ray start --head" in error_line(result)
+    assert seconds < 15  # ray.init waited minutes there, deaf to SIGTERM
+    assert not (tmp_path / "out").exists()
+    assert not ray.is_initialized()
+
+
+def ray_processes_of(pid: int) -> set:
+    """The local Ray that process ``pid`` started, as ``(pid, start time)`` pairs."""
+    return watched(process_table(), pid, os.fsencode(os.path.dirname(ray.__file__)), set())
+
+
+def running(processes: set) -> set:
+    """Those of ``processes`` (``(pid, start time)`` pairs) that still run (not zombies)."""
+    table = process_table()
+    alive = set()
+    for pid, began in processes:
+        if table.get(pid, (0, None))[1] == began:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    alive.add((pid, began))
+    return alive
+
+
+def wait_for(condition, timeout: float, process=None):
+    """Polls ``condition()`` until it is true; fails after ``timeout`` s or if ``process``
+    ended first (with its stderr)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            pytest.fail(process.communicate()[1][-3000:])
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def command_of(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
+@pytest.mark.parametrize("victim", ["raylet", "DashboardAgent"])
+def test_losing_the_local_ray_stops_the_run_in_seconds_with_one_line_and_a_checkpoint(
+    tmp_path, victim
+):
+    args = ["--train", "--backend=ray", "--workers=1", "--max-eps=100000", "--eval-interval=0"]
+    process = start("a3c_cartpole.py", *args, "--checkpoint-every=5", f"--save_dir={tmp_path}")
+    checkpoints = tmp_path / "checkpoints_CartPole-v1"
+    try:
+        wait_for(lambda: (checkpoints / "checkpoint").exists(), 120, process)
+        ours = ray_processes_of(process.pid)
+        pid = next(p for p, _ in ours if victim.encode() in command_of(p))
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _, stderr = process.communicate(timeout=60)
+        seconds = time.monotonic() - killed
+    finally:
+        if process.poll() is None:
+            process.kill()
+    result = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+    assert process.returncode == 1, stderr[-3000:]
+    line = error_line(result)
+    assert "error: training failed: " in line
+    assert "died" in line and "no worker can run; the run was checkpointed (" in line
+    assert seconds < 15  # it waited WORKER_START_TIMEOUT (300 s) for replacements
+    assert "state-dump" not in stderr and "(raylet)" not in stderr  # Ray's own report
+    prefix = tf.train.latest_checkpoint(checkpoints)
+    assert prefix and prefix in line
+    reader = tf.train.load_checkpoint(prefix)  # loadable, with the model's weights
+    assert any("model" in name for name in reader.get_variable_to_shape_map())
+    wait_for(lambda: not running(ours), 10)  # and nothing of that Ray is left
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
+def test_a_driver_killed_by_sigkill_leaves_no_ray_process_behind(tmp_path):
+    args = ["--train", "--backend=ray", "--workers=1", "--max-eps=100000", "--eval-interval=0"]
+    process = start("a3c_cartpole.py", *args, f"--save_dir={tmp_path}")
+    try:
+        agents = (b"ray::RemoteWorker", b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")
+
+        def all_up():
+            commands = [command_of(p) for p, _ in ray_processes_of(process.pid)]
+            return all(any(a in c for c in commands) for a in agents)
+
+        wait_for(all_up, 120, process)
+        ours = ray_processes_of(process.pid)
+        process.kill()
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    wait_for(lambda: not running(ours), 15)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
+@pytest.mark.parametrize("when", [b"gcs_server", b"raylet/raylet", b"ray::RemoteWorker"])
+def test_ctrl_c_while_ray_starts_exits_130_with_one_line(tmp_path, when):
+    # While ray.init runs (its GCS server, then its raylet, start), and while the workers start.
+    args = ["--train", "--backend=ray", f"--save_dir={tmp_path}"]
+    process = start("a3c_cartpole.py", *args, new_session=True)
+    try:
+        wait_for(
+            lambda: any(when in command_of(p) for p, _ in ray_processes_of(process.pid)),
+            120,
+            process,
+        )
+        ours = ray_processes_of(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    result = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+    assert process.returncode == 128 + signal.SIGINT, stderr[-3000:]  # not 139: a segfault
+    assert "error: interrupted" in error_line(result)
+    wait_for(lambda: not running(ours), 15)
+
+
+def test_a_first_ctrl_c_waits_for_the_end_of_a_deferred_block():
+    with pytest.raises(KeyboardInterrupt):
+        with signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished = True  # not cut in half
+    assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):  # a second one goes through at once
+        with signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+            pytest.fail("the second Ctrl-C was held")
+
+
+def test_an_env_fault_in_a_worker_process_is_named_and_the_run_checkpointed(tmp_path):
+    result = run(
+        "--train",
+        "--backend=ray",
+        "--workers=2",
+        "--env=tests.faulty_envs:StepRaises-v0",
+        "--max-eps=100000",
+        f"--save_dir={tmp_path}",
+    )
+    assert result.returncode == 1
+    line = error_line(result)
+    assert "StepRaises-v0's step() raised RuntimeError: the simulator crashed" in line
+    assert "the run was checkpointed" in line
+    assert (tmp_path / "checkpoints_StepRaises-v0" / "ckpt-1.index").is_file()

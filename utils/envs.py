@@ -66,6 +66,17 @@ VECTOR_MODES = ("auto", "native", "sync", "async")
 NATIVE_FROM = 4
 
 
+# The module that registered each env named as ``module:EnvId`` in this process, so that other
+# processes (Ray's workers) can import it too: ``env_module``.
+ENV_MODULES: dict[str, str] = {}
+
+
+def env_module(env_id: str) -> str | None:
+    """The module imported for ``env_id`` (given as ``module:EnvId``), or None for an env that
+    gymnasium or ale-py registers."""
+    return ENV_MODULES.get(env_id)
+
+
 def resolve_env_id(env_id: str) -> str:
     """The registered id of ``env_id``, importing ``module`` first for ``module:EnvId`` ids.
 
@@ -92,6 +103,7 @@ def resolve_env_id(env_id: str) -> str:
                 f"cannot import {module!r} for env id {env_id!r}: {type(error).__name__}: "
                 f"{first_line(error)}"
             ) from None
+        ENV_MODULES[name] = module
     if name not in gym.registry:
         close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}?" if close else "see gymnasium.pprint_registry()"
