@@ -39,7 +39,6 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -65,6 +64,7 @@ from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
 from utils.envs import env_dims, env_module, make_env, resolve_env_id
 from utils.errors import BackendError, BackendLost, TrainingError, WorkerError, first_line
+from utils.interrupts import signals_deferred
 from utils.process_watchdog import start_watchdog, stop_watchdog
 
 ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their working dir
@@ -122,35 +122,6 @@ def gcs_answers(address: str, timeout: float = GCS_PROBE_TIMEOUT) -> str | None:
     finally:
         channel.close()
     return None
-
-
-@contextlib.contextmanager
-def signals_deferred():
-    """Within, a first SIGINT (Ctrl-C) waits until the block ends and is then raised again, to
-    the handler that was there before (``KeyboardInterrupt``, or the trainer's stop); a second
-    one goes to that handler at once, so Ctrl-C Ctrl-C never waits.
-
-    For the Ray calls that a ``KeyboardInterrupt`` must not cut in half (``ray.init``,
-    ``ray.shutdown``): a half-started Ray crashed the interpreter at exit (segfault, exit status
-    139). Outside the main thread (where Python runs no signal handler) nothing changes.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield
-        return
-    received: list[int] = []
-
-    def hold(signum, frame):
-        received.append(signum)
-        signal.signal(signum, previous)  # the next one is not held
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            signal.raise_signal(signal.SIGINT)
 
 
 def local_node():

@@ -192,6 +192,10 @@ def check_directory(flag: str, path: str | os.PathLike) -> None:
         raise UsageError(f"{flag} is empty: name a directory (. for this one)")
     check_name_lengths(flag, path, temporary=False)
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise UsageError(
+            f"{flag}={path} is a symbolic link to {os.readlink(path)}, which is not there"
+        )
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag}={path} is a file, not a directory")
     existing = path
@@ -241,6 +245,11 @@ def check_run_files(save_dir: str | os.PathLike, env_id: str) -> None:
             )
         what = f"--save_dir={save_dir}: {path} is"
         fix = "move it away or give another --save_dir"
+        if path.is_symlink() and not path.exists():
+            raise UsageError(
+                f"{what} a symbolic link to {os.readlink(path)}, which is not there, where the "
+                f"run keeps {RUN_FILE_ROLES[role]}: {fix}"
+            )
         if is_file:
             if path.is_dir():
                 raise UsageError(
@@ -272,12 +281,19 @@ def shorten(name: str, keep: int = 16) -> str:
 
 
 def check_name_lengths(flag: str, path: str | os.PathLike, temporary: bool) -> None:
-    """Every component of ``path`` fits its file system (the last with the temporary suffix
-    its writer adds first, if ``temporary``).
+    """``path`` is UTF-8 and every component fits its file system (the last with the
+    temporary suffix its writer adds first, if ``temporary``).
 
     Raises:
-        UsageError: naming the component and the limit.
+        UsageError: naming the component and the limit, or the name that is not UTF-8.
     """
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{flag}={os.fsencode(path)!r} is not UTF-8: TensorFlow's file functions take UTF-8 "
+            "names only; choose another name"
+        ) from None
     long = long_name(path, TEMPORARY_NAME_EXTRA if temporary else 0)
     if long is not None:
         first = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -118,6 +119,11 @@ def run(program: Program, argv: list[str]) -> None:
         exit_with_error(str(stop), status=stop.status)
     except KeyboardInterrupt:
         exit_with_error("interrupted", status=128 + signal.SIGINT)
+    except BrokenPipeError:  # stdout's reader left (| head): the files are written, say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as error:  # stdout itself cannot be written (a full device, say)
+        exit_with_error(f"cannot write the output: {error.strerror or error}", status=1)
 
 
 def out_of_memory_errors() -> tuple[type[BaseException], ...]:

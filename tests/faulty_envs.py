@@ -3,6 +3,7 @@
 """
 
 import os
+import sys
 import threading
 
 import gymnasium as gym
@@ -266,7 +267,37 @@ class RenderRaisesLater(CartPoleEnv):
         return super().render()
 
 
+class ExitInStep(CartPoleEnv):
+    """CartPole that calls ``sys.exit(0)`` on the 300th step of an instance."""
+
+    steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == 300:
+            sys.exit(0)
+        return super().step(action)
+
+
+class DiscreteFromMinusOne(CartPoleEnv):
+    """CartPole whose actions are -1 (left) and 0 (right): ``Discrete(2, start=-1)``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Discrete(2, start=-1)
+
+    def step(self, action):
+        assert action in (-1, 0), action
+        space, self.action_space = self.action_space, gym.spaces.Discrete(2)  # CartPole checks
+        try:
+            return super().step(int(action) + 1)
+        finally:
+            self.action_space = space
+
+
 for _name, _entry, _limit in [
+    ("ExitInStep-v0", ExitInStep, 500),
+    ("DiscreteFromMinusOne-v0", DiscreteFromMinusOne, 500),
     ("CloseRaises-v0", CloseRaises, 500),
     ("RenderRaisesLater-v0", RenderRaisesLater, 500),
     ("ConstructorRaises-v0", ConstructorRaises, 500),

@@ -56,6 +56,7 @@ def test_an_env_that_breaks_the_contract_at_once_is_bad_input(tmp_path, program,
         ("StepRaises-v0", "StepRaises-v0's step() raised RuntimeError: the simulator crashed"),
         ("NanObservationLater-v0", "step() returned an observation with 4 NaN or infinite"),
         ("EvaluationSeedsFail-v0", "reset() raised ValueError: no level for seed 20000"),
+        ("ExitInStep-v0", "ExitInStep-v0's step() called sys.exit(0)"),
     ],
 )
 def test_an_env_that_fails_later_stops_the_run_with_one_line_and_a_checkpoint(
@@ -213,3 +214,12 @@ def test_a_large_evaluation_plays_in_batches_with_the_same_seeds(monkeypatch):
     batched = evaluation.evaluate(model, "Acrobot-v1", episodes=7, seed=3)
     assert made == [3, 3, 1]
     np.testing.assert_array_equal(batched.returns, at_once.returns)
+
+
+def test_a_discrete_space_that_starts_elsewhere_gets_its_own_actions(tmp_path):
+    result = train("a2c_cartpole.py", "DiscreteFromMinusOne-v0", tmp_path, "--max-steps=2048")
+    assert result.returncode == 0, result.stderr[-2000:]  # the env asserts -1 or 0
+    env = f"--env={FAULTY}DiscreteFromMinusOne-v0"
+    played = run(env, f"--save_dir={tmp_path}", program="a2c_cartpole.py")
+    assert played.returncode == 0, played.stderr[-2000:]  # the env asserts -1 or 0 here too
+    assert "| action 1 |" not in played.stdout

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import agents.updates
-from agents.a3c_ray import RayMasterAgent, RemoteWorker, signals_deferred
+from agents.a3c_ray import RayMasterAgent, RemoteWorker
 from agents.losses import compute_loss
 from agents.updates import NonFiniteCounter, UpdateInfo, flatten, unflatten
 from config.hyperparameters import A3CConfig
@@ -437,20 +437,6 @@ def test_ctrl_c_while_ray_starts_exits_130_with_one_line(tmp_path, when):
     assert process.returncode == 128 + signal.SIGINT, stderr[-3000:]  # not 139: a segfault
     assert "error: interrupted" in error_line(result)
     wait_for(lambda: not running(ours), 15)
-
-
-def test_a_first_ctrl_c_waits_for_the_end_of_a_deferred_block():
-    with pytest.raises(KeyboardInterrupt):
-        with signals_deferred():
-            signal.raise_signal(signal.SIGINT)
-            finished = True  # not cut in half
-    assert finished
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with pytest.raises(KeyboardInterrupt):  # a second one goes through at once
-        with signals_deferred():
-            signal.raise_signal(signal.SIGINT)
-            signal.raise_signal(signal.SIGINT)
-            pytest.fail("the second Ctrl-C was held")
 
 
 def test_an_env_fault_in_a_worker_process_is_named_and_the_run_checkpointed(tmp_path):

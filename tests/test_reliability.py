@@ -1,7 +1,10 @@
 """Bad input, faults and resuming, through the real command lines."""
 
 import csv
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from agents.updates import apply_if_finite, compute_gradients
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests import programs
-from tests.programs import error_line, start
+from tests.programs import ROOT, environment, error_line, start
 from training.trainer import Trainer
 from utils.checkpoint import load_weights, save_weights
 from utils.errors import CheckpointError
@@ -183,6 +186,39 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_model(tmp_path, program):
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "greedy return over 3 episodes" in resumed.stdout
+
+
+def test_ctrl_c_at_a_terminal_saves_a_run_whose_envs_are_processes(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: the env processes of
+    --vector-mode=async ignore it and the driver saves."""
+    process = start(
+        "a2c_cartpole.py", "--train", "--vector-mode=async", "--num-envs=2",
+        "--max-steps=5000000", "--checkpoint-every=20", f"--save_dir={tmp_path}",
+        new_session=True,
+    )  # fmt: skip
+    wait_for_checkpoint(tmp_path, process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGINT, stderr[-2000:]
+    assert "interrupted by SIGINT; the run was saved" in stderr
+    assert "Traceback" not in stderr
+    assert (tmp_path / "CartPole-v1_episodes.csv").is_file()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_is_one_line_after_the_files_are_saved(tmp_path):
+    with open("/dev/full", "w") as full:
+        process = subprocess.run(
+            [sys.executable, "a2c_cartpole.py", "--train", "--max-steps=2048",
+             "--eval-episodes=2", f"--save_dir={tmp_path}"],
+            cwd=ROOT, env=environment(), stdout=full, stderr=subprocess.PIPE, text=True,
+            timeout=300,
+        )  # fmt: skip
+    assert process.returncode == 1
+    lines = [line for line in process.stderr.splitlines() if "error:" in line]
+    assert lines == ["a2c_cartpole.py: error: cannot write the output: No space left on device"]
+    assert "Traceback" not in process.stderr
+    assert (tmp_path / "checkpoints_CartPole-v1" / "ckpt-1.index").is_file()
 
 
 def test_sighup_from_a_closed_terminal_saves_like_sigterm(tmp_path):

@@ -196,3 +196,29 @@ def test_an_env_id_too_long_for_the_run_s_file_names_is_refused_before_training(
     line = error_line(result)
     assert "is too long" in line and "give a shorter --save_dir or env id" in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["checkpoints_CartPole-v1", "logs", None])
+def test_a_symbolic_link_to_nowhere_is_refused_before_training(tmp_path, where):
+    save_dir = tmp_path / "run"
+    if where is None:  # the save dir itself
+        save_dir.symlink_to(tmp_path / "nowhere")
+        link = save_dir
+    else:
+        save_dir.mkdir()
+        link = save_dir / where
+        link.symlink_to(tmp_path / "nowhere")
+    result = train(save_dir)
+    assert result.returncode == 2
+    assert f"{link} is a symbolic link to {tmp_path / 'nowhere'}, which is not there" in (
+        error_line(result)
+    )
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_save_dir_name_that_is_not_utf8_is_refused_before_anything_is_made(tmp_path):
+    name = os.fsdecode(b"a\xffb")  # what a shell passes for such a name
+    result = train(tmp_path / name)
+    assert result.returncode == 2
+    assert "is not UTF-8: TensorFlow's file functions take UTF-8 names only" in error_line(result)
+    assert list(tmp_path.iterdir()) == []

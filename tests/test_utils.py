@@ -1,15 +1,20 @@
 """Atomic files, env checks and flag spellings."""
 
 import logging
+import signal
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from cli.flags import normalize_flag_names
+from training.episode_log import EpisodeLog
+from training.state import TrainingState
 from utils.envs import action_clipper, check_spaces, env_dims, make_env
 from utils.errors import EnvError
 from utils.files import atomic_write
+from utils.interrupts import signals_deferred
 
 
 def test_atomic_write_replaces_the_file_whole(tmp_path):
@@ -119,3 +124,34 @@ def test_dashed_flag_names_become_underscored():
         "--",
         "--max-eps=9",
     ]
+
+
+def test_a_first_ctrl_c_waits_for_the_end_of_a_deferred_block():
+    with pytest.raises(KeyboardInterrupt):
+        with signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished = True  # not cut in half
+    assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):  # a second one goes through at once
+        with signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+            pytest.fail("the second Ctrl-C was held")
+
+
+def test_a_checkpoint_being_written_is_not_cut_by_ctrl_c(tmp_path, monkeypatch):
+    """A Ctrl-C while a checkpoint is written waits for it: the checkpoint is whole, no
+    temporary directory is left, and the KeyboardInterrupt comes after."""
+    state = TrainingState(tmp_path, "CartPole-v1", EpisodeLog(), counter=tf.Variable(1.0))
+    save = state.manager.save
+
+    def save_with_a_ctrl_c_in_the_middle():
+        signal.raise_signal(signal.SIGINT)
+        return save()
+
+    monkeypatch.setattr(state.manager, "save", save_with_a_ctrl_c_in_the_middle)
+    with pytest.raises(KeyboardInterrupt):
+        state.save()
+    assert (tmp_path / "checkpoints_CartPole-v1" / "ckpt-1.index").is_file()
+    assert not list((tmp_path / "checkpoints_CartPole-v1").glob("*_temp*"))

@@ -19,6 +19,7 @@ from training.episode_log import Episode, EpisodeLog
 from utils.checkpoint import all_finite, checkpoint_directory, variables_bytes
 from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
 from utils.files import require_free_space
+from utils.interrupts import signals_deferred
 
 # Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
 SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
@@ -96,10 +97,13 @@ class TrainingState:
         self.directory.mkdir(parents=True, exist_ok=True)
         require_free_space(self.directory, self._size())
         try:
-            return self.manager.save()
-        except (OSError, tf.errors.OpError) as error:
+            with signals_deferred():  # a Ctrl-C now waits until the checkpoint is whole
+                return self.manager.save()
+        except BaseException as error:
             for temporary in glob.glob(str(self.directory / "*_temp*")):
                 shutil.rmtree(temporary, ignore_errors=True)
+            if not isinstance(error, (OSError, tf.errors.OpError)):
+                raise
             raise WriteError(
                 errno.EIO, f"cannot write a checkpoint in {self.directory}: {first_line(error)}"
             ) from None

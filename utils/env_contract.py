@@ -8,13 +8,16 @@ have the shape of the observation space and are finite numbers, rewards are fini
 evaluation, play and the checks before a run all step checked envs. A vector env is checked
 once per batched step, not per env (its cost: docs/BENCHMARKS.md#a2c-throughput).
 
-An exception that ``reset`` or ``step`` raises becomes an ``EnvFault`` naming the env and the
-call, but ``MemoryError`` (the command line reports it as out of memory) and ``KeyboardInterrupt``.
+An exception that ``reset``, ``step`` or ``render`` raises (``sys.exit`` included) becomes an
+``EnvFault`` naming the env and the call, but ``MemoryError`` (the command line reports it as
+out of memory) and the signals' ``KeyboardInterrupt`` and ``Interrupted``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import multiprocessing.connection
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from absl import logging
 
-from utils.errors import EnvFault, first_line
+from utils.errors import EnvFault, Interrupted, first_line
 
 CONTRACT = (
     "gymnasium 1.x expects reset() -> (observation, info) and step(action) -> (observation, "
@@ -41,9 +44,11 @@ def called(env_id: str, call: str, function: Callable[..., Any], *args, **kwargs
     """
     try:
         result = function(*args, **kwargs)
-    except (MemoryError, EnvFault):
-        raise
-    except Exception as error:  # noqa: BLE001 - whatever a user's env raises is its fault
+    except (MemoryError, EnvFault, Interrupted, KeyboardInterrupt):
+        raise  # out of memory, already named, or a signal that arrived meanwhile
+    except SystemExit as error:  # sys.exit() in an env would end the run as if it succeeded
+        raise EnvFault(f"{env_id}'s {call}() called sys.exit({error.code!r})") from None
+    except BaseException as error:  # noqa: BLE001 - whatever a user's env raises is its fault
         hint = f"; {CONTRACT}" if "unpack" in str(error) else ""  # the old gym API, say
         raise EnvFault(
             f"{env_id}'s {call}() raised {type(error).__name__}: {first_line(error)}{hint}"
@@ -178,7 +183,7 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
         envs = self.env
         for process in envs.processes:
             if process.is_alive():
-                process.terminate()
+                process.kill()  # SIGKILL: env processes ignore SIGTERM (env_process_signals)
         for pipe in envs.parent_pipes:
             if pipe is not None:
                 pipe.close()
@@ -206,3 +211,17 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
                     )
                 pending.discard(ready)
         return receive()
+
+
+def env_process_signals(env: gym.Env) -> gym.Env:
+    """A wrapper function for ``async`` envs (``gymnasium.make_vec(wrappers=...)``), applied where
+    each env is made: in an env's own process (one started by ``multiprocessing``), SIGINT,
+    SIGTERM and SIGHUP are ignored. A Ctrl-C or a closed terminal reaches the whole process
+    group, and the driver stops the run, saves and closes its env processes; an env process
+    that took the signal itself would die under it (or raise the driver's ``Interrupted``, a
+    handler it inherited) and lose the run. Returns ``env`` unchanged."""
+    if multiprocessing.parent_process() is not None:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+    return env

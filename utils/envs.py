@@ -15,7 +15,7 @@ import numpy as np
 from absl import logging
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from utils.env_contract import CheckedEnv, CheckedVectorEnv
+from utils.env_contract import CheckedEnv, CheckedVectorEnv, env_process_signals
 from utils.errors import EnvError, EnvFault, first_line
 
 # CartPoleNoVel-v1 (RL Zoo's env of that name): CartPole-v1 whose observation keeps the cart
@@ -324,6 +324,8 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
         else:
             limit = gym.spec(env_id).max_episode_steps
             wrappers = [] if limit else [time_limit(episode_step_limit(env_id))]
+            if mode == "async":
+                wrappers.append(env_process_signals)
             envs = gym.make_vec(
                 env_id,
                 num_envs=num_envs,
@@ -425,11 +427,14 @@ def action_clipper(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """What turns a policy's actions into the env's: for a Box, the sample clipped to the
     space's bounds (``np.clip``; the policy's log-probability stays that of the unclipped
-    sample), for Discrete the actions as they are.
+    sample), for Discrete the actions (``0..n-1``) shifted by the space's ``start``.
 
     Works on one action ``(A,)`` or a batch ``(N, A)``. A bound that is infinite clips nothing
     there; that is logged as a warning, once per env and space (each worker builds a clipper).
     """
+    if isinstance(action_space, gym.spaces.Discrete):
+        start = int(action_space.start)  # the policy's actions are 0..n-1
+        return (lambda actions: actions + start) if start else (lambda actions: actions)
     if not isinstance(action_space, gym.spaces.Box):
         return lambda actions: actions
     low, high = action_space.low.astype(np.float32), action_space.high.astype(np.float32)
