@@ -34,7 +34,14 @@ from utils.checkpoint import (
     run_files,
 )
 from utils.envs import env_dims, make_env, reward_threshold
-from utils.errors import Interrupted, NoCheckpointError, SaveDirInUseError, UsageError, WriteError
+from utils.errors import (
+    CheckpointError,
+    Interrupted,
+    NoCheckpointError,
+    SaveDirInUseError,
+    UsageError,
+    WriteError,
+)
 from utils.plotting import plot_training_curve
 from utils.run_lock import RunLock
 from utils.settings import format_value
@@ -244,6 +251,11 @@ def load_saved_model(config: ActorCriticConfig, options: RunOptions, program: st
         obs_shape = model.image_shape or int(model.trunk[0].kernel.shape[0])
         loaded = load_model_file(path, obs_shape, model.distribution.params_size, env)
         return LoadedPolicy(loaded, model.distribution)
+    if not path.name.endswith(".weights.h5"):
+        raise CheckpointError(
+            f"--model={path}: a saved model's name ends in .weights.h5 (weights, as training "
+            "writes them) or .keras (an export)"
+        )
     hint = f"train one with: python {program} --train --env={env} --save_dir={options.save_dir}"
     load_weights(model, path, env, train_hint=hint)
     return model

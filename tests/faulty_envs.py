@@ -295,7 +295,25 @@ class DiscreteFromMinusOne(CartPoleEnv):
             self.action_space = space
 
 
+class TextTerminated(CartPoleEnv):
+    """CartPole whose ``terminated`` is the string "no" (true, as a string)."""
+
+    def step(self, action):
+        state, reward, _, truncated, info = super().step(action)
+        return state, reward, "no", truncated, info
+
+
+class ListInfo(CartPoleEnv):
+    """CartPole whose info is a list."""
+
+    def reset(self, *, seed=None, options=None):
+        state, _ = super().reset(seed=seed, options=options)
+        return state, []
+
+
 for _name, _entry, _limit in [
+    ("TextTerminated-v0", TextTerminated, 500),
+    ("ListInfo-v0", ListInfo, 500),
     ("ExitInStep-v0", ExitInStep, 500),
     ("DiscreteFromMinusOne-v0", DiscreteFromMinusOne, 500),
     ("CloseRaises-v0", CloseRaises, 500),

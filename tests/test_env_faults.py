@@ -41,6 +41,8 @@ def train(program, env, save_dir, *extra):
         ("OldGymApi-v0", "OldGymApi-v0's reset() returned ndarray; gymnasium 1.x expects reset()"),
         ("OldGymStep-v0", "step() raised ValueError: not enough values to unpack (expected 5, g"),
         ("ConstructorRaises-v0", "cannot be made: OSError: cannot open /dev/simulator"),
+        ("TextTerminated-v0", "step() returned terminated='no' (str); it must be a bool"),
+        ("ListInfo-v0", "reset() returned info of type list; it must be a dict"),
     ],
 )
 def test_an_env_that_breaks_the_contract_at_once_is_bad_input(tmp_path, program, env, says):

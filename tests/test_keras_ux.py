@@ -175,6 +175,11 @@ def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
     wrong = run(f"--model={exported}", "--env=Acrobot-v1")
     assert wrong.returncode == 2
     assert "policy.keras was trained on CartPole-v1, not Acrobot-v1" in error_line(wrong)
+    renamed = saved_model / "policy.h5"  # weights under a name Keras 3 does not read them by
+    renamed.write_bytes((saved_model / "model_CartPole-v1.weights.h5").read_bytes())
+    misnamed = run(f"--model={renamed}", "--evaluate")
+    assert misnamed.returncode == 2
+    assert "a saved model's name ends in .weights.h5" in error_line(misnamed)
     # The same observations and as many policy outputs (a mean and a log sigma for one Box
     # dimension): the sizes fit, the file's record of its env does not.
     box = run(f"--model={exported}", "--env=tests.faulty_envs:ContinuousCartPole-v0", "--evaluate")

@@ -105,6 +105,27 @@ def check_rewards(env_id: str, rewards) -> None:
         )
 
 
+def check_step_parts(env_id: str, call: str, result: tuple) -> None:
+    """A single env's ``info`` is a dict and ``step``'s ``terminated`` and ``truncated`` are
+    booleans (a string such as ``"no"`` would count as true: every episode one step long).
+
+    Raises:
+        EnvFault: naming the part and its type.
+    """
+    info = result[-1]
+    if not isinstance(info, dict):
+        raise EnvFault(
+            f"{env_id}'s {call}() returned info of type {type(info).__name__}; it must be a dict"
+        )
+    if call == "step":
+        for name, flag in (("terminated", result[2]), ("truncated", result[3])):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise EnvFault(
+                    f"{env_id}'s step() returned {name}={flag!r} ({type(flag).__name__}); it "
+                    "must be a bool"
+                )
+
+
 class CheckedEnv(gym.Wrapper):
     """An env whose ``reset`` and ``step`` are checked against gymnasium's contract (the module
     docstring); ``EnvFault`` says what broke it."""
@@ -116,12 +137,14 @@ class CheckedEnv(gym.Wrapper):
     def reset(self, *, seed=None, options=None):
         result = called(self.env_id, "reset", self.env.reset, seed=seed, options=options)
         check_observations(self.env_id, "reset", result[0], self.observation_space, None)
+        check_step_parts(self.env_id, "reset", result)
         return result
 
     def step(self, action):
         result = called(self.env_id, "step", self.env.step, action)
         check_observations(self.env_id, "step", result[0], self.observation_space, None)
         check_rewards(self.env_id, result[1])
+        check_step_parts(self.env_id, "step", result)
         return result
 
     def render(self):
