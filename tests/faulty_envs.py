@@ -5,6 +5,7 @@
 import os
 import sys
 import threading
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -311,7 +312,18 @@ class ListInfo(CartPoleEnv):
         return state, []
 
 
+class SlowToMake(CartPoleEnv):
+    """CartPole that takes 5 s to make, saying so on stderr first: a run is then in its checks
+    before training (``probe_env``) for 5 s."""
+
+    def __init__(self, **kwargs):
+        print("making SlowToMake", file=sys.stderr, flush=True)
+        time.sleep(5)
+        super().__init__(**kwargs)
+
+
 for _name, _entry, _limit in [
+    ("SlowToMake-v0", SlowToMake, 500),
     ("TextTerminated-v0", TextTerminated, 500),
     ("ListInfo-v0", ListInfo, 500),
     ("ExitInStep-v0", ExitInStep, 500),

@@ -272,18 +272,30 @@ def test_sigterm_during_a_recording_leaves_no_temporary_file_and_no_encoder(tmp_
     assert processes_naming(temporary.name) == []  # no encoder left writing it
 
 
-def test_sigterm_before_training_starts_is_one_line():
-    process = start("a2c_cartpole.py", "--train", "--max-steps=100000")
-    time.sleep(1.0)  # TensorFlow is loading
-    process.send_signal(signal.SIGTERM)
+@pytest.mark.parametrize(
+    "signum, line",
+    [
+        (signal.SIGTERM, "interrupted by SIGTERM"),
+        (signal.SIGHUP, "interrupted by SIGHUP"),
+        (signal.SIGINT, "interrupted"),
+    ],
+)
+def test_a_signal_during_the_checks_before_training_is_one_line(tmp_path, signum, line):
+    process = start(
+        "a2c_cartpole.py", "--train", "--env=tests.faulty_envs:SlowToMake-v0",
+        f"--save_dir={tmp_path}",
+    )  # fmt: skip
+    assert process.stderr.readline().strip() == "making SlowToMake"  # the checks have begun
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM
-    assert stderr.strip().splitlines() == ["a2c_cartpole.py: error: interrupted by SIGTERM"]
+    assert process.returncode in (128 + signum, -signum)
+    assert stderr.strip().splitlines() == [f"a2c_cartpole.py: error: {line}"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_ctrl_c_while_tensorflow_imports_is_one_line():
     process = start("a2c_cartpole.py", "--train", new_session=True)
-    time.sleep(1.0)  # Python is up, TensorFlow is loading (about 3 s)
+    time.sleep(0.7)  # Python is up (the hook is set first), TensorFlow loading (2 s or more)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode in (-signal.SIGINT, 128 + signal.SIGINT)

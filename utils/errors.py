@@ -7,7 +7,8 @@ The command line (``cli/main.py``) sorts them by what a user sees:
 - ``TrainingError`` (a worker failed, updates kept being non-finite, an env broke its contract,
   the Ray backend is gone) and ``WriteError`` (a file could not be written): a fault, one line,
   exit status 1, the last good files kept;
-- ``Interrupted``: a signal stopped training after it was saved, exit status 128 + the signal.
+- ``Interrupted``: a signal stopped the program (training saves first), exit status 128 + the
+  signal.
 
 Nothing here imports anything: every layer of the project may raise these.
 """
@@ -90,8 +91,11 @@ class SaveDirInUseError(RuntimeError):
     """Another run holds the save directory's lock."""
 
 
-class Interrupted(Exception):
-    """Training was stopped by a signal after saving; ``status`` is the exit status."""
+class Interrupted(BaseException):
+    """A signal stopped the program (training saves first); ``status`` is the exit status.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is: raised by a signal handler wherever the
+    program is, it must pass every ``except Exception`` on its way out."""
 
     def __init__(self, message: str, status: int):
         super().__init__(message)
