@@ -17,7 +17,7 @@ from config.hyperparameters import MODEL_SETTINGS, A2CConfig, A3CConfig, ActorCr
 from training.state import checkpoint_prefixes
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory, run_files
-from utils.envs import env_dims, make_env, probe_env, reward_threshold
+from utils.envs import Dims, probe_env, reward_threshold
 from utils.errors import UsageError
 from utils.files import (
     FREE_SPACE_MARGIN,
@@ -99,7 +99,7 @@ def check_run(
     what = mode(options)
     warnings = check_combinations(program_file, what, options, config, given)
     if what != "export":  # an env that breaks gymnasium's contract at once is bad input
-        probe_env(config.env, render=what == "play" and bool(options.record))
+        dims = probe_env(config.env, render=what == "play" and bool(options.record))
     if options.export and what != "random":  # training and evaluation export afterwards
         check_output_file("--export", options.export, (".keras",))
     if what == "train":
@@ -131,8 +131,8 @@ def check_run(
                 "the flag out and give a budget (--max_eps or --max_steps), or stop at a "
                 "greedy evaluation's return with --stop_at_eval_return=R"
             )
-        check_observations(config)
-        check_memory(config)
+        check_observations(config, dims)
+        check_memory(config, dims)
     elif what == "play":
         if options.record:
             check_video_path(options.record)
@@ -368,26 +368,22 @@ def available_memory() -> int | None:
         return None
 
 
-def check_observations(config: ActorCriticConfig) -> None:
+def check_observations(config: ActorCriticConfig, dims: Dims) -> None:
     """Image observations (a convolutional trunk) take no running normalisation: the model
-    scales their bytes to [0, 1] itself.
+    scales their bytes to [0, 1] itself. ``dims``: the env's (``utils.envs.probe_env``).
 
     Raises:
         UsageError: for ``--normalize_observations`` on an env with image observations.
     """
-    if not config.normalize_observations:
-        return
-    env = make_env(config.env)
-    image = env_dims(env.observation_space, env.action_space).image_shape
-    env.close()
-    if image:
+    image = dims.image_shape
+    if config.normalize_observations and image:
         raise UsageError(
             f"--normalize_observations: {config.env}'s observations are images {image}, which "
             "the model scales to [0, 1] itself; leave the flag out"
         )
 
 
-def check_memory(config: ActorCriticConfig, available: int | None = None) -> None:
+def check_memory(config: ActorCriticConfig, dims: Dims, available: int | None = None) -> None:
     """Refuses a rollout or a model that would not fit in memory, with its size.
 
     Estimates (float32): a rollout keeps each step's observation and about four copies of the
@@ -399,9 +395,7 @@ def check_memory(config: ActorCriticConfig, available: int | None = None) -> Non
     available = available_memory() if available is None else available
     if available is None:
         return
-    env = make_env(config.env)
-    obs_dim, num_actions, continuous, _ = env_dims(env.observation_space, env.action_space)
-    env.close()
+    obs_dim, num_actions, continuous, _ = dims
     outputs = 2 * num_actions if continuous else num_actions  # the policy's params
     trunks = 2 if config.separate_value_trunk else 1
     core = config.lstm_units if config.recurrent else 0  # an LSTM keeps 6 vectors a step
