@@ -11,15 +11,16 @@ from cli import Program, main
 from config import A2CConfig
 
 
-def make_a2c(config: A2CConfig):
-    """The A2C algorithm (agents/a2c.py). Imported here, once the flags are read, as TensorFlow
+def a2c():
+    """The Python API's A2C (a3c_keras/agent.py), on which every mode is built; its algorithm
+    is ``A2CAgent`` (agents/a2c.py). Imported here, once the flags are read, as TensorFlow
     loads with it."""
-    from agents.a2c import A2CAgent
+    from a3c_keras import A2C
 
-    return A2CAgent(config)
+    return A2C
 
 
-PROGRAM = Program("a2c", A2CConfig, make_a2c)
+PROGRAM = Program("a2c", A2CConfig, a2c)
 
 if __name__ == "__main__":
     main(PROGRAM)

@@ -13,20 +13,17 @@ from cli import Program, main
 from config import A3CConfig
 
 
-def make_a3c(config: A3CConfig):
-    """The A3C algorithm: ``MasterAgent`` and its worker threads (agents/a3c.py), or with
-    ``--backend=ray`` a worker process each (agents/a3c_ray.py). Imported here, once the flags
-    are read, as TensorFlow loads with them."""
-    if config.backend == "ray":
-        from agents.a3c_ray import RayMasterAgent
+def a3c():
+    """The Python API's A3C (a3c_keras/agent.py), on which every mode is built; its algorithm
+    is ``MasterAgent`` and its worker threads (agents/a3c.py), or with ``--backend=ray`` a
+    worker process each (agents/a3c_ray.py). Imported here, once the flags are read, as
+    TensorFlow loads with them."""
+    from a3c_keras import A3C
 
-        return RayMasterAgent(config)
-    from agents.a3c import MasterAgent
-
-    return MasterAgent(config)
+    return A3C
 
 
-PROGRAM = Program("a3c", A3CConfig, make_a3c)
+PROGRAM = Program("a3c", A3CConfig, a3c)
 
 if __name__ == "__main__":
     main(PROGRAM)

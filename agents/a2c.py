@@ -11,6 +11,7 @@ gradient step of the one model (``learn``). The same seed gives the same run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 
 import gymnasium as gym
@@ -21,6 +22,7 @@ from agents.memory import Rollout, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
+    HISTORY,
     NonFiniteCounter,
     RolloutFunction,
     UpdateInfo,
@@ -42,6 +44,8 @@ class A2CAgent:
         envs: a ready vector env of ``config.num_envs`` envs in ``NEXT_STEP`` autoreset mode to
             train on instead of ``make_vector_env(config.env, ...)`` (evaluation still uses
             ``config.env``); the agent closes it.
+        model: the ``ActorCriticModel`` to train, built for the env (``a3c_keras``'s agents
+            build it first, to act before training); None: a new one, seeded ``config.seed``.
 
     Raises:
         utils.errors.EnvError: if the env is unknown or unsupported.
@@ -49,15 +53,23 @@ class A2CAgent:
 
     name = "A2C"
 
-    def __init__(self, config: A2CConfig, envs: gym.vector.VectorEnv | None = None):
+    def __init__(
+        self,
+        config: A2CConfig,
+        envs: gym.vector.VectorEnv | None = None,
+        model: keras.Model | None = None,
+    ):
         self.config = config
         self.description = f"{config.num_envs} envs"
         keras.utils.set_random_seed(config.seed)
         if envs is None:
             envs = make_vector_env(config.env, config.num_envs, config.vector_mode)
         self.envs = envs
-        dims = env_dims(envs.single_observation_space, envs.single_action_space)
-        self.model = build_model(dims, **config.model_options())
+        self.envs_closed = False
+        if model is None:
+            dims = env_dims(envs.single_observation_space, envs.single_action_space)
+            model = build_model(dims, **config.model_options())
+        self.model = model
         self.reward_scaler = (
             RewardScaler(config.num_envs, config.gamma) if config.normalize_rewards else None
         )
@@ -66,6 +78,7 @@ class A2CAgent:
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update: UpdateInfo | None = None
         self.updates = 0
+        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
         self.collector = RolloutCollector(
             envs, self.model, self.rng, config.update_freq, config.jit_compile
         )
@@ -83,9 +96,14 @@ class A2CAgent:
 
     def start(self, episode_log) -> None:
         """Resets the envs (seeded ``seed + env steps so far``, so a resumed run plays new
-        episodes) and records finished episodes in ``episode_log`` (a
-        ``training.episode_log.EpisodeLog``) from now on."""
+        episodes; made anew if ``close`` closed them) and records finished episodes in
+        ``episode_log`` (a ``training.episode_log.EpisodeLog``) from now on."""
         self.episode_log = episode_log
+        if self.envs_closed:  # training goes on after a close: new envs, new episodes
+            config = self.config
+            self.envs = make_vector_env(config.env, config.num_envs, config.vector_mode)
+            self.collector.envs = self.envs
+            self.envs_closed = False
         self.collector.reset(seed=self.config.seed + episode_log.env_steps)
 
     def advance(self) -> None:
@@ -100,6 +118,7 @@ class A2CAgent:
         self.nonfinite.add(update)
         self.last_update = update
         self.updates += 1
+        self.update_history.append(update)
 
     def collect_rollout(self) -> Rollout:
         """Steps all envs ``update_freq`` times; records the episodes that ended (the ``worker``
@@ -145,5 +164,6 @@ class A2CAgent:
         return contextlib.nullcontext()
 
     def close(self) -> None:
-        """Closes the envs."""
+        """Closes the envs (``start`` makes new ones)."""
+        self.envs_closed = True
         self.envs.close()

@@ -28,6 +28,7 @@ docs/BENCHMARKS.md measures both.
 
 from __future__ import annotations
 
+import collections
 import threading
 
 import keras
@@ -37,6 +38,7 @@ from agents.memory import Rollout, rollout_spec
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
+    HISTORY,
     CompiledFunction,
     NonFiniteCounter,
     RolloutFunction,
@@ -105,6 +107,8 @@ class MasterAgent:
 
     Args:
         config: the run's hyperparameters.
+        model: the global ``ActorCriticModel``, built for the env (``a3c_keras``'s agents
+            build it first, to act before training); None: a new one, seeded ``config.seed``.
 
     Raises:
         utils.errors.EnvError: if the env is unknown or unsupported.
@@ -112,14 +116,16 @@ class MasterAgent:
 
     name = "A3C"
 
-    def __init__(self, config: A3CConfig):
+    def __init__(self, config: A3CConfig, model: keras.Model | None = None):
         self.config = config
         self.description = f"{config.workers} worker threads x {config.envs_per_worker} envs"
         keras.utils.set_random_seed(config.seed)
-        probe = make_env(config.env)
-        self.dims = env_dims(probe.observation_space, probe.action_space)
-        probe.close()
-        self.global_model = build_model(self.dims, **config.model_options())
+        if model is None:
+            probe = make_env(config.env)
+            dims = env_dims(probe.observation_space, probe.action_space)
+            probe.close()
+            model = build_model(dims, **config.model_options())
+        self.global_model = model
         # Built now, before any worker starts: two threads creating its slots at once crash.
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
@@ -135,6 +141,7 @@ class MasterAgent:
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update: UpdateInfo | None = None
         self.updates = 0  # by all workers, counted under the update lock
+        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.workers: list[Worker] = []
 
@@ -156,6 +163,7 @@ class MasterAgent:
         threads; they record episodes in ``episode_log`` (a
         ``training.episode_log.EpisodeLog``) and stop when it is ``done`` or at ``close``."""
         self.episode_log = episode_log
+        self.stop.clear()  # training goes on after a close
         # Fixed before any worker steps, so each worker's first seed does not depend on timing.
         self.first_reset_seed = self.config.seed + episode_log.env_steps
         self.workers = [Worker(i, self) for i in range(self.config.workers)]
@@ -171,6 +179,7 @@ class MasterAgent:
         self.nonfinite.add(update)
         self.last_update = update
         self.updates += 1
+        self.update_history.append(update)
 
     def advance(self) -> None:
         """Lets the workers train for up to 0.2 s (less once the log is ``done``).

@@ -33,6 +33,7 @@ A local Ray started by the run goes with it: ``close`` shuts it down, and a watc
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
@@ -50,6 +51,7 @@ from absl import logging
 from agents.a3c import build_worker
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
+    HISTORY,
     CompiledFunction,
     NonFiniteCounter,
     UpdateInfo,
@@ -62,8 +64,15 @@ from agents.updates import (
 )
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
-from utils.envs import env_dims, env_module, make_env, resolve_env_id
-from utils.errors import BackendError, BackendLost, TrainingError, WorkerError, first_line
+from utils.envs import env_dims, env_registration, make_env, register_registration
+from utils.errors import (
+    BackendError,
+    BackendLost,
+    EnvError,
+    TrainingError,
+    WorkerError,
+    first_line,
+)
 from utils.interrupts import signals_deferred
 from utils.process_watchdog import start_watchdog, stop_watchdog
 
@@ -163,6 +172,27 @@ def creation_error(error: BaseException) -> str:
     return raised[-1] if raised else f"{type(error).__name__}: {first_line(error)}"
 
 
+def check_sendable(env_id: str) -> None:
+    """Checks that the worker processes can be told how to make ``env_id``: an env factory
+    given in Python goes to them pickled (cloudpickle: a function or class defined in a
+    script or notebook goes by value, one from a module by its import path).
+
+    Raises:
+        EnvError: the factory cannot be pickled (a lambda over an open file, say).
+    """
+    registration = env_registration(env_id)
+    if registration is None or isinstance(registration, str):
+        return
+    try:
+        require_ray().cloudpickle.dumps(registration)
+    except Exception as error:  # noqa: BLE001 - pickling fails in many ways
+        raise EnvError(
+            f"the env factory of {env_id} cannot be sent to Ray's worker processes "
+            f"({type(error).__name__}: {first_line(error)}); define it at the top level of a "
+            "module the workers can import"
+        ) from None
+
+
 class RemoteWorker:
     """A worker process: its envs and local model; returns gradients of its rollouts.
 
@@ -170,11 +200,12 @@ class RemoteWorker:
         config: the run's hyperparameters.
         worker_id: 0-based id, naming the worker in the episode log.
         seed: its env ``j`` is reset with seed ``seed + j``; its action sampler uses ``seed``.
+        registration: how this process makes ``config.env`` (``utils.envs.env_registration``).
     """
 
-    def __init__(self, config: A3CConfig, worker_id: int, seed: int, env_module: str | None = None):
-        if env_module:  # a user's env (--env=module:EnvId): registered here too
-            resolve_env_id(f"{env_module}:{config.env}")
+    def __init__(self, config: A3CConfig, worker_id: int, seed: int, registration=None):
+        # A user's env (--env=module:EnvId, or a factory given in Python): registered here too.
+        register_registration(config.env, registration)
         # One TensorFlow thread of each kind: N workers on N cores do not oversubscribe. This
         # must come before the first TensorFlow op of the process (in a test that builds a
         # worker in its own process, TensorFlow has started already and keeps its pools).
@@ -243,6 +274,8 @@ class RayMasterAgent:
 
     Args:
         config: the run's hyperparameters (``backend="ray"``).
+        model: the global ``ActorCriticModel``, built for the env; None: a new one, seeded
+            ``config.seed``.
 
     Connects to Ray (starting a local one without ``ray_address``) at once, so a bad address
     fails before any file is written; ``close`` disconnects. A ``KeyboardInterrupt`` while it
@@ -256,7 +289,7 @@ class RayMasterAgent:
 
     name = "A3C"
 
-    def __init__(self, config: A3CConfig):
+    def __init__(self, config: A3CConfig, model: keras.Model | None = None):
         self.ray = require_ray()
         self.config = config
         where = config.ray_address or "a local Ray"
@@ -264,10 +297,13 @@ class RayMasterAgent:
             f"{config.workers} Ray worker processes x {config.envs_per_worker} envs on {where}"
         )
         keras.utils.set_random_seed(config.seed)
-        probe = make_env(config.env)
-        dims = env_dims(probe.observation_space, probe.action_space)
-        probe.close()
-        self.global_model = build_model(dims, **config.model_options())
+        check_sendable(config.env)
+        if model is None:
+            probe = make_env(config.env)
+            dims = env_dims(probe.observation_space, probe.action_space)
+            probe.close()
+            model = build_model(dims, **config.model_options())
+        self.global_model = model
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
         gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
@@ -276,6 +312,7 @@ class RayMasterAgent:
         self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
         self.last_update: UpdateInfo | None = None
         self.updates = 0
+        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
         self.replaced = 0  # workers that died and were replaced
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.actors: dict[int, object] = {}
@@ -319,6 +356,8 @@ class RayMasterAgent:
         """
         ray = self.ray
         self.episode_log = episode_log
+        if not ray.is_initialized():  # training goes on after a close
+            self._connect()
         # SPREAD: workers go to different nodes where they can, so losing a node loses few.
         self.remote_class = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(
             RemoteWorker
@@ -463,7 +502,7 @@ class RayMasterAgent:
     def _new_actor(self, worker_id: int):
         config, log = self.config, self.episode_log
         seed = config.seed + log.env_steps + worker_id * config.envs_per_worker
-        return self.remote_class.remote(config, worker_id, seed, env_module(config.env))
+        return self.remote_class.remote(config, worker_id, seed, env_registration(config.env))
 
     def _submit(self, worker_id: int) -> None:
         """Asks the worker for its next gradient, sending it the newest global weights (a few
@@ -512,6 +551,7 @@ class RayMasterAgent:
             self.nonfinite.add(update)
             self.last_update = update
             self.updates += 1
+            self.update_history.append(update)
             log.add_steps(steps)
             for episode in finished:
                 if log.record(worker_id, episode.episode_return, episode.length) is None:

@@ -103,6 +103,11 @@ def apply_if_finite(optimizer, gradients, variables, total_loss, norm) -> tf.Ten
     return tf.cond(finite, apply, lambda: tf.constant(False))
 
 
+# Updates an algorithm keeps in its ``update_history`` until the trainer takes them out (it
+# does after each step, so this bounds only an algorithm run without a trainer).
+HISTORY = 10_000
+
+
 class UpdateInfo(NamedTuple):
     """What one update did, as Python numbers: the loss and its parts (``LossInfo``'s scalars,
     each a mean over the rollout's valid steps), the gradient's global norm before clipping,

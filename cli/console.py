@@ -20,11 +20,11 @@ import logging
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 from absl import logging as absl_logging
 
-ROOT = Path(__file__).resolve().parent.parent  # the project: its own log lines are shown
+from utils.logs import OwnInformation
+
 # Lines TensorFlow writes to stderr while it loads, none of which needs the user.
 START_UP_NOTICES = (
     "All log messages before absl::InitializeLog() is called",
@@ -45,13 +45,6 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return PREFIXES.get(record.levelno, "") + record.getMessage()
-
-
-class OwnInformation(logging.Filter):
-    """Lets through this project's records and every library's warnings and errors."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or str(record.pathname).startswith(str(ROOT))
 
 
 def plain_log_lines() -> None:

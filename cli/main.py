@@ -37,7 +37,6 @@ from utils.errors import (
     WriteError,
     first_line,
 )
-from utils.settings import format_value
 
 flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
 
@@ -49,14 +48,14 @@ class Program:
     Attributes:
         name: "a3c" or "a2c": the ``--algorithm`` value, the default save dir ``runs/<name>``.
         config_class: its hyperparameters; each field is a flag, its defaults the flags'.
-        make_algorithm: the algorithm (a ``training.trainer.Algorithm``) for a config; the
-            entry point imports its module inside, so TensorFlow loads only once the flags are
-            read.
+        agent_class: returns the Python API's agent class (``a3c_keras.A2C`` or ``A3C``), on
+            which every mode is built; the entry point imports it inside, so TensorFlow loads
+            only once the flags are read.
     """
 
     name: str
     config_class: type
-    make_algorithm: Callable[[Any], Any]
+    agent_class: Callable[[], Any]
 
     @property
     def file(self) -> str:
@@ -138,6 +137,7 @@ def run_mode(program: Program) -> None:
     what stops it (``run`` turns that into one line)."""
     console.import_tensorflow()
 
+    from a3c_keras.agent import log_preset, resumed_config
     from cli import checks, modes
     from config.presets import apply_preset
     from utils.envs import resolve_env_id
@@ -146,38 +146,28 @@ def run_mode(program: Program) -> None:
     config = from_flags(program.config_class)
     config = dataclasses.replace(config, env=resolve_env_id(config.env))
     config, preset = apply_preset(config, given)
-    if preset is not None and options.algorithm != "random" and options.train:
-        applied = [name for name in preset.settings if not given(name)]
-        if not preset.settings:
-            chosen = "the defaults"
-        elif applied:
-            chosen = " ".join(f"--{n}={format_value(getattr(config, n))}" for n in applied)
-        else:
-            chosen = "none: every one was given"
-        logging.info(
-            "settings for %s from config/presets.py: %s (flags given override them; %s)",
-            config.env,
-            chosen,
-            "measured in " + ", ".join(f"docs/BENCHMARKS.md#{key}" for key in preset.evidence)
-            if preset.evidence
-            else "not benchmarked yet",
+    if options.algorithm != "random" and options.train:
+        log_preset(
+            config, preset, [name for name in preset.settings if given(name)] if preset else []
         )
     if options.algorithm not in (program.name, "random"):
         raise ConfigError(
             f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or random"
         )
-    for warning in checks.check_run(program.file, options, config, given):
+    warnings, dims = checks.check_run(program.file, options, config, given)
+    for warning in warnings:
         logging.warning("%s", warning)
     if options.train and options.resume:
-        config = modes.resumed_config(config, options.save_dir, given)
+        config = resumed_config(config, options.save_dir, given)
     if options.algorithm == "random":
         modes.run_random_baseline(config)
         return
+    agent_class = program.agent_class()
     if options.train:
-        modes.train_and_report(config, options, program.make_algorithm)
+        modes.train_and_report(config, options, agent_class, dims)
     elif options.evaluate:
-        modes.evaluate_saved_model(config, options, program.file)
+        modes.evaluate_saved_model(config, options, agent_class, program.file)
     elif not options.export:
-        modes.play_saved_model(config, options, program.file)
+        modes.play_saved_model(config, options, agent_class, program.file)
     if options.export:  # the saved model: with --train, the one just trained
-        modes.export_saved_model(config, options, program.file)
+        modes.export_saved_model(config, options, agent_class, program.file)

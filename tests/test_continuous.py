@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from a3c_cartpole import make_a3c
+from a3c_keras import A3C
 from agents.a2c import A2CAgent
 from agents.losses import compute_loss
 from agents.memory import Rollout
@@ -213,13 +213,11 @@ def test_a3c_trains_a_gaussian_policy_on_both_backends(tmp_path, backend):
         normalize_observations=True,
         normalize_rewards=True,
     )
-    master = make_a3c(config)
-    trainer = Trainer(master, tmp_path)
-    episodes = trainer.train()
-    assert len(episodes) >= 15  # 200-step episodes
-    statistics = master.model.normalizer.count.numpy()
+    agent = A3C.from_config(config, tmp_path).learn()
+    assert len(agent.episodes) >= 15  # 200-step episodes
+    statistics = agent.model.normalizer.count.numpy()
     assert float(statistics) >= 4000  # every worker's states reached the global statistics
-    assert trainer.save_path.is_file()
+    assert agent.model_file.is_file()
 
 
 def a2c(*args, **kwargs):

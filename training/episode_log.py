@@ -138,6 +138,18 @@ class EpisodeLog:
             if episode_budget or step_budget:
                 self.done.set()
 
+    def set_budget(self, max_episodes: int | None, max_steps: int | None) -> None:
+        """New budgets (totals, counting what is recorded already) for a run that goes on
+        (another ``learn``): ``done`` clears, unless a budget is used already, and a run solved
+        before may be solved again."""
+        with self._lock:
+            self.max_episodes, self.max_steps = max_episodes, max_steps
+            self.solved_at = None
+            self.done.clear()
+            full = max_episodes is not None and len(self.episodes) >= max_episodes
+            if full or (max_steps is not None and self._env_steps >= max_steps):
+                self.done.set()
+
     def record(self, worker: int, episode_return: float, length: int) -> Episode | None:
         """Records a finished episode; returns it, or None (nothing recorded) after the episode
         budget is used or the run is solved."""

@@ -10,11 +10,13 @@ weights are.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Protocol
 
 import keras
@@ -23,10 +25,17 @@ from absl import logging
 
 from agents.updates import UpdateInfo
 from config.hyperparameters import ActorCriticConfig
+from training.callbacks import (
+    Callback,
+    CallbackList,
+    Checkpoints,
+    ProgressLogger,
+    TensorBoard,
+    with_defaults,
+)
 from training.episode_log import Episode, EpisodeLog
 from training.evaluation import Evaluation, evaluate, greedy_policy
 from training.state import TrainingState
-from training.summaries import Summaries, progress_line, run_directory
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
 from utils.errors import TrainingError
@@ -35,8 +44,6 @@ from utils.errors import TrainingError
 # ``seed + REPORT_SEED_OFFSET``, so the model is not chosen on the episodes it is judged on.
 EVAL_SEED_OFFSET = 20_000
 REPORT_SEED_OFFSET = 10_000
-# Progress lines a run: one each time another 1/REPORTS of the budget is used.
-REPORTS = 50
 
 
 class Algorithm(Protocol):
@@ -51,6 +58,8 @@ class Algorithm(Protocol):
         last_update: the newest update's ``agents.updates.UpdateInfo``, or None.
         updates: updates made since ``start`` (a plain int: cheaper to read than the
             optimizer's ``iterations`` after every A2C rollout).
+        update_history: each update's ``UpdateInfo``, appended as it is made (from any
+            thread); the trainer takes them out in order for the callbacks.
     """
 
     name: str
@@ -60,13 +69,15 @@ class Algorithm(Protocol):
     optimizer: keras.optimizers.Optimizer
     last_update: UpdateInfo | None
     updates: int
+    update_history: collections.deque[UpdateInfo]
 
     def checkpointables(self) -> dict:
         """Trackables a checkpoint saves besides model and optimizer (random generators, reward
         scalers)."""
 
     def start(self, episode_log: EpisodeLog) -> None:
-        """Called once, after a resume: begin gathering experience into ``episode_log``."""
+        """Begin gathering experience into ``episode_log`` (after a resume, and again after
+        ``close`` when training goes on)."""
 
     def advance(self) -> None:
         """Make some progress, returning within about 0.2 s: A2C runs one rollout and update,
@@ -89,18 +100,33 @@ class Trainer:
             training checkpoints (``TrainingState``), TensorBoard logs under ``logs/``.
         resume: continue from the newest checkpoint in ``save_dir``: weights, optimizer, random
             generators, episodes, env steps, training seconds and best evaluation.
+        callbacks: ``training.callbacks.Callback``s called during ``train``; with the run's own
+            ``ProgressLogger`` (if ``verbose``), ``TensorBoard`` and ``Checkpoints`` before
+            them, each unless one of its class is given (which replaces it).
+        verbose: log the progress lines and the evaluations' results.
 
     Raises:
         NoCheckpointError: with ``resume``, if there is no checkpoint to resume.
         CheckpointError: with ``resume``, if the checkpoint does not fit this run.
+        TypeError: a callback that is not a ``Callback``.
 
     Nothing is written until ``train``.
     """
 
-    def __init__(self, algorithm: Algorithm, save_dir: str | os.PathLike, resume: bool = False):
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        save_dir: str | os.PathLike,
+        resume: bool = False,
+        callbacks: Iterable[Callback] = (),
+        verbose: bool = True,
+    ):
         config = algorithm.config
         self.algorithm = algorithm
         self.config = config
+        self.settings = dataclasses.asdict(config)
+        self.save_dir = save_dir
+        self.verbose = verbose
         self.title = f"{algorithm.name} on {config.env}"
         self.save_path = model_path(save_dir, config.env)
         self.threshold = reward_threshold(config.env)
@@ -120,27 +146,31 @@ class Trainer:
             save_dir,
             config.env,
             self.episode_log,
-            settings=dataclasses.asdict(config),
+            settings=self.settings,
             model=algorithm.model,
             optimizer=algorithm.optimizer,
             seconds=self.seconds,
             best_evaluation=self.best_evaluation,
             **algorithm.checkpointables(),
         )
+        self.default_callbacks = [ProgressLogger()] if verbose else []
+        self.default_callbacks += [TensorBoard(), Checkpoints()]
+        self.set_callbacks(callbacks)
         if resume:
             self.state.restore()
             # The optimizer's checkpointed learning rate gives way to this run's (--lr); a
             # schedule goes on from the checkpointed update count.
             if config.lr_schedule == "constant":
                 algorithm.optimizer.learning_rate = config.lr
-        self.summaries = Summaries(run_directory(save_dir, algorithm.name.lower()))
-        self._reported = len(self.episode_log.episodes)  # episodes in TensorBoard so far
-        self._next_report = 0.0  # the budget's fraction at which the next progress line is due
-        self._reported_steps = -1  # env steps at the last progress line
-        # (env steps, seconds, budget units done) at the first report after an update: the pace
-        # of the progress lines is measured from there, past start-up and compilation.
-        self._pace_from: tuple[int, float, int] | None = None
+        self._dispatched = len(self.episode_log.episodes)  # episodes the callbacks have seen
+        self._updates = 0  # updates the callbacks have seen in this train call
         self._running_since: float | None = None  # the training clock runs while set
+
+    def set_callbacks(self, callbacks: Iterable[Callback]) -> None:
+        """The callbacks of the next ``train`` call: ``callbacks`` after the run's own, less
+        those of a class given (``training.callbacks.with_defaults``). The run's own are the
+        same objects each call (one TensorBoard directory a run)."""
+        self.callbacks = CallbackList(with_defaults(callbacks, self.default_callbacks), self)
 
     @property
     def train_seconds(self) -> float:
@@ -153,15 +183,22 @@ class Trainer:
         """Ends training after the current step (a signal handler calls this)."""
         self.stop.set()
 
-    def train(self) -> list[Episode]:
+    def train(self, max_episodes: int | None = None, max_steps: int | None = None) -> list[Episode]:
         """Trains until a budget is used, the threshold is reached (``stop_at_threshold``), a
-        greedy evaluation reaches ``stop_at_eval_return``, or ``request_stop``; returns the
-        finished training episodes, in order.
+        greedy evaluation reaches ``stop_at_eval_return``, a callback sets the model's
+        ``stop_training``, or ``request_stop``; returns the finished training episodes, in
+        order. Called again, training goes on from where it stopped.
 
-        Along the way: a progress line and TensorBoard scalars each 2% of the budget, a greedy
-        evaluation every ``eval_interval`` env steps (saving the model when it is the best yet),
-        a checkpoint every ``checkpoint_every`` updates. At the end: the final model is evaluated
-        too (or, with ``eval_interval=0``, saved), then a checkpoint is written.
+        Args:
+            max_episodes, max_steps: budgets in episodes and env steps, counting those already
+                made (None for both: the config's ``max_eps`` and ``max_steps``; 0 or None for
+                one of them: no such budget).
+
+        Along the way: the callbacks (progress lines and TensorBoard scalars each 2% of the
+        budget, a checkpoint every ``checkpoint_every`` updates), a greedy evaluation every
+        ``eval_interval`` env steps (saving the model when it is the best yet). At the end: the
+        final model is evaluated too (or, with ``eval_interval=0``, saved), then a checkpoint
+        is written.
 
         Raises:
             TrainingError: a worker failed, or updates kept being non-finite; no checkpoint is
@@ -170,40 +207,49 @@ class Trainer:
                 says where.
         """
         config, log, algorithm = self.config, self.episode_log, self.algorithm
-        logging.info("training %s (%s) for %s", self.title, algorithm.description, budget(config))
-        self.summaries.hyperparameters(dataclasses.asdict(config))
+        if max_episodes is not None or max_steps is not None:
+            log.set_budget(max_episodes or None, max_steps or None)
+        algorithm.model.stop_training = False
+        logging.info(
+            "training %s (%s) for %s",
+            self.title,
+            algorithm.description,
+            budget(log, config.stop_at_eval_return),
+        )
         interval = config.eval_interval
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
-        next_checkpoint = config.checkpoint_every  # counted in updates since start
+        self._updates = 0
+        callbacks = self.callbacks
         try:
             try:
                 try:
+                    callbacks.call(
+                        "on_train_begin",
+                        {"env_steps": log.env_steps, "episodes": len(log.episodes)},
+                    )
                     algorithm.start(log)  # threads compile, processes start: not training time
                     self._running_since = time.perf_counter()
-                    while not (log.done.is_set() or self.stop.is_set()):
+                    while not (log.done.is_set() or self._stopping()):
                         algorithm.advance()
-                        self._report()
+                        self._dispatch()
                         if interval and log.env_steps >= next_eval:
-                            with self._clock_paused():
+                            with self.clock_paused():
                                 self._evaluate()
                             next_eval += interval
-                        if algorithm.updates >= next_checkpoint:
-                            with self._clock_paused():
-                                self._save_state()
-                            next_checkpoint += config.checkpoint_every
                 finally:
                     self._stop_clock()  # stopping workers (and Ray) is not training time
                     try:
                         algorithm.close()
                     finally:
-                        self._report(final=True)
+                        self._dispatch()
             except TrainingError as fault:
                 if not fault.model_intact or not log.episodes:
                     raise
                 # An env or the backend failed, not the model: the run so far is kept.
-                prefix = self._save_state()
+                prefix = self.save_state()
                 kept = f"the run was checkpointed ({prefix}; --resume continues it)"
                 raise type(fault)(f"{fault}; {kept}" if prefix else str(fault)) from None
+            stopped = self._stopping() or not log.done.is_set()
             if log.solved_at is not None:
                 logging.info(
                     "the mean return of the last 100 episodes reached %g at episode %d, "
@@ -216,10 +262,61 @@ class Trainer:
                 self._save_model()
             elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
                 self._evaluate()  # the final model competes too
+            callbacks.call(
+                "on_train_end",
+                {
+                    "env_steps": log.env_steps,
+                    "episodes": len(log.episodes),
+                    "seconds": self.train_seconds,
+                    "stopped": bool(stopped),
+                },
+            )
         finally:
-            self.summaries.close()  # one event file a run, flushed whatever happened
-        self._save_state()
+            callbacks.close()  # event files flushed whatever happened
+        self.stop.clear()  # a stop ends this call only: another goes on
         return list(log.episodes)
+
+    def _stopping(self) -> bool:
+        """Whether a signal (``request_stop``) or a callback (``stop_training``) asked to stop."""
+        return self.stop.is_set() or bool(getattr(self.algorithm.model, "stop_training", False))
+
+    def _dispatch(self) -> None:
+        """Calls the callbacks for each episode and update since the last call, in order."""
+        log, callbacks = self.episode_log, self.callbacks
+        episodes = log.episodes
+        while self._dispatched < len(episodes):
+            episode = episodes[self._dispatched]
+            self._dispatched += 1
+            callbacks.call(
+                "on_episode_end",
+                episode.index,
+                {
+                    "return": episode.episode_return,
+                    "length": episode.length,
+                    "moving_average": episode.moving_average,
+                    "recent_mean": episode.recent_mean,
+                    "env_steps": episode.env_steps,
+                    "worker": episode.worker,
+                    "seconds": episode.seconds,
+                },
+            )
+        updates = self.algorithm.update_history
+        while updates:
+            update = updates.popleft()
+            self._updates += 1
+            callbacks.call(
+                "on_update_end",
+                self._updates,
+                {
+                    "loss": update.total,
+                    "policy_loss": update.policy_loss,
+                    "value_loss": update.value_loss,
+                    "entropy": update.entropy,
+                    "grad_norm": update.gradient_norm,
+                    "applied": update.applied,
+                    "env_steps": log.env_steps,
+                },
+            )
 
     def _stop_clock(self) -> None:
         """Adds the seconds since the clock last started to the training time."""
@@ -228,16 +325,17 @@ class Trainer:
             self._running_since = None
 
     @contextlib.contextmanager
-    def _clock_paused(self):
-        """The training clock stops within."""
+    def clock_paused(self):
+        """The training clock stops within (evaluations, checkpoints)."""
         self._stop_clock()
         try:
             yield
         finally:
             self._running_since = time.perf_counter()
 
-    def _save_state(self) -> str:
-        """Checkpoints the training state, no update running; returns its path prefix."""
+    def save_state(self) -> str | None:
+        """Checkpoints the training state, no update running; returns its path prefix (None
+        if a weight is not finite: nothing is written then)."""
         with self.algorithm.paused():
             return self.state.save()
 
@@ -261,12 +359,26 @@ class Trainer:
                 seed=config.seed + EVAL_SEED_OFFSET,
                 policy=self.eval_policy,
             )
-            if result.mean >= self.best_evaluation.numpy() and all_finite(self.algorithm.model):
+            best = result.mean >= self.best_evaluation.numpy()
+            if best and all_finite(self.algorithm.model):
                 self.best_evaluation.assign(result.mean)
                 self._save_model()
         self.evaluations.append(Evaluation(log.env_steps, len(log.episodes), result))
-        self.summaries.evaluation(log.env_steps, result)
-        logging.info("%d env steps: %s", log.env_steps, result.summary())
+        if self.verbose:
+            logging.info("%d env steps: %s", log.env_steps, result.summary())
+        self.callbacks.call(
+            "on_evaluation_end",
+            len(self.evaluations),
+            {
+                "mean_return": result.mean,
+                "std_return": result.std,
+                "min_return": float(result.returns.min()),
+                "max_return": float(result.returns.max()),
+                "episodes": len(result.returns),
+                "env_steps": log.env_steps,
+                "best": bool(best),
+            },
+        )
         target = config.stop_at_eval_return
         if target > float("-inf") and result.mean >= target:
             logging.info(
@@ -275,67 +387,18 @@ class Trainer:
             )
             self.stop.set()
 
-    def _report(self, final: bool = False) -> None:
-        """Each 2% of the budget (and at the end): TensorBoard scalars of the episodes since the
-        last report and of the newest update, and a progress line. Waits for a first episode;
-        the first report after the first update sets the point the pace (env steps/s, ETA) is
-        measured from, so compilation does not count, and prints no line (but at the end)."""
-        log, config = self.episode_log, self.config
-        progress = log.progress
-        due = progress >= self._next_report or (final and log.env_steps != self._reported_steps)
-        if not log.episodes or not due:
-            return
-        episodes, env_steps = log.snapshot()
-        self._next_report = (int(progress * REPORTS) + 1) / REPORTS
-        self._reported_steps = env_steps
-        seconds = self.train_seconds
-        self.summaries.episodes(episodes[self._reported :], env_steps)
-        self._reported = len(episodes)
-        # Progress is counted in the unit of the budget that is nearer its end.
-        by_steps = bool(config.max_steps) and (
-            not config.max_eps or env_steps * config.max_eps >= len(episodes) * config.max_steps
-        )
-        if by_steps:
-            done, total, unit = env_steps, config.max_steps, "env step"
-        else:
-            done, total, unit = len(episodes), config.max_eps, "episode"
-        update = self.algorithm.last_update
-        if self._pace_from is None:
-            if update is None and not final:
-                return  # nothing compiled and run yet: no pace to measure
-            self._pace_from = (env_steps, seconds, done)
-            if not final:
-                return
-        from_steps, from_seconds, from_done = self._pace_from
-        elapsed = seconds - from_seconds
-        if env_steps > from_steps and elapsed > 0:
-            steps_per_second = (env_steps - from_steps) / elapsed
-        else:  # only the end, right after the first update: the whole run's pace
-            steps_per_second = env_steps / max(seconds, 1e-9)
-        eta = (total - done) * elapsed / (done - from_done) if done > from_done else float("inf")
-        if update is not None:
-            learning_rate = self.algorithm.optimizer.learning_rate
-            self.summaries.update(env_steps, update, learning_rate, steps_per_second)
-        last = episodes[-1]
-        line = progress_line(done, total, unit, last.moving_average, steps_per_second, eta)
-        if by_steps:
-            line += f" | {len(episodes)} episodes"
-        line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"
-        if update is not None:
-            line += f" | entropy {update.entropy:.3f}"
-        logging.info("%s", line)
 
-
-def budget(config: ActorCriticConfig) -> str:
-    """The run's budgets in words: "1000 episodes", "500000 env steps", or both."""
+def budget(log: EpisodeLog, stop_at_eval_return: float = float("-inf")) -> str:
+    """The run's budgets in words: "1000 episodes", "500000 env steps", or both (totals,
+    counting a resumed run's)."""
     parts = []
-    if config.max_eps:
-        parts.append(f"{config.max_eps} episodes")
-    if config.max_steps:
-        parts.append(f"{config.max_steps} env steps")
+    if log.max_episodes:
+        parts.append(f"{log.max_episodes} episodes")
+    if log.max_steps:
+        parts.append(f"{log.max_steps} env steps")
     text = " or ".join(parts)
-    if config.stop_at_threshold:
+    if log.stop_at is not None:
         text += ", or until solved"
-    if config.stop_at_eval_return > float("-inf"):
-        text += f", or until a greedy evaluation reaches {config.stop_at_eval_return:g}"
+    if stop_at_eval_return > float("-inf"):
+        text += f", or until a greedy evaluation reaches {stop_at_eval_return:g}"
     return text

@@ -126,6 +126,25 @@ def variables_bytes(variables) -> int:
     return sum(np.asarray(variable).nbytes for variable in variables)
 
 
+def weights_metadata(path: str | os.PathLike) -> dict:
+    """What a weights file written by ``save_weights`` records (``describe``: the env id and
+    the architecture); ``{}`` for a file from before it recorded them.
+
+    Raises:
+        CheckpointError: no file at ``path``, or not a readable weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no saved model at {path}")
+    try:
+        with h5py.File(path, "r") as handle:
+            return json.loads(handle.attrs.get(METADATA_KEY, "{}"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is corrupt or truncated: not a readable weights file ({first_line(error)})"
+        ) from None
+
+
 def load_weights(
     model: keras.Model, path: str | os.PathLike, env_id: str, train_hint: str = ""
 ) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import functools
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -67,14 +69,8 @@ NATIVE_FROM = 4
 
 
 # The module that registered each env named as ``module:EnvId`` in this process, so that other
-# processes (Ray's workers) can import it too: ``env_module``.
+# processes (Ray's workers) can import it too: ``env_registration``.
 ENV_MODULES: dict[str, str] = {}
-
-
-def env_module(env_id: str) -> str | None:
-    """The module imported for ``env_id`` (given as ``module:EnvId``), or None for an env that
-    gymnasium or ale-py registers."""
-    return ENV_MODULES.get(env_id)
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -109,6 +105,155 @@ def resolve_env_id(env_id: str) -> str:
         hint = f"did you mean {', '.join(close)}?" if close else "see gymnasium.pprint_registry()"
         raise EnvError(f"unknown env id {env_id!r}; {hint}")
     return name
+
+
+# Envs given to the Python API as a factory (a function or class that makes one) or as an env
+# object, registered with gymnasium under a name, so that everything taking an id (vector envs,
+# evaluation, play, file names) takes them too. Ray's workers register them again from here
+# (``env_registration``).
+FACTORY_SPECS: dict[str, gym.envs.registration.EnvSpec] = {}
+
+
+class EnvFactory:
+    """A user's env factory as gymnasium's entry point: ``gym.make`` calls it with
+    ``render_mode`` when one is asked for, which it receives if it takes that argument."""
+
+    def __init__(self, factory: Callable[..., gym.Env]):
+        self.factory = factory
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # a builtin or an odd callable: call it plainly
+            parameters = {}
+        self.takes_render_mode = "render_mode" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+
+    def __call__(self, render_mode: str | None = None) -> gym.Env:
+        if render_mode is not None and self.takes_render_mode:
+            return self.factory(render_mode=render_mode)
+        return self.factory()
+
+
+class EnvCopy:
+    """Copies of an env object (``copy.deepcopy`` of it as it was given), one a call: the
+    entry point of an env given as an object, as a vector env needs several."""
+
+    def __init__(self, env: gym.Env):
+        self.env = copy.deepcopy(env)
+
+    def __call__(self, render_mode: str | None = None) -> gym.Env:
+        return copy.deepcopy(self.env)
+
+
+def register_env(env, name: str | None = None) -> str:
+    """The gymnasium id under which ``env`` is made: an id (``module:EnvId`` too) as it is; a
+    factory (a class or function returning a ``gymnasium.Env``, called with no arguments, or
+    with ``render_mode`` if it takes one) or an env object (copied with ``copy.deepcopy``;
+    one made by ``gymnasium.make`` from a registered id with that id's settings is that id)
+    registered under ``name``.
+
+    Args:
+        env: an id, a factory, or a ``gymnasium.Env``.
+        name: the id to register a factory or object under (it names the run's files and
+            presets); default: the class name of the env it makes (``MazeEnv``).
+
+    A factory's env keeps its own time limit (a ``TimeLimit`` wrapper or its spec's) and
+    reward threshold (its spec's); without a time limit, episodes are cut after
+    ``DEFAULT_EPISODE_STEPS`` steps. Registering a name again replaces what this function
+    registered under it before (a notebook's cell run twice).
+
+    Raises:
+        EnvError: ``env`` is none of these; the factory raises, returns something other than
+            a ``gymnasium.Env``, or its env cannot be copied; ``name`` is not a valid id or is
+            an env gymnasium (or another package) registered; ``name`` given with an id.
+    """
+    if isinstance(env, str):
+        if name is not None:
+            raise EnvError(
+                f"env_name={name!r}: an env id ({env!r}) names itself; env_name is for an env "
+                "factory or object"
+            )
+        return resolve_env_id(env)
+    if isinstance(env, gym.Env):
+        spec = env.spec
+        if name is None and spec is not None and spec.id in gym.registry:
+            registered = gym.spec(spec.id)
+            if registered.kwargs == {k: v for k, v in spec.kwargs.items() if k != "render_mode"}:
+                return spec.id
+        try:
+            entry_point = EnvCopy(env)
+        except Exception as error:  # noqa: BLE001 - a user's env may refuse in any way
+            raise EnvError(
+                f"the env object {type(env.unwrapped).__name__} cannot be copied "
+                f"({type(error).__name__}: {first_line(error)}); pass a factory instead (its "
+                "class, or a function that makes it)"
+            ) from None
+        what = f"a copy of the env object {type(env.unwrapped).__name__}"
+    elif callable(env):
+        entry_point = EnvFactory(env)
+        what = f"the env factory {getattr(env, '__qualname__', repr(env))}"
+    else:
+        raise EnvError(
+            f"env={env!r}: give a gymnasium env id (a str), a factory (a class or function "
+            "that makes a gymnasium.Env) or a gymnasium.Env"
+        )
+    with env_creation(what):
+        made = entry_point()
+    if not isinstance(made, gym.Env):
+        raise EnvError(f"{what} returned {type(made).__name__}, not a gymnasium.Env")
+    try:
+        env_name = name if name is not None else type(made.unwrapped).__name__
+        limit, wrapper = None, made
+        while isinstance(wrapper, gym.Wrapper) and limit is None:
+            if isinstance(wrapper, gym.wrappers.TimeLimit):
+                limit = wrapper._max_episode_steps
+            wrapper = wrapper.env
+        spec = made.spec
+        limit = limit or (spec.max_episode_steps if spec is not None else None)
+        threshold = spec.reward_threshold if spec is not None else None
+    finally:
+        with contextlib.suppress(Exception):
+            made.close()
+    if not isinstance(env_name, str) or not gym.envs.registration.ENV_ID_RE.fullmatch(env_name):
+        raise EnvError(
+            f"env_name={env_name!r} is not a valid env id: letters, digits, _ . : - (and one "
+            "optional namespace/), such as MyEnv or MyEnv-v0"
+        )
+    if env_name in gym.registry and env_name not in FACTORY_SPECS:
+        raise EnvError(
+            f"env_name={env_name!r} is already a registered env; give the factory another env_name"
+        )
+    gym.registry.pop(env_name, None)  # this module's own, from before: replaced
+    gym.register(
+        env_name,
+        entry_point=entry_point,
+        max_episode_steps=limit,
+        reward_threshold=threshold,
+        disable_env_checker=True,
+    )
+    FACTORY_SPECS[env_name] = gym.spec(env_name)
+    return env_name
+
+
+def env_registration(env_id: str) -> gym.envs.registration.EnvSpec | str | None:
+    """What another process (a Ray worker) needs to make ``env_id``: the spec of an env
+    registered by ``register_env`` (its factory sent along), the module of a ``module:EnvId``
+    id, or None for an env gymnasium or ale-py registers. ``register_registration`` takes it
+    there."""
+    return FACTORY_SPECS.get(env_id) or ENV_MODULES.get(env_id)
+
+
+def register_registration(env_id: str, registration) -> None:
+    """In another process: makes ``env_id`` known as ``env_registration`` described it.
+
+    Raises:
+        EnvError: the module cannot be imported (``resolve_env_id``).
+    """
+    if isinstance(registration, gym.envs.registration.EnvSpec):
+        gym.registry[env_id] = registration
+        FACTORY_SPECS[env_id] = registration
+    elif registration:
+        resolve_env_id(f"{registration}:{env_id}")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,682 @@
+"""The Python API: ``A2C`` and ``A3C`` agents to build from an env, train with callbacks, act
+with, evaluate, save and load, as Stable-Baselines3 and Keras users expect::
+
+    from a3c_keras import A2C
+
+    agent = A2C("CartPole-v1", seed=1)                 # an id, a factory, or a gymnasium.Env
+    agent.learn(200_000, callbacks=[...])              # env steps; training.callbacks.Callback
+    actions, state = agent.predict(observations)       # greedy; deterministic=False samples
+    print(agent.evaluate(episodes=100).summary())
+    agent.save("cartpole.weights.h5")                  # or .keras (an export)
+    agent = A2C.load("cartpole.weights.h5")
+
+The command line (``a2c_cartpole.py``, ``a3c_cartpole.py``) is built on these classes: its
+flags are the keyword arguments here, checked by the same rules with the same one-line errors,
+and the files are the same, so a model trained by either loads in the other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import keras
+import numpy as np
+from absl import flags, logging
+from absl import logging as absl_logging
+
+from a3c_keras.checks import check_output_file, check_training
+from config.hyperparameters import (
+    MODEL_SETTINGS,
+    A2CConfig,
+    A3CConfig,
+    ActorCriticConfig,
+)
+from config.presets import Preset, apply_preset
+from models import ActorCriticModel, build_model
+from models.acting import acting_policy
+from models.export import LoadedPolicy, plain_model
+from training.callbacks import Callback
+from training.episode_log import Episode, save_episodes_csv
+from training.evaluation import EvalResult, Evaluation, evaluate, play
+from training.state import saved_settings
+from training.trainer import REPORT_SEED_OFFSET, Trainer
+from utils.checkpoint import (
+    describe,
+    export_model,
+    load_model_file,
+    load_weights,
+    model_path,
+    run_files,
+    weights_metadata,
+)
+from utils.envs import Dims, action_clipper, probe_env, register_env, reward_threshold
+from utils.errors import (
+    CheckpointError,
+    ConfigError,
+    NoCheckpointError,
+    SaveDirInUseError,
+    UsageError,
+    WriteError,
+)
+from utils.logs import OwnInformation
+from utils.plotting import plot_training_curve
+from utils.run_lock import RunLock
+from utils.settings import format_value
+
+# Settings a resumed run cannot change: the checkpoint holds what they built.
+FIXED_ON_RESUME = (
+    "env",
+    *MODEL_SETTINGS,
+    "normalize_rewards",
+    "lr_schedule",
+    "optimizer",
+    "workers",
+    "backend",
+)
+
+
+class ActorCriticAgent:
+    """What ``A2C`` and ``A3C`` share: an env, a config, a Keras model, a save directory.
+
+    Args:
+        env: a gymnasium env id (``"CartPole-v1"``, ``"module:EnvId"``), a factory (a class or
+            function that returns a ``gymnasium.Env``; for ``backend="ray"`` one the worker
+            processes can unpickle: defined in the script or notebook, or in a module they can
+            import), or a ``gymnasium.Env`` (copied for each env a run needs).
+        env_name: the name a factory or env object is registered under (it names the files
+            and picks a preset); default: its env class's name.
+        save_dir: the run's directory, as ``--save_dir``: the best model, checkpoints, the
+            episode log and plot, TensorBoard logs (default ``runs/a2c`` or ``runs/a3c``).
+        preset: take the settings of ``config/presets.py`` for the env where a keyword does
+            not give them (as the command line does).
+        resume: continue the run in ``save_dir`` (its checkpoint and settings; keywords given
+            override those that may change), as ``--resume``.
+        overwrite: replace a run on the same env in ``save_dir``, as ``--overwrite`` (without
+            it or ``resume`` such a run is refused at ``learn``).
+        verbose: 1 logs the progress lines and evaluations (absl INFO), 0 does not.
+        **settings: hyperparameters, the fields of ``A2CConfig`` or ``A3CConfig`` (``lr``,
+            ``gamma``, ``num_envs``, ``hidden_units``, ...), as the flags of the same names.
+
+    Attributes:
+        config: the run's settings (a frozen dataclass).
+        model: the Keras model (``models.ActorCriticModel``) that trains and acts.
+        episodes: the training episodes so far (``training.episode_log.Episode``).
+        evaluations: the greedy evaluations made during training.
+
+    Raises:
+        ConfigError: an unknown setting, or a value of the wrong type or range (the same line
+            as the flag's).
+        EnvError: an env that is unknown, not supported, or breaks gymnasium's contract at its
+            first reset or step.
+        UsageError: ``resume`` with nothing to resume, or a setting a resume cannot change.
+    """
+
+    config_class: ClassVar[type[ActorCriticConfig]] = ActorCriticConfig
+    name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        env: str | Callable[[], gym.Env] | gym.Env = "CartPole-v1",
+        *,
+        env_name: str | None = None,
+        save_dir: str | Path | None = None,
+        preset: bool = True,
+        resume: bool = False,
+        overwrite: bool = False,
+        verbose: int = 1,
+        **settings: Any,
+    ):
+        check_setting_names(self.config_class, settings)
+        if "env" in settings:
+            raise ConfigError("env is the first argument, not a setting")
+        env_id = register_env(env, env_name)
+        config = self.config_class(env=env_id, **settings)
+        if preset:
+            config, preset_used = apply_preset(config, lambda name: name in settings)
+            log_preset(config, preset_used, settings)
+        save_dir = Path(save_dir if save_dir is not None else f"runs/{self.name}")
+        if resume:
+            config = resumed_config(config, save_dir, lambda name: name in settings)
+        self._setup(config, save_dir, resume, overwrite, verbose)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ActorCriticConfig,
+        save_dir: str | Path,
+        resume: bool = False,
+        overwrite: bool = False,
+        verbose: int = 1,
+        dims: Dims | None = None,
+    ) -> ActorCriticAgent:
+        """An agent for a ready ``config`` (the command line's: flags, preset and resume
+        applied), its env registered; ``dims`` if the env was probed already."""
+        agent = cls.__new__(cls)
+        agent._setup(config, Path(save_dir), resume, overwrite, verbose, dims)
+        return agent
+
+    def _setup(self, config, save_dir, resume, overwrite, verbose, dims=None, model=None):
+        if not isinstance(config, self.config_class):
+            raise ConfigError(
+                f"{type(self).__name__} takes an {self.config_class.__name__}, not "
+                f"{type(config).__name__}"
+            )
+        self.config = config
+        self.save_dir = Path(save_dir)
+        self.resume = bool(resume)
+        self.overwrite = bool(overwrite)
+        self.verbose = int(verbose)
+        self.dims = dims or probe_env(config.env)
+        if model is None:
+            keras.utils.set_random_seed(config.seed)
+            model = build_model(self.dims, **config.model_options())
+        self.model = model
+        self.algorithm = None
+        self.trainer: Trainer | None = None
+        self._policy = None  # predict's acting pass, made at its first call
+
+    # Training -----------------------------------------------------------------------------
+
+    def make_algorithm(self, config: ActorCriticConfig, model: keras.Model):
+        """The algorithm (a ``training.trainer.Algorithm``) training ``model``."""
+        raise NotImplementedError
+
+    @property
+    def episodes(self) -> list[Episode]:
+        return list(self.trainer.episode_log.episodes) if self.trainer else []
+
+    @property
+    def evaluations(self) -> list[Evaluation]:
+        return list(self.trainer.evaluations) if self.trainer else []
+
+    def learn(
+        self,
+        total_timesteps: int | None = None,
+        *,
+        episodes: int | None = None,
+        callbacks: Iterable[Callback] = (),
+    ) -> ActorCriticAgent:
+        """Trains for a budget, then writes the episode log and the plot to the save
+        directory; returns the agent. Called again, training goes on (same model, optimizer,
+        episode log and checkpoints) for another budget.
+
+        Args:
+            total_timesteps: env steps (all envs together) to train for; with ``episodes``
+                too, whichever comes first. Neither: the config's ``max_steps`` and
+                ``max_eps`` (a resumed run's count the steps before it).
+            episodes: training episodes to train for.
+            callbacks: ``training.callbacks.Callback``s (``ProgressLogger``, ``TensorBoard``
+                and ``Checkpoints`` instances replace the run's own).
+
+        A callback that sets ``self.model.stop_training = True``, or ``request_stop`` (a
+        signal handler), ends training cleanly: evaluated, saved and checkpointed as at the
+        end of the budget.
+
+        Raises:
+            ConfigError: a budget that is not a positive int.
+            UsageError: the save directory cannot be written, is in use, or holds another run
+                on the env (see ``overwrite``); a budget smaller than one rollout; an
+                agent loaded from a ``.keras`` export (it acts only).
+            TrainingError: training failed (a worker, an env, non-finite updates).
+            utils.errors.WriteError: a file could not be written (disk full, say).
+        """
+        if not isinstance(self.model, ActorCriticModel):
+            raise UsageError(
+                "this agent was loaded from a .keras export, which acts only; load the "
+                ".weights.h5 file to train"
+            )
+        for name, value in (("total_timesteps", total_timesteps), ("episodes", episodes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name}={value!r}: must be an integer >= 1 or None")
+            if value is not None and value < 1:
+                raise ConfigError(f"{name}={value}: must be >= 1 (or None: the config's)")
+        config = self.config
+        first = self.trainer is None
+        if first:
+            if total_timesteps is not None or episodes is not None:
+                config = dataclasses.replace(
+                    config, max_steps=total_timesteps or 0, max_eps=episodes or 0
+                )
+            check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
+            self.config = config
+            # Envs, threads or Ray made before any file is written: their errors leave none.
+            self.algorithm = self.make_algorithm(config, self.model)
+        lock = RunLock(self.save_dir)
+        try:
+            lock.acquire()
+            if first:
+                if self.overwrite:
+                    remove_earlier_run(self.save_dir, config.env)
+                self.trainer = Trainer(
+                    self.algorithm,
+                    self.save_dir,
+                    resume=self.resume,
+                    callbacks=callbacks,
+                    verbose=bool(self.verbose),
+                )
+            else:
+                self.trainer.set_callbacks(callbacks)
+        except NoCheckpointError as error:
+            lock.release()
+            raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
+        except SaveDirInUseError as error:
+            lock.release()
+            raise UsageError(str(error)) from None
+        except OSError as error:
+            lock.release()
+            if isinstance(error, WriteError):
+                raise
+            raise UsageError(
+                f"--save_dir={self.save_dir} cannot be created or written: {error.strerror}"
+            ) from None
+        except BaseException:
+            lock.release()
+            raise
+        finally:
+            if first and self.trainer is None:  # no trainer: the algorithm is not used
+                self.algorithm.close()
+                self.algorithm = None
+        try:
+            with log_lines_shown(self.verbose):
+                self._train(first, total_timesteps, episodes)
+        finally:
+            lock.release()
+        self._policy = None
+        self.write_run_files()
+        return self
+
+    def _train(self, first: bool, total_timesteps: int | None, episodes: int | None) -> None:
+        """``Trainer.train``: the first time for the config's budget (a resumed run's counts
+        its past), then for another ``total_timesteps`` or ``episodes`` (or the config's)."""
+        if first:
+            self.trainer.train()
+            return
+        log, config = self.trainer.episode_log, self.config
+        if total_timesteps is None and episodes is None:
+            total_timesteps, episodes = config.max_steps, config.max_eps
+        self.trainer.train(
+            max_episodes=len(log.episodes) + episodes if episodes else 0,
+            max_steps=log.env_steps + total_timesteps if total_timesteps else 0,
+        )
+
+    def request_stop(self) -> None:
+        """Ends the running ``learn`` after the current step (from a signal handler or another
+        thread); it saves as at the end of its budget."""
+        if self.trainer is not None:
+            self.trainer.request_stop()
+
+    def write_run_files(self) -> tuple[Path, Path]:
+        """Writes the plot of the training returns and the episode log (CSV) to the save
+        directory; returns their paths."""
+        trainer, config = self.trainer, self.config
+        episodes = trainer.episode_log.episodes
+        files = run_files(self.save_dir, config.env)
+        plot = plot_training_curve(
+            files.plot,
+            trainer.title,
+            [e.episode_return for e in episodes],
+            [e.moving_average for e in episodes],
+            reward_threshold(config.env),
+            [(e.episodes, e.result.mean, e.result.std) for e in trainer.evaluations],
+            config.eval_episodes,
+        )
+        return plot, save_episodes_csv(episodes, files.episodes)
+
+    @property
+    def model_file(self) -> Path:
+        """The run's best model: ``<save_dir>/model_<env>.weights.h5``."""
+        return model_path(self.save_dir, self.config.env)
+
+    def load_best(self) -> ActorCriticAgent:
+        """Loads the run's best model (the weights that scored best in a greedy evaluation,
+        ``model_file``) into ``model``; returns the agent.
+
+        Raises:
+            CheckpointError: no such file, or it does not fit.
+        """
+        load_weights(self.model, self.model_file, self.config.env)
+        self._policy = None
+        return self
+
+    # Acting -------------------------------------------------------------------------------
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple | None]:
+        """The policy's actions for a batch of observations, as Stable-Baselines3's
+        ``predict``.
+
+        Args:
+            observation: ``(batch, *obs_shape)`` observations (or one, ``obs_shape``).
+            state: a recurrent model's state as the previous call returned it, ``(h, c)``
+                float32 ``(batch, units)`` each; None: zeros.
+            episode_start: bool ``(batch,)``: the envs whose episode starts with this
+                observation; their state is zeroed first.
+            deterministic: the greedy action (argmax, or the Gaussian's mean); False samples
+                from the policy (``np.random`` of ``keras.utils.set_random_seed``).
+
+        Returns:
+            ``(actions, state)``: actions ready for ``env.step`` (int for Discrete, shifted
+            by its ``start``; float32 clipped to the bounds for Box), ``(batch,)`` or
+            ``(batch, action_dim)``, or one action for one observation; the next recurrent
+            state, or None for a feed-forward model.
+
+        Raises:
+            ValueError: an observation of another shape than the env's.
+        """
+        obs_shape = self.dims.obs_shape
+        observation = np.asarray(observation)
+        single = observation.shape == obs_shape
+        batch = observation[None] if single else observation
+        if batch.ndim != len(obs_shape) + 1 or batch.shape[1:] != obs_shape:
+            raise ValueError(
+                f"observation of shape {observation.shape}: the env's are {obs_shape} (one) or "
+                f"(batch, {', '.join(map(str, obs_shape))})"
+            )
+        policy = self._acting()
+        size = len(batch)
+        if state is None:
+            state = policy.initial_state(size)
+        if episode_start is not None and len(state):
+            keep = 1.0 - np.asarray(episode_start, np.float32).reshape(size, 1)
+            state = tuple(np.asarray(part, np.float32) * keep for part in state)
+        params, state = policy(np.asarray(batch, np.float32), state)
+        params = np.asarray(params)
+        distribution = self.model.distribution
+        if deterministic:
+            actions = distribution.greedy(params)
+        else:
+            noise = distribution.noise(np.random.default_rng(np.random.randint(2**31)), (size,))
+            actions = distribution.sample(params, noise)
+        actions = self._to_env(actions)
+        return (actions[0] if single else actions), (tuple(state) if len(state) else None)
+
+    def _acting(self):
+        """The acting pass over the model's current weights (taken again after ``learn``)."""
+        if self._policy is None:
+            self._policy = acting_policy(self.model)
+            space = self.action_space
+            self._to_env = action_clipper(space, self.config.env)
+        else:
+            self._policy.sync()
+        return self._policy
+
+    @property
+    def action_space(self) -> gym.Space:
+        """The env's action space."""
+        from utils.envs import make_env
+
+        env = make_env(self.config.env)
+        try:
+            return env.action_space
+        finally:
+            env.close()
+
+    def evaluate(self, episodes: int | None = None, seed: int | None = None) -> EvalResult:
+        """Greedy episodes of the model as it is now, one per env, as ``--evaluate`` plays
+        them (``eval_episodes`` of them, seeded ``seed + 10000`` by default: other episodes
+        than those training chose the best model on).
+
+        Returns:
+            ``training.evaluation.EvalResult``: ``returns`` (float64 ``(episodes,)``),
+            ``mean``, ``std``, ``summary()``.
+        """
+        episodes = self.config.eval_episodes if episodes is None else episodes
+        seed = self.config.seed + REPORT_SEED_OFFSET if seed is None else seed
+        return evaluate(self.model, self.config.env, episodes, seed=seed)
+
+    def play(
+        self,
+        episodes: int = 1,
+        seed: int | None = None,
+        render_mode: str | None = None,
+        out: Callable[[str], None] = print,
+        on_frame: Callable[[np.ndarray], None] | None = None,
+    ) -> EvalResult:
+        """Plays greedy episodes in one env, printing each step (``training.evaluation.play``:
+        episode ``k`` seeded ``seed + k``, default the config's seed)."""
+        seed = self.config.seed if seed is None else seed
+        return play(
+            self.model,
+            self.config.env,
+            episodes,
+            seed=seed,
+            render_mode=render_mode,
+            out=out,
+            on_frame=on_frame,
+        )
+
+    # Files --------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Saves the model: ``*.weights.h5`` the weights (as training writes them: the file
+        records the env and the architecture), ``*.keras`` a Keras model file (an export:
+        ``keras.saving.load_model`` reads it anywhere). Returns the path.
+
+        Raises:
+            UsageError: another suffix, or a path that cannot be written.
+            CheckpointError: a weight is not finite.
+        """
+        path = Path(path)
+        check_output_file("path", path, (".weights.h5", ".keras"))
+        if not isinstance(self.model, ActorCriticModel):
+            raise UsageError("an agent loaded from a .keras export cannot be saved again")
+        if path.name.endswith(".weights.h5"):
+            from utils.checkpoint import save_weights
+
+            return save_weights(self.model, path, self.config.env)
+        return export_model(plain_model(self.model), path, describe(self.model, self.config.env))
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        env: str | Callable[[], gym.Env] | gym.Env | None = None,
+        *,
+        env_name: str | None = None,
+        save_dir: str | Path | None = None,
+        **settings: Any,
+    ) -> ActorCriticAgent:
+        """An agent whose model is the one saved at ``path``: a ``.weights.h5`` file (by
+        ``save`` or the command line's training; its architecture is read from the file, and
+        ``learn`` trains it on) or a ``.keras`` export (it acts, evaluates and plays only).
+
+        Args:
+            path: the model file.
+            env: the env (id, factory or object); default: the env the file records, by id.
+            env_name, save_dir, **settings: as the constructor (presets apply as there; the
+                model's settings come from the file).
+
+        Raises:
+            CheckpointError: no such file, an unreadable one, or one trained on another env.
+        """
+        path = Path(path)
+        if path.name.endswith(".keras"):
+            from utils.checkpoint import keras_metadata
+
+            saved = keras_metadata(path) if path.is_file() else {}
+        elif path.name.endswith(".weights.h5"):
+            saved = weights_metadata(path)
+        else:
+            raise CheckpointError(
+                f"{path}: a saved model's name ends in .weights.h5 (weights) or .keras (an export)"
+            )
+        if env is None:
+            env = saved.get("env_id")
+            if not env:
+                raise CheckpointError(f"{path} does not record its env: pass env=")
+        architecture = {
+            "hidden_units": tuple(saved["hidden_units"]) if "hidden_units" in saved else None,
+            "activation": saved.get("activation"),
+            "separate_value_trunk": saved.get("separate_value_trunk"),
+            "normalize_observations": saved.get("normalize_observations"),
+            "recurrent": bool(saved.get("recurrent_units")),
+            "lstm_units": saved.get("recurrent_units") or None,
+        }
+        model_settings = {k: v for k, v in architecture.items() if v is not None}
+        agent = cls(env, env_name=env_name, save_dir=save_dir, **{**model_settings, **settings})
+        if path.name.endswith(".keras"):
+            model = agent.model
+            obs_shape = model.image_shape or int(agent.dims.obs_dim)
+            loaded = load_model_file(
+                path, obs_shape, model.distribution.params_size, agent.config.env
+            )
+            agent.model = LoadedPolicy(loaded, model.distribution)
+        else:
+            load_weights(agent.model, path, agent.config.env)
+        return agent
+
+
+class A2C(ActorCriticAgent):
+    """A2C: all envs of a vector env step together, one batched update a rollout
+    (``agents/a2c.py``). Settings: ``config.hyperparameters.A2CConfig``'s fields."""
+
+    config_class = A2CConfig
+    name = "a2c"
+
+    def make_algorithm(self, config, model):
+        from agents.a2c import A2CAgent
+
+        return A2CAgent(config, model=model)
+
+
+class A3C(ActorCriticAgent):
+    """A3C: worker threads (or, with ``backend="ray"``, processes) that each act and compute
+    their gradient, applied to the global model (``agents/a3c.py``, ``agents/a3c_ray.py``).
+    Settings: ``config.hyperparameters.A3CConfig``'s fields."""
+
+    config_class = A3CConfig
+    name = "a3c"
+
+    def make_algorithm(self, config, model):
+        if config.backend == "ray":
+            from agents.a3c_ray import RayMasterAgent
+
+            return RayMasterAgent(config, model=model)
+        from agents.a3c import MasterAgent
+
+        return MasterAgent(config, model=model)
+
+
+@contextlib.contextmanager
+def log_lines_shown(verbose: int):
+    """Within, absl's INFO lines (progress, evaluations) are shown if ``verbose``, where no
+    command line set absl's verbosity (a notebook or another program); its verbosity is put
+    back after."""
+    before = absl_logging.get_verbosity()
+    if not (verbose and not flags.FLAGS.is_parsed() and before < absl_logging.INFO):
+        yield
+        return
+    absl_logging.set_verbosity(absl_logging.INFO)
+    own = OwnInformation()
+    absl_logger = absl_logging.get_absl_logger()
+    absl_logger.addFilter(own)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(own)
+        absl_logging.set_verbosity(before)
+
+
+def check_setting_names(config_class: type, settings: dict) -> None:
+    """Raises ``ConfigError`` for a keyword that is not a field of ``config_class``, naming
+    close ones."""
+    names = [field.name for field in dataclasses.fields(config_class)]
+    for name in settings:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(
+                f"{name}: not a setting of {config_class.__name__} (see --helpshort, or "
+                f"{config_class.__name__}'s fields){hint}"
+            )
+
+
+def log_preset(config: ActorCriticConfig, preset: Preset | None, given: Iterable[str]) -> None:
+    """Logs the preset's settings a run takes (those not given), and where they were
+    measured."""
+    if preset is None:
+        return
+    given = set(given)
+    applied = [name for name in preset.settings if name not in given]
+    if not preset.settings:
+        chosen = "the defaults"
+    elif applied:
+        chosen = " ".join(f"--{n}={format_value(getattr(config, n))}" for n in applied)
+    else:
+        chosen = "none: every one was given"
+    logging.info(
+        "settings for %s from config/presets.py: %s (flags given override them; %s)",
+        config.env,
+        chosen,
+        "measured in " + ", ".join(f"docs/BENCHMARKS.md#{key}" for key in preset.evidence)
+        if preset.evidence
+        else "not benchmarked yet",
+    )
+
+
+def resumed_config(
+    config: ActorCriticConfig, save_dir: str | Path, given: Callable[[str], bool]
+) -> ActorCriticConfig:
+    """The config a resumed run continues with: the settings saved with the checkpoint,
+    except those given now, which apply (and are named in a log line).
+
+    Raises:
+        UsageError: a given setting that cannot change mid-run (``FIXED_ON_RESUME``) differs
+            from the saved run's.
+    """
+    saved = saved_settings(save_dir, config.env)
+    if saved is None:
+        return config  # a checkpoint from before settings were saved: the flags as given
+    kept, changed = {}, []
+    for field in dataclasses.fields(config):
+        name, now = field.name, getattr(config, field.name)
+        if name not in saved:
+            continue
+        before = tuple(saved[name]) if isinstance(now, tuple) else saved[name]
+        if not given(name):
+            kept[name] = before
+        elif now != before:
+            if name in FIXED_ON_RESUME:
+                raise UsageError(
+                    f"--{name}={format_value(now)}: the run in {save_dir} was started with "
+                    f"--{name}={format_value(before)}, which cannot change on --resume (leave "
+                    "the flag out, or start a new run in another --save_dir)"
+                )
+            changed.append(f"--{name}={format_value(now)} (was {format_value(before)})")
+    logging.info(
+        "resuming the run in %s with its settings%s",
+        save_dir,
+        "; changed: " + ", ".join(changed) if changed else "",
+    )
+    return dataclasses.replace(config, **kept)
+
+
+def remove_earlier_run(save_dir: Path, env_id: str) -> None:
+    """``overwrite``: removes what an earlier run on ``env_id`` left in ``save_dir`` (its
+    model, checkpoints, episode log and plot; TensorBoard's run directories stay, each run has
+    its own), with a log line naming them. The caller holds the save directory's lock."""
+    files = run_files(save_dir, env_id)
+    removed = []
+    if files.checkpoints.is_dir():
+        shutil.rmtree(files.checkpoints)
+        removed.append(files.checkpoints.name)
+    for path in (files.model, files.episodes, files.plot):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    if removed:
+        logging.info(
+            "--overwrite: removed the earlier run's %s from %s", ", ".join(removed), save_dir
+        )

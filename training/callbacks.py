@@ -1,0 +1,296 @@
+"""Callbacks in the Keras style: user code the training loop calls at episode ends, after each
+update and after each greedy evaluation, with the numbers it already has.
+
+A callback subclasses ``Callback`` and overrides the methods it needs; each gets an index and a
+``logs`` dict of plain Python numbers, as ``keras.callbacks.Callback`` does. ``self.trainer`` is
+the running ``training.trainer.Trainer`` and ``self.model`` the model being trained. Setting
+``self.model.stop_training = True`` (as in Keras) stops the run cleanly after the current step:
+the final evaluation, the checkpoint and the files are written as after Ctrl-C.
+
+The trainer's own progress lines (``ProgressLogger``), TensorBoard scalars (``TensorBoard``)
+and checkpoints (``Checkpoints``) are callbacks too. A run gets one of each unless the list it
+is given holds an instance of that class (or a subclass), which then takes its place: the rule
+of ``keras.Model.fit`` for its progress bar and history.
+
+All callbacks run on the thread that called ``Trainer.train`` (never on an A3C worker thread),
+in the order of the list, the run's own before the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from absl import logging
+
+from training.summaries import Summaries, progress_line, run_directory
+
+# Progress lines and TensorBoard points a run: one each time another 1/REPORTS of the budget is
+# used, and one at the end.
+REPORTS = 50
+
+
+class Callback:
+    """The base class: every method does nothing.
+
+    Attributes:
+        trainer: the ``Trainer`` running the callback (set by ``set_trainer``; None before).
+
+    The ``logs`` each method receives (plain ``int``, ``float`` and ``bool`` values):
+
+    - ``on_train_begin``: ``env_steps``, ``episodes`` (so far: more than 0 after a resume).
+    - ``on_episode_end(index)`` (``index`` counts episodes from 1 in the run): ``return``,
+      ``length`` (env steps), ``moving_average`` (0.99/0.01), ``recent_mean`` (of the last 100
+      episodes), ``env_steps`` (all envs' steps when it ended), ``worker`` (the A3C worker or A2C
+      env that played it), ``seconds`` (since the run started).
+    - ``on_update_end(index)`` (``index`` counts updates from 1 in this ``train`` call):
+      ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``grad_norm`` (before
+      clipping), ``applied`` (False for a skipped non-finite update), ``env_steps``.
+    - ``on_evaluation_end(index)`` (from 1): ``mean_return``, ``std_return``, ``min_return``,
+      ``max_return``, ``episodes`` (greedy episodes played), ``env_steps`` (of training before
+      it), ``best`` (whether it is the best so far, and so the saved model).
+    - ``on_train_end``: ``env_steps``, ``episodes``, ``seconds`` (training time, evaluations
+      excluded), ``stopped`` (whether ``stop_training`` or a signal ended it before a budget).
+    """
+
+    def __init__(self):
+        self.trainer = None
+
+    def set_trainer(self, trainer) -> None:
+        self.trainer = trainer
+
+    @property
+    def model(self):
+        """The (global) Keras model being trained."""
+        return self.trainer.algorithm.model
+
+    def on_train_begin(self, logs: dict) -> None:
+        """Called once ``train`` starts, before the first step."""
+
+    def on_episode_end(self, index: int, logs: dict) -> None:
+        """Called for every finished training episode, in order."""
+
+    def on_update_end(self, index: int, logs: dict) -> None:
+        """Called for every update of the model (applied or skipped), in order."""
+
+    def on_evaluation_end(self, index: int, logs: dict) -> None:
+        """Called after each greedy evaluation (during training and of the final model)."""
+
+    def on_train_end(self, logs: dict) -> None:
+        """Called once training stopped, the final evaluation made, the model saved; not after
+        a fault."""
+
+
+class CallbackList:
+    """The run's callbacks, called in order; ``Trainer`` holds one."""
+
+    def __init__(self, callbacks: Sequence[Callback], trainer):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_trainer(trainer)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def call(self, method: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, method)(*args)
+
+    def close(self) -> None:
+        """Lets each callback that holds a file (``TensorBoard``) close it, whatever
+        happened."""
+        for callback in self.callbacks:
+            close = getattr(callback, "close", None)
+            if close is not None:
+                close()
+
+
+def with_defaults(callbacks: Iterable[Callback], defaults: Sequence[Callback]) -> list[Callback]:
+    """``defaults`` followed by ``callbacks``, less each default whose class (or a subclass of
+    it) is among ``callbacks``: given ones replace the run's own, as in ``keras.Model.fit``.
+
+    Raises:
+        TypeError: for an item that is not a ``Callback``.
+    """
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callbacks: {callback!r} is not a training.callbacks.Callback (subclass it and "
+                "override on_episode_end, on_update_end, on_evaluation_end, ...)"
+            )
+    kept = [d for d in defaults if not any(isinstance(c, type(d)) for c in callbacks)]
+    return kept + callbacks
+
+
+class Pace:
+    """Env steps a second and the time left, measured from the first report after the first
+    update, so start-up and compilation do not count."""
+
+    def __init__(self):
+        self.start: tuple[int, float, float] | None = None  # env steps, seconds, progress
+
+    def measure(self, env_steps: int, seconds: float, progress: float, final: bool):
+        """``(steps_per_second, eta_seconds)``, or None at the first call (the pace starts
+        there), unless ``final``."""
+        if self.start is None:
+            self.start = (env_steps, seconds, progress)
+            if not final:
+                return None
+        from_steps, from_seconds, from_progress = self.start
+        elapsed = seconds - from_seconds
+        if env_steps > from_steps and elapsed > 0:
+            steps_per_second = (env_steps - from_steps) / elapsed
+        else:  # only the end, right after the first update: the whole run's pace
+            steps_per_second = env_steps / max(seconds, 1e-9)
+        done = progress - from_progress
+        eta = (1.0 - progress) * elapsed / done if done > 0 else float("inf")
+        return steps_per_second, eta
+
+
+class Reports(Callback):
+    """A callback that reports each 1/``REPORTS`` of the budget and at the end, once an update
+    has been made and an episode has ended: ``report(final)`` in subclasses."""
+
+    def __init__(self):
+        super().__init__()
+        self.pace = Pace()
+        self._next = 0.0
+
+    def on_train_begin(self, logs: dict) -> None:
+        self._next = 0.0
+        self._reported_steps = -1  # env steps at the last report
+        self.pace = Pace()  # another train call: compilation again
+
+    def on_update_end(self, index: int, logs: dict) -> None:
+        log = self.trainer.episode_log
+        if log.progress >= self._next and log.episodes:
+            self._next = (int(log.progress * REPORTS) + 1) / REPORTS
+            self._measure_and_report(final=False)
+
+    def on_train_end(self, logs: dict) -> None:
+        log = self.trainer.episode_log
+        if log.episodes and log.env_steps != self._reported_steps:
+            self._measure_and_report(final=True)
+
+    def _measure_and_report(self, final: bool) -> None:
+        trainer = self.trainer
+        log = trainer.episode_log
+        self._reported_steps = log.env_steps
+        pace = self.pace.measure(log.env_steps, trainer.train_seconds, log.progress, final)
+        if pace is not None:
+            self.report(*pace, final)
+
+    def report(self, steps_per_second: float, eta: float, final: bool) -> None:
+        """Called at each report; ``eta`` in seconds (``inf``: unknown)."""
+
+
+class ProgressLogger(Reports):
+    """The progress line, logged (absl, INFO) each 2% of the budget and at the end::
+
+        env step 102400/500000 (20%) | moving avg 98.3 | 35100 steps/s | ETA 11s | 940 episodes
+        | return 211.0 | mean(100) 150.2 | entropy 0.541
+
+    Progress is counted in the unit of the budget that is nearer its end."""
+
+    def report(self, steps_per_second: float, eta: float, final: bool) -> None:
+        trainer = self.trainer
+        log = trainer.episode_log
+        episodes, env_steps = log.snapshot()
+        max_steps, max_episodes = log.max_steps, log.max_episodes
+        by_steps = bool(max_steps) and (
+            not max_episodes or env_steps * max_episodes >= len(episodes) * max_steps
+        )
+        if by_steps:
+            done, total, unit = env_steps, max_steps, "env step"
+        else:
+            done, total, unit = len(episodes), max_episodes, "episode"
+        last = episodes[-1]
+        line = progress_line(done, total, unit, last.moving_average, steps_per_second, eta)
+        if by_steps:
+            line += f" | {len(episodes)} episodes"
+        line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"
+        update = trainer.algorithm.last_update
+        if update is not None:
+            line += f" | entropy {update.entropy:.3f}"
+        logging.info("%s", line)
+
+
+class TensorBoard(Reports):
+    """TensorBoard scalars (``training.summaries.Summaries``): the episodes and the newest
+    update each 2% of the budget and at the end, every greedy evaluation, and the run's
+    settings (HPARAMS).
+
+    Args:
+        log_dir: the event files' directory; by default a new
+            ``<save_dir>/logs/<algorithm>-<date>-<time>`` for each run (each ``train`` call
+            of one ``Trainer`` writes to the same one).
+    """
+
+    def __init__(self, log_dir: str | None = None):
+        super().__init__()
+        self.log_dir = log_dir
+        self.summaries: Summaries | None = None
+        self._written = 0  # episodes written so far
+
+    def on_train_begin(self, logs: dict) -> None:
+        super().on_train_begin(logs)
+        trainer = self.trainer
+        if self.summaries is None:
+            name = trainer.algorithm.name.lower()
+            self.summaries = Summaries(self.log_dir or run_directory(trainer.save_dir, name))
+            self.summaries.hyperparameters(trainer.settings)
+            self._written = logs["episodes"]
+
+    def report(self, steps_per_second: float, eta: float, final: bool) -> None:
+        trainer = self.trainer
+        episodes, env_steps = trainer.episode_log.snapshot()
+        self.summaries.episodes(episodes[self._written :], env_steps)
+        self._written = len(episodes)
+        update = trainer.algorithm.last_update
+        if update is not None:
+            learning_rate = trainer.algorithm.optimizer.learning_rate
+            self.summaries.update(env_steps, update, learning_rate, steps_per_second)
+
+    def on_evaluation_end(self, index: int, logs: dict) -> None:
+        self.summaries.evaluation(logs["env_steps"], self.trainer.evaluations[-1].result)
+
+    def on_train_end(self, logs: dict) -> None:
+        try:
+            super().on_train_end(logs)
+        finally:
+            self.summaries.close()  # flushed; a later train call opens a new event file
+
+    def close(self) -> None:
+        """Flushes and closes the event file (after a fault, say)."""
+        if self.summaries is not None:
+            self.summaries.close()
+
+
+class Checkpoints(Callback):
+    """Checkpoints of the whole training state (``training.state.TrainingState``, for
+    ``--resume``) every ``every`` updates and at the end of training.
+
+    Args:
+        every: updates between checkpoints; None: the config's ``checkpoint_every``.
+    """
+
+    def __init__(self, every: int | None = None):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int)):
+            raise TypeError(f"Checkpoints(every={every!r}): every must be an int")
+        if every is not None and every < 1:
+            raise ValueError(f"Checkpoints(every={every}): every must be >= 1")
+        self.every = every
+        self._next = 0
+
+    def on_train_begin(self, logs: dict) -> None:
+        self._next = self.every or self.trainer.config.checkpoint_every
+
+    def on_update_end(self, index: int, logs: dict) -> None:
+        if index >= self._next:
+            with self.trainer.clock_paused():
+                self.trainer.save_state()
+            self._next += self.every or self.trainer.config.checkpoint_every
+
+    def on_train_end(self, logs: dict) -> None:
+        self.trainer.save_state()
