@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import keras
 import numpy as np
-from absl import flags, logging
+from absl import logging
 from absl import logging as absl_logging
 
 from a3c_keras.checks import check_output_file, check_training
@@ -571,11 +571,12 @@ class A3C(ActorCriticAgent):
 
 @contextlib.contextmanager
 def log_lines_shown(verbose: int):
-    """Within, absl's INFO lines (progress, evaluations) are shown if ``verbose``, where no
-    command line set absl's verbosity (a notebook or another program); its verbosity is put
-    back after."""
+    """Within, absl's INFO lines (progress, evaluations) are shown if ``verbose``, where absl's
+    verbosity hides them (a notebook or another program: the command line passes ``verbose``
+    from ``--verbosity``), with no other library's information; its verbosity is put back
+    after."""
     before = absl_logging.get_verbosity()
-    if not (verbose and not flags.FLAGS.is_parsed() and before < absl_logging.INFO):
+    if not (verbose and before < absl_logging.INFO):
         yield
         return
     absl_logging.set_verbosity(absl_logging.INFO)
@@ -589,6 +590,17 @@ def log_lines_shown(verbose: int):
         absl_logging.set_verbosity(before)
 
 
+# Stable-Baselines3's names of settings that have another name here (for the hint).
+SB3_NAMES = {
+    "learning_rate": "lr",
+    "n_steps": "update_freq",
+    "ent_coef": "entropy_coef",
+    "vf_coef": "value_coef",
+    "n_envs": "num_envs",
+    "total_timesteps": "max_steps",
+}
+
+
 def check_setting_names(config_class: type, settings: dict) -> None:
     """Raises ``ConfigError`` for a keyword that is not a field of ``config_class``, naming
     close ones."""
@@ -596,6 +608,7 @@ def check_setting_names(config_class: type, settings: dict) -> None:
     for name in settings:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            close = [SB3_NAMES[name]] if name in SB3_NAMES else close
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(
                 f"{name}: not a setting of {config_class.__name__} (see --helpshort, or "

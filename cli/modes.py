@@ -47,8 +47,9 @@ def train_and_report(
         TrainingError: training failed (a worker, or non-finite updates).
         utils.errors.WriteError: a file could not be written (disk full, say).
     """
+    verbose = logging.get_verbosity() >= logging.INFO  # --verbosity=-1 hides the progress
     agent = agent_class.from_config(
-        config, options.save_dir, options.resume, options.overwrite, dims=dims
+        config, options.save_dir, options.resume, options.overwrite, verbose, dims=dims
     )
     stop = SignalStop()
     agent.learn(callbacks=[stop])

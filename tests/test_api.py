@@ -1,0 +1,273 @@
+"""The Python API (a3c_keras): agents from an id, a factory or an env object; learn with
+callbacks; predict, evaluate, save and load; the same files and messages as the command line."""
+
+import csv
+import re
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from a3c_keras import A2C, A3C, Callback, Checkpoints, ConfigError, EnvError, ProgressLogger
+from tests.custom_envs import Corridor, short_corridor
+from tests.programs import error_line, run
+from training.evaluation import format_action
+from utils.envs import NO_VELOCITY_ENV, make_env
+from utils.errors import UsageError
+
+QUIET = {"verbose": 0}
+
+
+class Recorder(Callback):
+    """Records what the trainer hands to a callback; stops the run after ``stop_after``
+    episodes if given."""
+
+    def __init__(self, stop_after=None):
+        super().__init__()
+        self.stop_after = stop_after
+        self.episodes, self.updates, self.evaluations, self.ends = [], [], [], []
+
+    def on_episode_end(self, index, logs):
+        self.episodes.append((index, logs["return"], logs["length"]))
+        if self.stop_after and index >= self.stop_after:
+            self.model.stop_training = True
+
+    def on_update_end(self, index, logs):
+        self.updates.append((index, logs["loss"], logs["applied"]))
+
+    def on_evaluation_end(self, index, logs):
+        self.evaluations.append(logs)
+
+    def on_train_end(self, logs):
+        self.ends.append(logs)
+
+
+def csv_rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize(
+    "source, name, expected",
+    [
+        ("CartPole-v1", None, "CartPole-v1"),
+        (Corridor, None, "Corridor"),  # a class: its instances are the envs
+        (short_corridor, "ShortCorridor-v0", "ShortCorridor-v0"),  # a function, named
+        (Corridor(length=6), None, "Corridor"),  # an object: copied for each env
+        (gym.make("CartPole-v1"), None, "CartPole-v1"),  # made from an id: that id
+    ],
+)
+def test_a2c_trains_from_an_id_a_factory_and_an_env_object(tmp_path, source, name, expected):
+    agent = A2C(source, env_name=name, save_dir=tmp_path, num_envs=4, eval_interval=0, **QUIET)
+    assert agent.config.env == expected
+    agent.learn(2000)
+    assert agent.trainer.episode_log.env_steps >= 2000 and agent.episodes
+    # The command line's files, named by the env's name.
+    for path in (agent.model_file, tmp_path / f"{expected}_episodes.csv"):
+        assert path.is_file(), path
+    assert len(csv_rows(tmp_path / f"{expected}_episodes.csv")) == len(agent.episodes)
+    assert agent.trainer.state.latest is not None
+
+
+def test_a_custom_env_class_learns_with_a2c_and_a3c_threads(tmp_path):
+    for agent_class, settings in ((A2C, {"num_envs": 4}), (A3C, {"workers": 2})):
+        agent = agent_class(
+            Corridor, save_dir=tmp_path / agent_class.name, seed=1, eval_interval=5000,
+            **settings, **QUIET,
+        )  # fmt: skip
+        before = agent.evaluate(episodes=5).mean
+        agent.learn(15_000)
+        result = agent.load_best().evaluate(episodes=5)
+        assert result.mean == pytest.approx(1 - 0.1 * 6), (agent_class, result.returns)
+        assert before < result.mean
+
+
+def test_a_callback_sees_every_episode_and_update_and_can_stop_the_run(tmp_path):
+    for agent_class, settings in ((A2C, {"num_envs": 4}), (A3C, {"workers": 2})):
+        recorder = Recorder(stop_after=30)
+        save_dir = tmp_path / agent_class.name
+        agent = agent_class("CartPole-v1", save_dir=save_dir, eval_interval=0, **settings, **QUIET)
+        agent.learn(100_000, callbacks=[recorder])
+        episodes = agent.episodes
+        # Every episode, once, in order, with the log's numbers.
+        assert [e[0] for e in recorder.episodes] == list(range(1, len(episodes) + 1))
+        assert [e[1] for e in recorder.episodes] == [e.episode_return for e in episodes]
+        assert [e[0] for e in recorder.updates] == list(range(1, agent.algorithm.updates + 1))
+        # Stopped early (A2C after the rollout, A3C's threads within 0.2 s), cleanly: saved
+        # as after Ctrl-C (model, checkpoint, episode log).
+        assert 30 <= len(episodes) < (40 if agent_class is A2C else 1000)
+        assert agent.trainer.episode_log.env_steps < 30_000
+        assert recorder.ends == [recorder.ends[0]] and recorder.ends[0]["stopped"] is True
+        assert agent.model_file.is_file() and agent.trainer.state.latest
+        assert len(csv_rows(save_dir / "CartPole-v1_episodes.csv")) == len(episodes)
+
+
+def test_learn_again_goes_on_with_the_same_model_log_and_checkpoints(tmp_path):
+    recorder = Recorder()
+    agent = A2C("CartPole-v1", save_dir=tmp_path, num_envs=4, eval_interval=1000, **QUIET)
+    agent.learn(2000, callbacks=[recorder, Checkpoints(every=20)])
+    first_steps, first_episodes = agent.trainer.episode_log.env_steps, len(agent.episodes)
+    first_checkpoint = agent.trainer.state.latest
+    agent.learn(1000, callbacks=[recorder])
+    log = agent.trainer.episode_log
+    assert log.env_steps >= first_steps + 1000 and len(agent.episodes) > first_episodes
+    assert agent.trainer.state.latest != first_checkpoint  # the same run's next checkpoint
+    assert [e[0] for e in recorder.episodes] == list(range(1, len(agent.episodes) + 1))
+    assert len(recorder.ends) == 2 and recorder.evaluations
+    # A callback of the run's own class replaces it; the others stay.
+    kinds = [type(c).__name__ for c in agent.trainer.callbacks]
+    assert kinds.count("Checkpoints") == 1 and "TensorBoard" in kinds
+
+
+def test_a_given_progress_logger_replaces_the_runs_own(tmp_path):
+    lines = []
+
+    class Lines(ProgressLogger):
+        def report(self, steps_per_second, eta, final):
+            lines.append((self.trainer.episode_log.env_steps, final))
+
+    agent = A2C("CartPole-v1", save_dir=tmp_path, num_envs=4, eval_interval=0)
+    agent.learn(4000, callbacks=[Lines()])
+    assert [type(c) for c in agent.trainer.callbacks if isinstance(c, ProgressLogger)] == [Lines]
+    assert len(lines) >= 20  # each 2% of the budget, once compiled
+
+
+def perturbed(agent, seed=0):
+    """``agent`` with weights far from the initial ones, so its actions vary."""
+    rng = np.random.default_rng(seed)
+    for weight in agent.model.trainable_variables:
+        weight.assign(rng.normal(0, 0.3, weight.shape).astype(np.float32))
+    return agent
+
+
+def played_actions(result):
+    """The actions the command line's play printed, by episode."""
+    actions = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"episode (\d+) \| step \d+ \| action (.+) \| return", line)
+        if match:
+            actions.setdefault(int(match[1]), []).append(match[2])
+    return [actions[k] for k in sorted(actions)]
+
+
+@pytest.mark.parametrize(
+    "env_id, settings",
+    [
+        ("CartPole-v1", {}),
+        ("Pendulum-v1", {}),  # Gaussian, observation normalisation (its preset)
+        (NO_VELOCITY_ENV, {"recurrent": True, "lstm_units": 8}),
+    ],
+)
+def test_predict_plays_as_the_command_line_and_the_files_load_both_ways(tmp_path, env_id, settings):
+    agent = perturbed(A2C(env_id, save_dir=tmp_path, **settings, **QUIET))
+    path = agent.save(tmp_path / "mine.weights.h5")
+    flags = [f"--{k}={str(v).lower()}" for k, v in settings.items()]
+    result = run(
+        f"--env={env_id}", f"--model={path}", "--episodes=2", "--seed=7", *flags,
+        program="a2c_cartpole.py", check=True,
+    )  # fmt: skip
+    expected = played_actions(result)
+    # predict, one env at a time, the recurrent state carried and reset at each episode.
+    env = make_env(env_id)
+    state = None
+    for episode, printed in enumerate(expected):
+        observation, _ = env.reset(seed=7 + episode)
+        start, over, mine = True, False, []
+        while not over:
+            action, state = agent.predict(observation, state, episode_start=np.array([start]))
+            mine.append(format_action(action))
+            observation, _, terminated, truncated, _ = env.step(action)
+            start, over = False, terminated or truncated
+        assert mine == printed
+    assert len({a for actions in expected for a in actions}) > 1  # the comparison means something
+    # The command line's evaluation of the file equals the agent's, and a loaded agent's.
+    line = run(
+        f"--env={env_id}", f"--model={path}", "--evaluate", "--eval_episodes=3", *flags,
+        program="a2c_cartpole.py", check=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    assert line == agent.evaluate(episodes=3).summary()
+    assert line == A2C.load(path, save_dir=tmp_path, **QUIET).evaluate(episodes=3).summary()
+
+
+def test_predict_takes_batches_and_samples_when_asked(tmp_path):
+    agent = perturbed(A2C("CartPole-v1", save_dir=tmp_path, **QUIET))
+    observations = np.random.default_rng(0).normal(0, 1, (64, 4)).astype(np.float32)
+    actions, state = agent.predict(observations)
+    assert actions.shape == (64,) and state is None
+    assert [agent.predict(o)[0] for o in observations] == list(actions)
+    np.random.seed(0)
+    sampled = np.stack([agent.predict(observations, deterministic=False)[0] for _ in range(20)])
+    assert (sampled != actions).any()  # samples differ from the greedy action somewhere
+    with pytest.raises(ValueError, match=r"the env's are \(4,\)"):
+        agent.predict(np.zeros((2, 3)))
+
+
+def test_a_model_trained_from_the_command_line_loads_in_python(tmp_path):
+    run(
+        "--train", "--max_steps=3000", "--num_envs=4", f"--save_dir={tmp_path}",
+        "--eval_interval=0", program="a2c_cartpole.py", check=True,
+    )  # fmt: skip
+    evaluated = run(
+        f"--save_dir={tmp_path}", "--evaluate", "--eval_episodes=5", program="a2c_cartpole.py"
+    ).stdout.strip()
+    agent = A2C.load(tmp_path / "model_CartPole-v1.weights.h5", save_dir=tmp_path / "p", **QUIET)
+    assert agent.evaluate(episodes=5).summary() == evaluated
+    exported = agent.save(tmp_path / "m.keras")
+    assert A2C.load(exported, **QUIET).evaluate(episodes=5).summary() == evaluated
+    with pytest.raises(UsageError, match="acts only"):
+        A2C.load(exported, **QUIET).learn(100)
+
+
+@pytest.mark.parametrize(
+    "settings, flag",
+    [
+        ({"lr": -1}, "--lr=-1"),
+        ({"num_envs": 0}, "--num_envs=0"),
+        ({"gamma": 2.0}, "--gamma=2"),
+        ({"hidden_units": (64, 0)}, "--hidden_units=64,0"),
+        ({"max_steps": 0, "max_eps": 0}, "--max_steps=0"),
+    ],
+)
+def test_bad_settings_fail_with_the_flags_one_line(tmp_path, settings, flag):
+    with pytest.raises(ConfigError) as error:
+        A2C("CartPole-v1", save_dir=tmp_path, **settings)
+    line = error_line(run(flag, "--train", f"--save_dir={tmp_path}", program="a2c_cartpole.py"))
+    assert line == f"a2c_cartpole.py: error: {error.value}"
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_arguments_fail_with_one_line_before_anything_is_written(tmp_path):
+    with pytest.raises(
+        ConfigError, match="learning_rate: not a setting of A2CConfig.*did you mean lr"
+    ):
+        A2C("CartPole-v1", learning_rate=1e-3)
+    with pytest.raises(EnvError, match="unknown env id 'CartPol-v1'; did you mean CartPole-v1"):
+        A2C("CartPol-v1")
+    with pytest.raises(EnvError, match="the env factory .*returned int, not a gymnasium.Env"):
+        A2C(lambda: 3, env_name="Three")
+    with pytest.raises(EnvError, match="already a registered env"):
+        A2C(Corridor, env_name="CartPole-v1")
+    with pytest.raises(EnvError, match="'my env' is not a valid env id"):
+        A2C(Corridor, env_name="my env")
+    with pytest.raises(ConfigError, match="total_timesteps=-5: must be >= 1"):
+        A2C("CartPole-v1", save_dir=tmp_path, **QUIET).learn(-5)
+    # The checks of --train, with the flags' words: a budget under one rollout, a run there.
+    agent = A2C("CartPole-v1", save_dir=tmp_path, **QUIET)
+    with pytest.raises(UsageError, match="--max_steps=10 is less than one rollout"):
+        agent.learn(10)
+    assert not any(tmp_path.iterdir())
+    A2C("CartPole-v1", save_dir=tmp_path, num_envs=2, eval_interval=0, **QUIET).learn(500)
+    with pytest.raises(UsageError, match="already holds a run on CartPole-v1"):
+        A2C("CartPole-v1", save_dir=tmp_path, **QUIET).learn(500)
+    again = A2C("CartPole-v1", save_dir=tmp_path, overwrite=True, eval_interval=0, **QUIET)
+    assert again.learn(500).episodes
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a3c_on_ray_trains_an_env_class_its_workers_import(tmp_path):
+    agent = A3C(Corridor, save_dir=tmp_path, backend="ray", workers=2, eval_interval=0, **QUIET)
+    agent.learn(3000)
+    assert agent.trainer.episode_log.env_steps >= 3000
+    assert {e.worker for e in agent.episodes} == {0, 1}  # both worker processes made it
+    assert agent.model_file.is_file()
