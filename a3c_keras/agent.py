@@ -157,9 +157,11 @@ class ActorCriticAgent:
         dims: Dims | None = None,
     ) -> ActorCriticAgent:
         """An agent for a ready ``config`` (the command line's: flags, preset and resume
-        applied), its env registered; ``dims`` if the env was probed already."""
+        applied), its env registered. With ``dims`` (the env was probed), the caller has run
+        ``check_training`` too: ``learn`` does not run it again."""
         agent = cls.__new__(cls)
         agent._setup(config, Path(save_dir), resume, overwrite, verbose, dims)
+        agent._checked = dims is not None
         return agent
 
     def _setup(self, config, save_dir, resume, overwrite, verbose, dims=None, model=None):
@@ -179,6 +181,7 @@ class ActorCriticAgent:
             model = build_model(self.dims, **config.model_options())
         self.model = model
         self.algorithm = None
+        self._checked = False  # check_training has run (from_config)
         self.trainer: Trainer | None = None
         self._policy = None  # predict's acting pass, made at its first call
 
@@ -244,7 +247,8 @@ class ActorCriticAgent:
                 config = dataclasses.replace(
                     config, max_steps=total_timesteps or 0, max_eps=episodes or 0
                 )
-            check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
+            if not (self._checked and config == self.config):
+                check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
             self.config = config
             # Envs, threads or Ray made before any file is written: their errors leave none.
             self.algorithm = self.make_algorithm(config, self.model)

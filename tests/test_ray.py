@@ -1,6 +1,7 @@
 """A3C on Ray: worker processes, exact budgets, replaced workers, a two-node cluster, bad input,
 and Ray itself failing: a wrong address, a lost node, Ctrl-C while it starts, a killed driver."""
 
+import collections
 import contextlib
 import csv
 import http.server
@@ -171,6 +172,7 @@ def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
     master.optimizer.build(master.global_model.trainable_variables)
     master.nonfinite = NonFiniteCounter(limit=5)
     master.updates, master.last_result, master.weights = 0, 0.0, "the weights before"
+    master.update_history = collections.deque()
     master.next_health_check = float("inf")  # no Ray to check
     master.episode_log = EpisodeLog(max_steps=10**6)
     size = len(flatten(master.global_model.trainable_variables))
