@@ -88,6 +88,12 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_trainer(trainer)
 
+    def wants(self, method: str) -> bool:
+        """Whether a callback overrides ``method`` (else the trainer need not build its logs:
+        Keras skips its batch hooks alike)."""
+        base = getattr(Callback, method)
+        return any(getattr(type(c), method) is not base for c in self.callbacks)
+
     def __iter__(self):
         return iter(self.callbacks)
 

@@ -284,6 +284,8 @@ class Trainer:
         """Calls the callbacks for each episode and update since the last call, in order."""
         log, callbacks = self.episode_log, self.callbacks
         episodes = log.episodes
+        if not callbacks.wants("on_episode_end"):  # the run's own: no dicts to build
+            self._dispatched = len(episodes)
         while self._dispatched < len(episodes):
             episode = episodes[self._dispatched]
             self._dispatched += 1
