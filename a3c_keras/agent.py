@@ -520,15 +520,7 @@ class ActorCriticAgent:
             env = saved.get("env_id")
             if not env:
                 raise CheckpointError(f"{path} does not record its env: pass env=")
-        architecture = {
-            "hidden_units": tuple(saved["hidden_units"]) if "hidden_units" in saved else None,
-            "activation": saved.get("activation"),
-            "separate_value_trunk": saved.get("separate_value_trunk"),
-            "normalize_observations": saved.get("normalize_observations"),
-            "recurrent": bool(saved.get("recurrent_units")),
-            "lstm_units": saved.get("recurrent_units") or None,
-        }
-        model_settings = {k: v for k, v in architecture.items() if v is not None}
+        model_settings = architecture_settings(saved)
         agent = cls(env, env_name=env_name, save_dir=save_dir, **{**model_settings, **settings})
         if path.name.endswith(".keras"):
             model = agent.model
@@ -540,6 +532,43 @@ class ActorCriticAgent:
         else:
             load_weights(agent.model, path, agent.config.env)
         return agent
+
+
+def architecture_settings(saved: dict) -> dict:
+    """The model settings (``MODEL_SETTINGS``) a model file records (``describe``'s
+    description: ``weights_metadata`` or ``keras_metadata``); those it does not record are
+    left out."""
+    units = saved.get("recurrent_units")
+    settings = {
+        "hidden_units": tuple(saved["hidden_units"]) if "hidden_units" in saved else None,
+        "activation": saved.get("activation"),
+        "separate_value_trunk": saved.get("separate_value_trunk"),
+        "normalize_observations": saved.get("normalize_observations"),
+        "recurrent": bool(units) if units is not None else None,
+        "lstm_units": units or None,
+    }
+    return {name: value for name, value in settings.items() if value is not None}
+
+
+def with_saved_architecture(
+    config: ActorCriticConfig, path: str | Path, given: Callable[[str], bool]
+) -> ActorCriticConfig:
+    """``config`` with the model settings the weights file at ``path`` records, except those
+    ``given`` (a flag given that contradicts the file is then refused by ``load_weights``,
+    naming it). Unchanged where the file is missing, unreadable, of another env or not a
+    ``.weights.h5`` file: loading it says what is wrong."""
+    if not str(path).endswith(".weights.h5"):
+        return config
+    try:
+        saved = weights_metadata(path)
+    except CheckpointError:
+        return config
+    if saved.get("env_id", config.env) != config.env:
+        return config
+    settings = architecture_settings(saved)
+    return dataclasses.replace(
+        config, **{name: value for name, value in settings.items() if not given(name)}
+    )
 
 
 class A2C(ActorCriticAgent):

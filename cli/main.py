@@ -137,9 +137,10 @@ def run_mode(program: Program) -> None:
     what stops it (``run`` turns that into one line)."""
     console.import_tensorflow()
 
-    from a3c_keras.agent import log_preset, resumed_config
+    from a3c_keras.agent import log_preset, resumed_config, with_saved_architecture
     from cli import checks, modes
     from config.presets import apply_preset
+    from utils.checkpoint import model_path
     from utils.envs import resolve_env_id
 
     options = from_flags(RunOptions)
@@ -159,6 +160,9 @@ def run_mode(program: Program) -> None:
         logging.warning("%s", warning)
     if options.train and options.resume:
         config = resumed_config(config, options.save_dir, given)
+    if not options.train and options.algorithm != "random":  # the model file's architecture
+        model = options.model or model_path(options.save_dir, config.env)
+        config = with_saved_architecture(config, model, given)
     if options.algorithm == "random":
         modes.run_random_baseline(config)
         return

@@ -189,6 +189,17 @@ def test_predict_plays_as_the_command_line_and_the_files_load_both_ways(tmp_path
     assert line == A2C.load(path, save_dir=tmp_path, **QUIET).evaluate(episodes=3).summary()
 
 
+def test_a_model_of_another_architecture_plays_from_the_command_line_without_flags(tmp_path):
+    agent = perturbed(A2C("CartPole-v1", save_dir=tmp_path, hidden_units=(32, 16), **QUIET))
+    path = agent.save(tmp_path / "small.weights.h5")
+    line = run(
+        f"--model={path}", "--evaluate", "--eval_episodes=3", program="a3c_cartpole.py", check=True
+    ).stdout.strip()  # the architecture recorded in the file: no --hidden_units needed
+    assert line == agent.evaluate(episodes=3).summary()
+    refused = run(f"--model={path}", "--hidden_units=64", program="a3c_cartpole.py")
+    assert "holds another architecture (hidden units (32, 16))" in error_line(refused)
+
+
 def test_predict_takes_batches_and_samples_when_asked(tmp_path):
     agent = perturbed(A2C("CartPole-v1", save_dir=tmp_path, **QUIET))
     observations = np.random.default_rng(0).normal(0, 1, (64, 4)).astype(np.float32)

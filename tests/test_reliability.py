@@ -54,7 +54,8 @@ def saved(tmp_path, num_actions=2, obs_dim=4, hidden=(128,), env_id="CartPole-v1
 )
 def test_play_refuses_a_damaged_or_mismatched_model(tmp_path, damage, message):
     damage(saved(tmp_path))
-    result = run("a3c_cartpole.py", f"--save_dir={tmp_path}")
+    # The file's architecture is taken where no model flag is given: one given must match.
+    result = run("a3c_cartpole.py", f"--save_dir={tmp_path}", "--hidden_units=128")
     assert result.returncode == 2
     assert message in error_line(result)
 
