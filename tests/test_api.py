@@ -119,6 +119,22 @@ def test_learn_again_goes_on_with_the_same_model_log_and_checkpoints(tmp_path):
     assert kinds.count("Checkpoints") == 1 and "TensorBoard" in kinds
 
 
+def test_resume_goes_on_from_the_checkpoint_and_a3c_learns_twice(tmp_path):
+    first = A2C("CartPole-v1", save_dir=tmp_path, num_envs=4, eval_interval=0, **QUIET)
+    first.learn(2000)
+    episodes = len(first.episodes)
+    resumed = A2C("CartPole-v1", save_dir=tmp_path, resume=True, lr=1e-3, **QUIET)
+    assert resumed.config.num_envs == 4 and resumed.config.lr == 1e-3  # saved, and given
+    resumed.learn(4000)  # as --resume: the budget counts the steps before it
+    log = resumed.trainer.episode_log
+    assert 4000 <= log.env_steps < 4000 + 64 and len(resumed.episodes) > episodes
+    assert [e.index for e in resumed.episodes] == list(range(1, len(resumed.episodes) + 1))
+    threads = A3C("CartPole-v1", save_dir=tmp_path / "a3c", workers=2, eval_interval=0, **QUIET)
+    threads.learn(episodes=20)
+    threads.learn(episodes=20)  # the workers start again
+    assert len(threads.episodes) == 40
+
+
 def test_a_given_progress_logger_replaces_the_runs_own(tmp_path):
     lines = []
 
