@@ -115,7 +115,8 @@ class ActorCriticAgent:
             as the flag's).
         EnvError: an env that is unknown, not supported, or breaks gymnasium's contract at its
             first reset or step.
-        UsageError: ``resume`` with nothing to resume, or a setting a resume cannot change.
+        UsageError: with ``resume``, a setting given that the run cannot change (nothing to
+            resume is found by ``learn``, with the save directory's other checks).
     """
 
     config_class: ClassVar[type[ActorCriticConfig]] = ActorCriticConfig
