@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import difflib
 import shutil
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,8 +32,9 @@ import numpy as np
 from absl import logging
 from absl import logging as absl_logging
 
-from a3c_keras.checks import check_output_file, check_training
+from a3c_keras.checks import check_memory, check_output_file, check_training
 from config.hyperparameters import (
+    MAX_SEED,
     MODEL_SETTINGS,
     A2CConfig,
     A3CConfig,
@@ -42,7 +44,7 @@ from config.presets import Preset, apply_preset
 from models import ActorCriticModel, build_model
 from models.acting import acting_policy
 from models.export import LoadedPolicy, plain_model
-from training.callbacks import Callback
+from training.callbacks import Callback, SignalStop, as_callbacks
 from training.episode_log import Episode, save_episodes_csv
 from training.evaluation import EvalResult, Evaluation, evaluate, play
 from training.state import saved_settings
@@ -135,6 +137,8 @@ class ActorCriticAgent:
         **settings: Any,
     ):
         check_setting_names(self.config_class, settings)
+        if not isinstance(preset, bool):
+            raise ConfigError(f"preset={preset!r}: must be True or False")
         if "env" in settings:
             raise ConfigError("env is the first argument, not a setting")
         env_id = register_env(env, env_name)
@@ -142,7 +146,7 @@ class ActorCriticAgent:
         if preset:
             config, preset_used = apply_preset(config, lambda name: name in settings)
             log_preset(config, preset_used, settings)
-        save_dir = Path(save_dir if save_dir is not None else f"runs/{self.name}")
+        save_dir = save_dir if save_dir is not None else f"runs/{self.name}"
         if resume:
             config = resumed_config(config, save_dir, lambda name: name in settings)
         self._setup(config, save_dir, resume, overwrite, verbose)
@@ -171,12 +175,19 @@ class ActorCriticAgent:
                 f"{type(self).__name__} takes an {self.config_class.__name__}, not "
                 f"{type(config).__name__}"
             )
+        if not str(save_dir).strip():
+            raise UsageError("--save_dir is empty: name a directory (. for this one)")
+        for name, value in (("resume", resume), ("overwrite", overwrite), ("verbose", verbose)):
+            if not isinstance(value, bool | int) or (name != "verbose" and value not in (0, 1)):
+                raise ConfigError(f"{name}={value!r}: must be True or False")
         self.config = config
         self.save_dir = Path(save_dir)
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.verbose = int(verbose)
         self.dims = dims or probe_env(config.env)
+        if dims is None:
+            check_memory(config, self.dims)  # before a model too large is built
         if model is None:
             keras.utils.set_random_seed(config.seed)
             model = build_model(self.dims, **config.model_options())
@@ -236,17 +247,30 @@ class ActorCriticAgent:
                 "this agent was loaded from a .keras export, which acts only; load the "
                 ".weights.h5 file to train"
             )
+        callbacks = as_callbacks(callbacks)  # checked before anything is made or removed
+        interrupt = None
+        if not any(isinstance(callback, SignalStop) for callback in callbacks):
+            interrupt = SignalStop()  # Ctrl-C stops and saves; raised again after that
+            callbacks.append(interrupt)
         for name, value in (("total_timesteps", total_timesteps), ("episodes", episodes)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | np.integer)
+            ):
                 raise ConfigError(f"{name}={value!r}: must be an integer >= 1 or None")
-            if value is not None and value < 1:
-                raise ConfigError(f"{name}={value}: must be >= 1 (or None: the config's)")
+            if value is not None and not 1 <= value <= 2**62:
+                raise ConfigError(f"{name}={value}: must be in [1, 2**62] (or None: the config's)")
         config = self.config
         first = self.trainer is None
+        if not first and config.lr_schedule == "linear":
+            raise UsageError(
+                "--lr_schedule=linear decayed the learning rate to 0 over the first learn's "
+                "budget: a second learn would not change the model (give the whole budget to "
+                "one learn, or use lr_schedule='constant')"
+            )
         if first:
             if total_timesteps is not None or episodes is not None:
                 config = dataclasses.replace(
-                    config, max_steps=total_timesteps or 0, max_eps=episodes or 0
+                    config, max_steps=int(total_timesteps or 0), max_eps=int(episodes or 0)
                 )
             if not (self._checked and config == self.config):
                 check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
@@ -295,6 +319,11 @@ class ActorCriticAgent:
             lock.release()
         self._policy = None
         self.write_run_files()
+        if interrupt is not None and interrupt.received:
+            name = signal.Signals(interrupt.received[0]).name
+            raise KeyboardInterrupt(
+                f"interrupted by {name}; the run was saved ({self.trainer.state.latest})"
+            )
         return self
 
     def _train(self, first: bool, total_timesteps: int | None, episodes: int | None) -> None:
@@ -307,8 +336,8 @@ class ActorCriticAgent:
         if total_timesteps is None and episodes is None:
             total_timesteps, episodes = config.max_steps, config.max_eps
         self.trainer.train(
-            max_episodes=len(log.episodes) + episodes if episodes else 0,
-            max_steps=log.env_steps + total_timesteps if total_timesteps else 0,
+            max_episodes=len(log.episodes) + int(episodes) if episodes else 0,
+            max_steps=log.env_steps + int(total_timesteps) if total_timesteps else 0,
         )
 
     def request_stop(self) -> None:
@@ -391,11 +420,25 @@ class ActorCriticAgent:
             )
         policy = self._acting()
         size = len(batch)
-        if state is None:
+        units = getattr(self.model, "recurrent_units", 0)
+        if state is None or not units:
             state = policy.initial_state(size)
-        if episode_start is not None and len(state):
-            keep = 1.0 - np.asarray(episode_start, np.float32).reshape(size, 1)
-            state = tuple(np.asarray(part, np.float32) * keep for part in state)
+        else:
+            state = tuple(np.asarray(part, np.float32) for part in state)
+            if len(state) != 2 or any(part.shape != (size, units) for part in state):
+                shapes = ", ".join(str(part.shape) for part in state)
+                raise ValueError(
+                    f"state of shapes ({shapes}): a recurrent state is (h, c), each of shape "
+                    f"(batch, {units}) = {(size, units)} here, as predict returned it, or None"
+                )
+        if episode_start is not None and units:
+            starts = np.asarray(episode_start)
+            if starts.shape not in ((size,), (size, 1)) and not (single and starts.size == 1):
+                raise ValueError(
+                    f"episode_start of shape {starts.shape}: one bool per observation, ({size},)"
+                )
+            keep = 1.0 - starts.astype(np.float32).reshape(size, 1)
+            state = tuple(part * keep for part in state)
         params, state = policy(np.asarray(batch, np.float32), state)
         params = np.asarray(params)
         distribution = self.model.distribution
@@ -439,6 +482,7 @@ class ActorCriticAgent:
         """
         episodes = self.config.eval_episodes if episodes is None else episodes
         seed = self.config.seed + REPORT_SEED_OFFSET if seed is None else seed
+        check_episodes_and_seed(episodes, seed)
         return evaluate(self.model, self.config.env, episodes, seed=seed)
 
     def play(
@@ -452,6 +496,7 @@ class ActorCriticAgent:
         """Plays greedy episodes in one env, printing each step (``training.evaluation.play``:
         episode ``k`` seeded ``seed + k``, default the config's seed)."""
         seed = self.config.seed if seed is None else seed
+        check_episodes_and_seed(episodes, seed)
         return play(
             self.model,
             self.config.env,
@@ -474,6 +519,11 @@ class ActorCriticAgent:
             CheckpointError: a weight is not finite.
         """
         path = Path(path)
+        if not path.name.endswith((".weights.h5", ".keras")):
+            raise UsageError(
+                f"path={path}: a model file's name ends in .weights.h5 (weights, as training "
+                "writes them) or .keras (an export)"
+            )
         check_output_file("path", path, (".weights.h5", ".keras"))
         if not isinstance(self.model, ActorCriticModel):
             raise UsageError("an agent loaded from a .keras export cannot be saved again")
@@ -533,6 +583,19 @@ class ActorCriticAgent:
         else:
             load_weights(agent.model, path, agent.config.env)
         return agent
+
+
+def check_episodes_and_seed(episodes, seed) -> None:
+    """Raises ``ConfigError`` for episodes that are not an int >= 1 or a seed outside
+    ``[0, MAX_SEED]``."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
+        raise ConfigError(f"episodes={episodes!r}: must be an integer >= 1")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ConfigError(f"seed={seed!r}: must be an integer in [0, {MAX_SEED}]")
 
 
 def architecture_settings(saved: dict) -> dict:
@@ -641,8 +704,9 @@ def check_setting_names(config_class: type, settings: dict) -> None:
     names = [field.name for field in dataclasses.fields(config_class)]
     for name in settings:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-            close = [SB3_NAMES[name]] if name in SB3_NAMES else close
+            others = [other for other in names if other != "env"]  # env is an argument
+            close = difflib.get_close_matches(name, others, n=1, cutoff=0.5)
+            close = [SB3_NAMES[name]] if name in SB3_NAMES and SB3_NAMES[name] in names else close
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(
                 f"{name}: not a setting of {config_class.__name__} (see --helpshort, or "

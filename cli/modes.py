@@ -13,11 +13,10 @@ from absl import logging
 from a3c_keras.agent import ActorCriticAgent
 from agents.random_agent import RandomAgent
 from cli.options import RunOptions
-from cli.signals import STOP_SIGNALS
 from config.hyperparameters import ActorCriticConfig
 from models import ActorCriticModel
 from models.export import LoadedPolicy
-from training.callbacks import Callback
+from training.callbacks import SignalStop
 from training.episode_log import EpisodeLog
 from training.evaluation import EvalResult
 from utils.checkpoint import export_model, load_model_file, load_weights, model_path, run_files
@@ -68,33 +67,6 @@ def train_and_report(
         name = signal.Signals(stop.received[0]).name
         raise Interrupted(f"interrupted by {name}; the run was saved", 128 + stop.received[0])
     out(agent.load_best().evaluate().summary())
-
-
-class SignalStop(Callback):
-    """While training runs, SIGINT (Ctrl-C), SIGTERM and SIGHUP (a closed terminal) stop it
-    after the current step instead of killing (``request_stop``); ``received`` lists the
-    signals. After the first signal the previous handler is back, so a second Ctrl-C
-    interrupts at once: the program never hangs on a stop."""
-
-    def __init__(self):
-        super().__init__()
-        self.received: list[int] = []
-        self.previous: dict = {}
-
-    def on_train_begin(self, logs: dict) -> None:
-        def handler(signum, frame):
-            self.received.append(signum)
-            signal.signal(signum, self.previous[signum])
-            logging.warning("%s: stopping after the current step", signal.Signals(signum).name)
-            self.trainer.request_stop()
-
-        self.previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
-
-    def close(self) -> None:
-        """Puts the previous handlers back (``CallbackList.close``, whatever happened)."""
-        for signum, previous in self.previous.items():
-            signal.signal(signum, previous)
-        self.previous = {}
 
 
 def run_random_baseline(config: ActorCriticConfig, out=print) -> float:

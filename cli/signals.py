@@ -19,11 +19,7 @@ import signal
 import sys
 
 from utils.errors import Interrupted
-
-# The signals that end a run gracefully: Ctrl-C, a kill, a terminal that closed.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+from utils.interrupts import STOP_SIGNALS
 
 
 def one_line_interrupts() -> None:

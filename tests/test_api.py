@@ -3,6 +3,8 @@ callbacks; predict, evaluate, save and load; the same files and messages as the 
 
 import csv
 import re
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 
 from a3c_keras import A2C, A3C, Callback, Checkpoints, ConfigError, EnvError, ProgressLogger
 from tests.custom_envs import Corridor, short_corridor
-from tests.programs import error_line, run
+from tests.programs import ROOT, environment, error_line, run
 from training.evaluation import format_action
 from utils.envs import NO_VELOCITY_ENV, make_env
 from utils.errors import UsageError
@@ -276,7 +278,7 @@ def test_bad_arguments_fail_with_one_line_before_anything_is_written(tmp_path):
         A2C(Corridor, env_name="CartPole-v1")
     with pytest.raises(EnvError, match="'my env' is not a valid env id"):
         A2C(Corridor, env_name="my env")
-    with pytest.raises(ConfigError, match="total_timesteps=-5: must be >= 1"):
+    with pytest.raises(ConfigError, match=r"total_timesteps=-5: must be in \[1, 2\*\*62\]"):
         A2C("CartPole-v1", save_dir=tmp_path, **QUIET).learn(-5)
     # The checks of --train, with the flags' words: a budget under one rollout, a run there.
     agent = A2C("CartPole-v1", save_dir=tmp_path, **QUIET)
@@ -298,3 +300,88 @@ def test_a3c_on_ray_trains_an_env_class_its_workers_import(tmp_path):
     assert agent.trainer.episode_log.env_steps >= 3000
     assert {e.worker for e in agent.episodes} == {0, 1}  # both worker processes made it
     assert agent.model_file.is_file()
+
+
+def test_what_an_adversarial_tester_found_is_one_line_and_loses_nothing(tmp_path):
+    A2C("CartPole-v1", save_dir=tmp_path, num_envs=2, eval_interval=0, **QUIET).learn(300)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    # A bad callback list is refused before --overwrite removes the earlier run.
+    again = A2C("CartPole-v1", save_dir=tmp_path, overwrite=True, **QUIET)
+    with pytest.raises(ConfigError, match="callbacks: object .* is not a training.callbacks"):
+        again.learn(300, callbacks=[object()])
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # None, or one callback, as Keras and SB3 take them.
+    one = Recorder()
+    again.learn(300, callbacks=one)
+    assert one.episodes and A2C("CartPole-v1", save_dir=tmp_path / "n", **QUIET).learn(
+        300, callbacks=None
+    )
+    with pytest.raises(UsageError, match="--save_dir is empty"):
+        A2C("CartPole-v1", save_dir="", **QUIET)
+    with pytest.raises(UsageError, match="would need about .* GiB"):  # before it is built
+        A2C("CartPole-v1", hidden_units=(100_000, 100_000), save_dir=tmp_path / "m", **QUIET)
+    with pytest.raises(UsageError, match="path=.*M.WEIGHTS.H5: a model file's name ends in"):
+        again.save(tmp_path / "M.WEIGHTS.H5")
+    with pytest.raises(ConfigError, match="episodes=0: must be an integer >= 1"):
+        again.evaluate(episodes=0)
+    with pytest.raises(ConfigError, match=r"seed=-1: must be an integer in \[0, 2147483647\]"):
+        again.evaluate(episodes=1, seed=-1)
+    pendulum = A2C("Pendulum-v1", save_dir=tmp_path / "p", num_envs=2, eval_interval=0, **QUIET)
+    pendulum.learn(400)  # its preset decays the learning rate linearly over the budget
+    with pytest.raises(UsageError, match="lr_schedule=linear decayed the learning rate to 0"):
+        pendulum.learn(400)
+
+
+def test_an_env_objects_own_time_limit_and_wrappers_are_kept_and_names_stay_apart(tmp_path):
+    short = A2C(gym.wrappers.TimeLimit(gym.make("CartPole-v1"), 20), save_dir=tmp_path, **QUIET)
+    assert short.config.env == "CartPoleEnv"  # not CartPole-v1: its own limit is kept
+    assert max(perturbed(short).evaluate(episodes=5).returns) <= 20
+    scaled = gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: 10 * r)
+    tenfold = A2C(scaled, env_name="TenfoldCartPole-v0", save_dir=tmp_path, **QUIET)
+    result = perturbed(tenfold).evaluate(episodes=2)
+    assert all(value % 10 == 0 for value in result.returns) and result.mean >= 10
+    A2C(lambda: gym.make("CartPole-v1"), env_name="Twice-v0", save_dir=tmp_path, **QUIET)
+    A2C(lambda: gym.make("CartPole-v1"), env_name="Twice-v0", save_dir=tmp_path, **QUIET)
+    with pytest.raises(EnvError, match="'Twice-v0' names another env in this process"):
+        A2C(lambda: gym.make("Pendulum-v1"), env_name="Twice-v0", save_dir=tmp_path, **QUIET)
+
+
+def test_a_recurrent_predict_refuses_a_state_of_another_shape(tmp_path):
+    agent = A2C(NO_VELOCITY_ENV, recurrent=True, lstm_units=8, save_dir=tmp_path, **QUIET)
+    observations = np.zeros((3, 2), np.float32)
+    actions, state = agent.predict(observations)
+    assert [part.shape for part in state] == [(3, 8), (3, 8)]
+    with pytest.raises(ValueError, match=r"each of shape \(batch, 8\) = \(3, 8\) here"):
+        agent.predict(observations, (np.zeros((3, 5)), np.zeros((3, 5))))
+    with pytest.raises(ValueError, match=r"episode_start of shape \(2,\)"):
+        agent.predict(observations, state, episode_start=np.array([True, False]))
+    assert A2C("CartPole-v1", save_dir=tmp_path, **QUIET).predict(np.zeros(4), state)[1] is None
+
+
+INTERRUPTED = """
+import os, signal, sys
+sys.path.insert(0, os.getcwd())
+from a3c_keras import A2C, Callback
+
+class CtrlC(Callback):
+    def on_episode_end(self, index, logs):
+        if index == 20:
+            os.kill(os.getpid(), signal.SIGINT)
+
+try:
+    A2C("CartPole-v1", save_dir=sys.argv[1], verbose=0).learn(10_000_000, callbacks=[CtrlC()])
+except KeyboardInterrupt as stop:
+    print("stopped:", stop)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_learn_stops_saves_and_is_raised_again(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED, str(tmp_path)],
+        cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "stopped: interrupted by SIGINT; the run was saved" in result.stdout, result.stderr
+    for name in ("model_CartPole-v1.weights.h5", "CartPole-v1_episodes.csv"):
+        assert (tmp_path / name).is_file()
+    assert 20 <= len(csv_rows(tmp_path / "CartPole-v1_episodes.csv")) < 200

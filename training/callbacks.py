@@ -18,11 +18,15 @@ in the order of the list, the run's own before the user's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import signal
+import threading
+from collections.abc import Sequence
 
 from absl import logging
 
 from training.summaries import Summaries, progress_line, run_directory
+from utils.errors import ConfigError
+from utils.interrupts import STOP_SIGNALS
 
 # Progress lines and TensorBoard points a run: one each time another 1/REPORTS of the budget is
 # used, and one at the end.
@@ -110,20 +114,39 @@ class CallbackList:
                 close()
 
 
-def with_defaults(callbacks: Iterable[Callback], defaults: Sequence[Callback]) -> list[Callback]:
-    """``defaults`` followed by ``callbacks``, less each default whose class (or a subclass of
-    it) is among ``callbacks``: given ones replace the run's own, as in ``keras.Model.fit``.
+def as_callbacks(callbacks) -> list[Callback]:
+    """``callbacks`` as a list: None (none), one ``Callback``, or an iterable of them.
 
     Raises:
-        TypeError: for an item that is not a ``Callback``.
+        ConfigError: an item that is not a ``Callback``, in one line.
     """
-    callbacks = list(callbacks)
-    for callback in callbacks:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    try:
+        items = list(callbacks)
+    except TypeError:
+        items = [callbacks]
+    for callback in items:
         if not isinstance(callback, Callback):
-            raise TypeError(
-                f"callbacks: {callback!r} is not a training.callbacks.Callback (subclass it and "
-                "override on_episode_end, on_update_end, on_evaluation_end, ...)"
+            raise ConfigError(
+                f"callbacks: {type(callback).__name__} {callback!r:.60} is not a "
+                "training.callbacks.Callback (subclass it and override on_episode_end, "
+                "on_update_end, on_evaluation_end, ...)"
             )
+    return items
+
+
+def with_defaults(callbacks, defaults: Sequence[Callback]) -> list[Callback]:
+    """``defaults`` followed by ``callbacks`` (``as_callbacks``), less each default whose class
+    (or a subclass of it) is among ``callbacks``: given ones replace the run's own, as in
+    ``keras.Model.fit``.
+
+    Raises:
+        ConfigError: for an item that is not a ``Callback``.
+    """
+    callbacks = as_callbacks(callbacks)
     kept = [d for d in defaults if not any(isinstance(c, type(d)) for c in callbacks)]
     return kept + callbacks
 
@@ -300,3 +323,36 @@ class Checkpoints(Callback):
 
     def on_train_end(self, logs: dict) -> None:
         self.trainer.save_state()
+
+
+class SignalStop(Callback):
+    """While training runs, SIGINT (Ctrl-C, a notebook's interrupt), SIGTERM and SIGHUP (a
+    closed terminal) stop it after the current step instead of killing
+    (``Trainer.request_stop``): it is then evaluated, saved and checkpointed as at the end of
+    its budget. ``received`` lists the signals. After the first signal the previous handler is
+    back, so a second Ctrl-C interrupts at once: a stop never hangs. Python runs signal
+    handlers in the main thread only: elsewhere it does nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.received: list[int] = []
+        self.previous: dict = {}
+
+    def on_train_begin(self, logs: dict) -> None:
+        self.received = []
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, frame):
+            self.received.append(signum)
+            signal.signal(signum, self.previous[signum])
+            logging.warning("%s: stopping after the current step", signal.Signals(signum).name)
+            self.trainer.request_stop()
+
+        self.previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+
+    def close(self) -> None:
+        """Puts the previous handlers back (``CallbackList.close``, whatever happened)."""
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        self.previous = {}

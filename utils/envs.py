@@ -112,6 +112,8 @@ def resolve_env_id(env_id: str) -> str:
 # evaluation, play, file names) takes them too. Ray's workers register them again from here
 # (``env_registration``).
 FACTORY_SPECS: dict[str, gym.envs.registration.EnvSpec] = {}
+# Their spaces: a name registered again (a notebook's cell run twice) must make the same kind.
+FACTORY_SPACES: dict[str, tuple[gym.Space, gym.Space]] = {}
 
 
 class EnvFactory:
@@ -160,12 +162,13 @@ def register_env(env, name: str | None = None) -> str:
     A factory's env keeps its own time limit (a ``TimeLimit`` wrapper or its spec's) and
     reward threshold (its spec's); without a time limit, episodes are cut after
     ``DEFAULT_EPISODE_STEPS`` steps. Registering a name again replaces what this function
-    registered under it before (a notebook's cell run twice).
+    registered under it before (a notebook's cell run twice), if its spaces are the same.
 
     Raises:
         EnvError: ``env`` is none of these; the factory raises, returns something other than
-            a ``gymnasium.Env``, or its env cannot be copied; ``name`` is not a valid id or is
-            an env gymnasium (or another package) registered; ``name`` given with an id.
+            a ``gymnasium.Env``, or its env cannot be copied; ``name`` is not a valid id, is
+            an env gymnasium (or another package) registered, or was registered here for an
+            env of other spaces; ``name`` given with an id.
     """
     if isinstance(env, str):
         if name is not None:
@@ -178,8 +181,13 @@ def register_env(env, name: str | None = None) -> str:
         spec = env.spec
         if name is None and spec is not None and spec.id in gym.registry:
             registered = gym.spec(spec.id)
-            if registered.kwargs == {k: v for k, v in spec.kwargs.items() if k != "render_mode"}:
-                return spec.id
+            kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+            if (
+                registered.kwargs == kwargs
+                and spec.max_episode_steps == registered.max_episode_steps
+                and not spec.additional_wrappers
+            ):
+                return spec.id  # as the id makes it: nothing of its own to keep
         try:
             entry_point = EnvCopy(env)
         except Exception as error:  # noqa: BLE001 - a user's env may refuse in any way
@@ -211,6 +219,7 @@ def register_env(env, name: str | None = None) -> str:
         spec = made.spec
         limit = limit or (spec.max_episode_steps if spec is not None else None)
         threshold = spec.reward_threshold if spec is not None else None
+        spaces = (made.observation_space, made.action_space)
     finally:
         with contextlib.suppress(Exception):
             made.close()
@@ -223,6 +232,12 @@ def register_env(env, name: str | None = None) -> str:
         raise EnvError(
             f"env_name={env_name!r} is already a registered env; give the factory another env_name"
         )
+    if FACTORY_SPACES.get(env_name, spaces) != spaces:
+        raise EnvError(
+            f"env_name={env_name!r} names another env in this process (observation space "
+            f"{FACTORY_SPACES[env_name][0]}, action space {FACTORY_SPACES[env_name][1]}; this "
+            f"one's: {spaces[0]}, {spaces[1]}); give it another env_name"
+        )
     gym.registry.pop(env_name, None)  # this module's own, from before: replaced
     gym.register(
         env_name,
@@ -232,6 +247,7 @@ def register_env(env, name: str | None = None) -> str:
         disable_env_checker=True,
     )
     FACTORY_SPECS[env_name] = gym.spec(env_name)
+    FACTORY_SPACES[env_name] = spaces
     return env_name
 
 

@@ -6,6 +6,11 @@ import contextlib
 import signal
 import threading
 
+# The signals that end a run gracefully: Ctrl-C, a kill, a terminal that closed.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 @contextlib.contextmanager
 def signals_deferred():
