@@ -30,9 +30,8 @@ import gymnasium as gym
 import keras
 import numpy as np
 from absl import logging
-from absl import logging as absl_logging
 
-from a3c_keras.checks import check_memory, check_output_file, check_training
+from a3c_keras.checks import check_budget, check_memory, check_output_file, check_training
 from config.hyperparameters import (
     MAX_SEED,
     MODEL_SETTINGS,
@@ -52,13 +51,22 @@ from training.trainer import REPORT_SEED_OFFSET, Trainer
 from utils.checkpoint import (
     describe,
     export_model,
+    keras_metadata,
     load_model_file,
     load_weights,
     model_path,
     run_files,
+    save_weights,
     weights_metadata,
 )
-from utils.envs import Dims, action_clipper, probe_env, register_env, reward_threshold
+from utils.envs import (
+    Dims,
+    action_clipper,
+    make_env,
+    probe_env,
+    register_env,
+    reward_threshold,
+)
 from utils.errors import (
     CheckpointError,
     ConfigError,
@@ -169,7 +177,7 @@ class ActorCriticAgent:
         agent._checked = dims is not None
         return agent
 
-    def _setup(self, config, save_dir, resume, overwrite, verbose, dims=None, model=None):
+    def _setup(self, config, save_dir, resume, overwrite, verbose, dims=None):
         if not isinstance(config, self.config_class):
             raise ConfigError(
                 f"{type(self).__name__} takes an {self.config_class.__name__}, not "
@@ -188,10 +196,8 @@ class ActorCriticAgent:
         self.dims = dims or probe_env(config.env)
         if dims is None:
             check_memory(config, self.dims)  # before a model too large is built
-        if model is None:
-            keras.utils.set_random_seed(config.seed)
-            model = build_model(self.dims, **config.model_options())
-        self.model = model
+        keras.utils.set_random_seed(config.seed)
+        self.model = build_model(self.dims, **config.model_options())
         self.algorithm = None
         self._checked = False  # check_training has run (from_config)
         self.trainer: Trainer | None = None
@@ -225,7 +231,9 @@ class ActorCriticAgent:
         Args:
             total_timesteps: env steps (all envs together) to train for; with ``episodes``
                 too, whichever comes first. Neither: the config's ``max_steps`` and
-                ``max_eps`` (a resumed run's count the steps before it).
+                ``max_eps``. On the first ``learn`` of an agent made with ``resume=True`` a
+                budget is a total that counts the steps before (as ``--resume``); on any other
+                call, more steps (or episodes) than so far.
             episodes: training episodes to train for.
             callbacks: ``training.callbacks.Callback``s (``ProgressLogger``, ``TensorBoard``
                 and ``Checkpoints`` instances replace the run's own).
@@ -261,6 +269,8 @@ class ActorCriticAgent:
                 raise ConfigError(f"{name}={value}: must be in [1, 2**62] (or None: the config's)")
         config = self.config
         first = self.trainer is None
+        if not first and total_timesteps is not None:
+            check_budget(dataclasses.replace(config, max_steps=int(total_timesteps)))
         if not first and config.lr_schedule == "linear":
             raise UsageError(
                 "--lr_schedule=linear decayed the learning rate to 0 over the first learn's "
@@ -274,7 +284,6 @@ class ActorCriticAgent:
                 )
             if not (self._checked and config == self.config):
                 check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
-            self.config = config
             # Envs, threads or Ray made before any file is written: their errors leave none.
             self.algorithm = self.make_algorithm(config, self.model)
         lock = RunLock(self.save_dir)
@@ -290,6 +299,7 @@ class ActorCriticAgent:
                     callbacks=callbacks,
                     verbose=bool(self.verbose),
                 )
+                self.config = config  # the run's, its budget included
             else:
                 self.trainer.set_callbacks(callbacks)
         except NoCheckpointError as error:
@@ -317,7 +327,6 @@ class ActorCriticAgent:
                 self._train(first, total_timesteps, episodes)
         finally:
             lock.release()
-        self._policy = None
         self.write_run_files()
         if interrupt is not None and interrupt.received:
             name = signal.Signals(interrupt.received[0]).name
@@ -376,7 +385,6 @@ class ActorCriticAgent:
             CheckpointError: no such file, or it does not fit.
         """
         load_weights(self.model, self.model_file, self.config.env)
-        self._policy = None
         return self
 
     # Acting -------------------------------------------------------------------------------
@@ -451,7 +459,8 @@ class ActorCriticAgent:
         return (actions[0] if single else actions), (tuple(state) if len(state) else None)
 
     def _acting(self):
-        """The acting pass over the model's current weights (taken again after ``learn``)."""
+        """The acting pass, made at the first call, over the model's weights as they are now
+        (read again at each call: ``learn`` or ``load_best`` may have changed them)."""
         if self._policy is None:
             self._policy = acting_policy(self.model)
             space = self.action_space
@@ -463,8 +472,6 @@ class ActorCriticAgent:
     @property
     def action_space(self) -> gym.Space:
         """The env's action space."""
-        from utils.envs import make_env
-
         env = make_env(self.config.env)
         try:
             return env.action_space
@@ -528,8 +535,6 @@ class ActorCriticAgent:
         if not isinstance(self.model, ActorCriticModel):
             raise UsageError("an agent loaded from a .keras export cannot be saved again")
         if path.name.endswith(".weights.h5"):
-            from utils.checkpoint import save_weights
-
             return save_weights(self.model, path, self.config.env)
         return export_model(plain_model(self.model), path, describe(self.model, self.config.env))
 
@@ -557,10 +562,10 @@ class ActorCriticAgent:
             CheckpointError: no such file, an unreadable one, or one trained on another env.
         """
         path = Path(path)
+        if path.name.endswith((".keras", ".weights.h5")) and not path.is_file():
+            raise CheckpointError(f"no saved model at {path}")
         if path.name.endswith(".keras"):
-            from utils.checkpoint import keras_metadata
-
-            saved = keras_metadata(path) if path.is_file() else {}
+            saved = keras_metadata(path)
         elif path.name.endswith(".weights.h5"):
             saved = weights_metadata(path)
         else:
@@ -672,19 +677,19 @@ def log_lines_shown(verbose: int):
     verbosity hides them (a notebook or another program: the command line passes ``verbose``
     from ``--verbosity``), with no other library's information; its verbosity is put back
     after."""
-    before = absl_logging.get_verbosity()
-    if not (verbose and before < absl_logging.INFO):
+    before = logging.get_verbosity()
+    if not (verbose and before < logging.INFO):
         yield
         return
-    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.set_verbosity(logging.INFO)
     own = OwnInformation()
-    absl_logger = absl_logging.get_absl_logger()
+    absl_logger = logging.get_absl_logger()
     absl_logger.addFilter(own)
     try:
         yield
     finally:
         absl_logger.removeFilter(own)
-        absl_logging.set_verbosity(before)
+        logging.set_verbosity(before)
 
 
 # Stable-Baselines3's names of settings that have another name here (for the hint).

@@ -7,7 +7,7 @@ number, files cleaned up.
 - SIGTERM and SIGHUP (a closed terminal or ssh session) raise ``Interrupted`` in the main thread
   while the program plays, evaluates or exports, so a recording being written is discarded
   (its temporary file and encoder process) on the way out.
-- Training catches SIGINT, SIGTERM and SIGHUP itself (``cli.modes.SignalStop``, a callback):
+- Training catches SIGINT, SIGTERM and SIGHUP itself (``training.callbacks.SignalStop``):
   it stops after the current step and saves.
 """
 

@@ -13,7 +13,11 @@ is given holds an instance of that class (or a subclass), which then takes its p
 of ``keras.Model.fit`` for its progress bar and history.
 
 All callbacks run on the thread that called ``Trainer.train`` (never on an A3C worker thread),
-in the order of the list, the run's own before the user's.
+in the order of the list, the run's own before the user's. On A3C the workers go on updating
+the global model meanwhile: a callback that reads or saves its weights does so within
+``self.trainer.algorithm.paused()``, as ``Checkpoints`` does. Update indices count from 1 in
+each ``train`` call (episode and evaluation indices over the whole run), and an update's
+``env_steps`` are those when the trainer took it (on A3C, up to 0.2 s after it was made).
 """
 
 from __future__ import annotations
@@ -83,6 +87,10 @@ class Callback:
         """Called once training stopped, the final evaluation made, the model saved; not after
         a fault."""
 
+    def close(self) -> None:
+        """Called at the end of each ``train`` call, after a fault too: release what the
+        callback holds (an event file, signal handlers)."""
+
 
 class CallbackList:
     """The run's callbacks, called in order; ``Trainer`` holds one."""
@@ -106,12 +114,16 @@ class CallbackList:
             getattr(callback, method)(*args)
 
     def close(self) -> None:
-        """Lets each callback that holds a file (``TensorBoard``) close it, whatever
-        happened."""
+        """Calls each callback's ``close``, whatever happened (and whatever one of them
+        raises: the first error is raised after all were called)."""
+        errors = []
         for callback in self.callbacks:
-            close = getattr(callback, "close", None)
-            if close is not None:
-                close()
+            try:
+                callback.close()
+            except Exception as error:  # noqa: BLE001 - raised below, after the others
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
 
 def as_callbacks(callbacks) -> list[Callback]:

@@ -108,7 +108,7 @@ class Trainer:
     Raises:
         NoCheckpointError: with ``resume``, if there is no checkpoint to resume.
         CheckpointError: with ``resume``, if the checkpoint does not fit this run.
-        TypeError: a callback that is not a ``Callback``.
+        ConfigError: a callback that is not a ``Callback``.
 
     Nothing is written until ``train``.
     """
@@ -209,6 +209,8 @@ class Trainer:
         config, log, algorithm = self.config, self.episode_log, self.algorithm
         if max_episodes is not None or max_steps is not None:
             log.set_budget(max_episodes or None, max_steps or None)
+        self.stop.clear()  # a stop ends one call: this one goes on
+        algorithm.update_history.clear()  # those of a failed call are not this call's
         algorithm.model.stop_training = False
         logging.info(
             "training %s (%s) for %s",
@@ -238,10 +240,8 @@ class Trainer:
                             next_eval += interval
                 finally:
                     self._stop_clock()  # stopping workers (and Ray) is not training time
-                    try:
-                        algorithm.close()
-                    finally:
-                        self._dispatch()
+                    algorithm.close()
+                self._dispatch()  # the last episodes and updates; not after a fault
             except TrainingError as fault:
                 if not fault.model_intact or not log.episodes:
                     raise
@@ -272,8 +272,7 @@ class Trainer:
                 },
             )
         finally:
-            callbacks.close()  # event files flushed whatever happened
-        self.stop.clear()  # a stop ends this call only: another goes on
+            callbacks.close()  # event files flushed, signal handlers back, whatever happened
         return list(log.episodes)
 
     def _stopping(self) -> bool:
@@ -328,12 +327,15 @@ class Trainer:
 
     @contextlib.contextmanager
     def clock_paused(self):
-        """The training clock stops within (evaluations, checkpoints)."""
+        """The training clock stops within (evaluations, checkpoints), and runs again after
+        if it ran before."""
+        running = self._running_since is not None
         self._stop_clock()
         try:
             yield
         finally:
-            self._running_since = time.perf_counter()
+            if running:
+                self._running_since = time.perf_counter()
 
     def save_state(self) -> str | None:
         """Checkpoints the training state, no update running; returns its path prefix (None
