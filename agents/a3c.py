@@ -86,6 +86,15 @@ def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None
     return envs, model, collector, compute_gradient
 
 
+def new_model(config: A3CConfig) -> ActorCriticModel:
+    """A new global model for ``config``'s env and settings (the caller seeds it), on either
+    backend."""
+    probe = make_env(config.env)
+    dims = env_dims(probe.observation_space, probe.action_space)
+    probe.close()
+    return build_model(dims, **config.model_options())
+
+
 def local_gradient(model, rollout: Rollout, config: A3CConfig, reward_scaler=None):
     """A worker's d theta' (graph code): the gradient of ``compute_loss`` on ``rollout`` with
     respect to the local ``model``'s weights, clipped (``compute_gradients``), as the global
@@ -120,12 +129,7 @@ class MasterAgent:
         self.config = config
         self.description = f"{config.workers} worker threads x {config.envs_per_worker} envs"
         keras.utils.set_random_seed(config.seed)
-        if model is None:
-            probe = make_env(config.env)
-            dims = env_dims(probe.observation_space, probe.action_space)
-            probe.close()
-            model = build_model(dims, **config.model_options())
-        self.global_model = model
+        self.global_model = model if model is not None else new_model(config)
         # Built now, before any worker starts: two threads creating its slots at once crash.
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from agents.a3c import build_worker
+from agents.a3c import build_worker, new_model
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
     HISTORY,
@@ -63,8 +63,8 @@ from agents.updates import (
     parameter_count,
 )
 from config.hyperparameters import A3CConfig
-from models import ActorCriticModel, build_model
-from utils.envs import env_dims, env_registration, make_env, register_registration
+from models import ActorCriticModel
+from utils.envs import env_registration, register_registration
 from utils.errors import (
     BackendError,
     BackendLost,
@@ -298,12 +298,7 @@ class RayMasterAgent:
         )
         keras.utils.set_random_seed(config.seed)
         check_sendable(config.env)
-        if model is None:
-            probe = make_env(config.env)
-            dims = env_dims(probe.observation_space, probe.action_space)
-            probe.close()
-            model = build_model(dims, **config.model_options())
-        self.global_model = model
+        self.global_model = model if model is not None else new_model(config)
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
         gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
