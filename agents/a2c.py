@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from agents.memory import Rollout, rollout_spec
+from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
@@ -29,7 +30,6 @@ from agents.updates import (
     apply_if_finite,
     compute_gradients,
     loss_stats,
-    make_optimizer,
 )
 from config.hyperparameters import A2CConfig
 from models import build_model

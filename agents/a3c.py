@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from agents.memory import Rollout, rollout_spec
+from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
 from agents.rollouts import RolloutCollector
 from agents.updates import (
@@ -47,7 +48,6 @@ from agents.updates import (
     compute_gradients,
     flatten,
     loss_stats,
-    make_optimizer,
     moments_size,
     observation_moments,
     parameter_count,

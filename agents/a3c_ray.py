@@ -49,6 +49,7 @@ import tensorflow as tf
 from absl import logging
 
 from agents.a3c import build_worker, new_model
+from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
 from agents.updates import (
     HISTORY,
@@ -58,7 +59,6 @@ from agents.updates import (
     apply_flat_update,
     assign_flat,
     flatten,
-    make_optimizer,
     moments_size,
     parameter_count,
 )

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -55,33 +54,6 @@ def compute_gradients(model, rollout: Rollout, config: ActorCriticConfig, reward
     gradients = tape.gradient(loss.total, model.trainable_variables)
     gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
     return gradients, loss, norm
-
-
-def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):
-    """The run's optimizer, built for ``model``'s trainable weights before any update (a Keras 3
-    optimizer creates its slots lazily otherwise, which two A3C threads must not do at once).
-
-    Adam (or RMSprop, ``config.optimizer``) with ``config.lr``: constant, or with
-    ``lr_schedule="linear"`` decayed linearly to 0 over the step budget, as RL Zoo's
-    ``lin_7e-4`` (counted in updates, the optimizer's ``iterations``, which a checkpoint keeps:
-    a resumed run goes on along the same line).
-
-    Args:
-        steps_per_update: env steps one update stands for (t_max x envs of a rollout).
-    """
-    learning_rate = config.lr
-    if config.lr_schedule == "linear":
-        learning_rate = keras.optimizers.schedules.PolynomialDecay(
-            config.lr,
-            decay_steps=max(1, config.max_steps // steps_per_update),
-            end_learning_rate=0.0,
-        )
-    if config.optimizer == "rmsprop":
-        optimizer = keras.optimizers.RMSprop(learning_rate, rho=0.99, epsilon=1e-5)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
-    return optimizer
 
 
 def apply_if_finite(optimizer, gradients, variables, total_loss, norm) -> tf.Tensor:

@@ -65,9 +65,10 @@ class ActorCriticConfig:
     lr: float = setting(1e-3, "Learning rate of the optimizer.", above(0))
     optimizer: str = setting(
         "adam",
-        "adam, or rmsprop (decay 0.99, epsilon 1e-5: the A3C paper's and Stable-Baselines3's "
-        "A2C's).",
-        one_of("adam", "rmsprop"),
+        "adam; rmsprop (Keras's, decay 0.99, epsilon 1e-5: the A3C paper's constants); or "
+        "rmsprop_tf1, the same with its mean square starting at 1, as TensorFlow 1's "
+        "RMSProp (the A3C paper's and RL Zoo's Atari results) and SB3's RMSpropTFLike.",
+        one_of("adam", "rmsprop", "rmsprop_tf1"),
     )
     lr_schedule: str = setting(
         "constant",
@@ -97,6 +98,14 @@ class ActorCriticConfig:
         "An LSTM core between the trunk and the heads (A3C-LSTM), for envs that need memory.",
     )
     lstm_units: int = setting(64, "Width of the LSTM core, with --recurrent.", at_least(1))
+    # models.actor_critic.WEIGHT_INITS: a test keeps the two equal.
+    weight_init: str = setting(
+        "glorot",
+        "How the kernels start: glorot (Keras's default), or orthogonal with gains sqrt(2) for "
+        "the trunk, 0.01 for the policy head and 1 for the value head (OpenAI Baselines' and "
+        "Stable-Baselines3's A2C).",
+        one_of("glorot", "orthogonal"),
+    )
     log_std_init: float = setting(
         0.0,
         "Box actions: initial log standard deviation of the Gaussian policy (learned after).",
@@ -161,6 +170,7 @@ class ActorCriticConfig:
             "activation": self.activation,
             "separate_value_trunk": self.separate_value_trunk,
             "recurrent_units": self.lstm_units if self.recurrent else 0,
+            "weight_init": self.weight_init,
         }
 
     def __post_init__(self):

@@ -12,6 +12,14 @@ from models.normalization import ObservationNormalization
 # The trunk's nonlinearities: ReLU (the A3C paper's), tanh (Stable-Baselines3's MLP policies).
 ACTIVATIONS = ("relu", "tanh")
 
+# How the kernels start: glorot, Keras's default (Glorot and Bengio 2010, uniform); orthogonal
+# (Saxe et al. 2014, arXiv:1312.6120) scaled by a gain per block, as OpenAI Baselines' A2C and
+# Stable-Baselines3's policies (``ortho_init``) start theirs: sqrt(2) for the convolutions and
+# the trunks, 0.01 for the policy head (near-uniform first actions), 1 for the value head.
+# Biases start at 0 either way.
+WEIGHT_INITS = ("glorot", "orthogonal")
+ORTHOGONAL_GAINS = {"trunk": 2**0.5, "policy": 0.01, "value": 1.0}
+
 
 @keras.saving.register_keras_serializable(package="a3c_keras")
 class ActorCriticModel(keras.Model):
@@ -68,6 +76,8 @@ class ActorCriticModel(keras.Model):
         continuous: a Gaussian policy for Box actions instead of a categorical one.
         log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
         normalize_observations: normalise observations with running statistics.
+        weight_init: how the kernels start, one of ``WEIGHT_INITS`` ("glorot" or
+            "orthogonal").
 
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
@@ -81,7 +91,8 @@ class ActorCriticModel(keras.Model):
 
     Raises:
         ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1, or
-            ``activation`` is not in ``ACTIVATIONS``, or ``recurrent_units`` is < 0 or comes
+            ``activation`` is not in ``ACTIVATIONS``, or ``weight_init`` not in
+            ``WEIGHT_INITS``, or ``recurrent_units`` is < 0 or comes
             with ``separate_value_trunk``.
     """
 
@@ -96,6 +107,7 @@ class ActorCriticModel(keras.Model):
         separate_value_trunk: bool = False,
         recurrent_units: int = 0,
         image_shape: tuple[int, ...] = (),
+        weight_init: str = "glorot",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,6 +117,8 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"hidden_units must be one or more widths >= 1, got {hidden_units}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
         if recurrent_units < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
         if image_shape and (len(image_shape) != 3 or normalize_observations):
@@ -125,18 +139,24 @@ class ActorCriticModel(keras.Model):
         self.separate_value_trunk = bool(separate_value_trunk)
         self.recurrent_units = int(recurrent_units)
         self.image_shape = tuple(int(size) for size in image_shape)
+        self.weight_init = weight_init
         # The blocks, each a tuple of layers run in order (tuples: tf.train.Checkpoint tracks
         # the layers in them, where it loses Keras's tracked lists). ``models/layer_forms.py``
         # derives acting and export from these blocks, and ``build_for`` refuses a layer
         # outside them.
         # Observations -> features, the input of both trunks: running normalisation, or the
         # A3C paper's convolutions on Atari frames.
+        trunk = self._kernel_initializer("trunk")
         if self.image_shape:
             self.encoder = (
                 keras.layers.Permute((2, 3, 1), name="channels_last"),
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
-                keras.layers.Conv2D(16, 8, strides=4, activation="relu", name="conv_0"),
-                keras.layers.Conv2D(32, 4, strides=2, activation="relu", name="conv_1"),
+                keras.layers.Conv2D(
+                    16, 8, strides=4, activation="relu", kernel_initializer=trunk, name="conv_0"
+                ),
+                keras.layers.Conv2D(
+                    32, 4, strides=2, activation="relu", kernel_initializer=trunk, name="conv_1"
+                ),
                 keras.layers.Flatten(name="flatten"),
             )
         elif normalize_observations:
@@ -149,12 +169,28 @@ class ActorCriticModel(keras.Model):
         self.distribution = (
             DiagonalGaussian(self.num_actions) if self.continuous else Categorical(self.num_actions)
         )
-        self.policy_head = self.distribution.policy_head(self.log_std_init)
-        self.value_head = keras.layers.Dense(1, name="value")
+        self.policy_head = self.distribution.policy_head(
+            self.log_std_init, self._kernel_initializer("policy")
+        )
+        self.value_head = keras.layers.Dense(
+            1, kernel_initializer=self._kernel_initializer("value"), name="value"
+        )
+
+    def _kernel_initializer(self, block: str):
+        """The kernel initialiser of a block ("trunk", "policy" or "value") under
+        ``weight_init``."""
+        if self.weight_init == "glorot":
+            return "glorot_uniform"
+        return keras.initializers.Orthogonal(gain=ORTHOGONAL_GAINS[block])
 
     def _dense_stack(self, name: str) -> tuple:
         return tuple(
-            keras.layers.Dense(units, activation=self.activation, name=f"{name}_{i}")
+            keras.layers.Dense(
+                units,
+                activation=self.activation,
+                kernel_initializer=self._kernel_initializer("trunk"),
+                name=f"{name}_{i}",
+            )
             for i, units in enumerate(self.hidden_units)
         )
 
@@ -282,6 +318,7 @@ class ActorCriticModel(keras.Model):
             "separate_value_trunk": self.separate_value_trunk,
             "recurrent_units": self.recurrent_units,
             "image_shape": list(self.image_shape),
+            "weight_init": self.weight_init,
         }
 
 
@@ -300,6 +337,7 @@ def build_model(
     activation: str = "relu",
     separate_value_trunk: bool = False,
     recurrent_units: int = 0,
+    weight_init: str = "glorot",
 ) -> ActorCriticModel:
     """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
     ``obs_dim``, ``num_actions``, ``continuous`` and ``image_shape``, which chooses the trunk:
@@ -314,5 +352,6 @@ def build_model(
         separate_value_trunk=separate_value_trunk,
         recurrent_units=recurrent_units,
         image_shape=dims.image_shape,
+        weight_init=weight_init,
     )
     return model.build_for(dims.obs_dim)

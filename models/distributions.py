@@ -40,10 +40,15 @@ class Categorical:
             raise ValueError("Categorical(num_actions) is needed to size a policy head")
         return self.num_actions
 
-    def policy_head(self, log_std_init: float = 0.0) -> keras.layers.Dense:
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> keras.layers.Dense:
         """The layer that gives the logits from the policy's features: linear, one unit per
-        action (``log_std_init`` is for Gaussian policies; a categorical one has none)."""
-        return keras.layers.Dense(self.params_size, name="policy_logits")
+        action, its kernel started by ``kernel_initializer`` (``log_std_init`` is for Gaussian
+        policies; a categorical one has none)."""
+        return keras.layers.Dense(
+            self.params_size, kernel_initializer=kernel_initializer, name="policy_logits"
+        )
 
     def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
         """Standard Gumbel noise for ``sample``: float32 ``(*batch_shape, num_actions)``."""
@@ -102,10 +107,14 @@ class DiagonalGaussian:
         """Width of the policy's output: a mean and a log sigma per action dimension."""
         return 2 * self.action_dim
 
-    def policy_head(self, log_std_init: float = 0.0) -> GaussianHead:
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> GaussianHead:
         """The layer that gives the params from the policy's features (``GaussianHead``), its
-        log sigmas starting at ``log_std_init``."""
-        return GaussianHead(self.action_dim, log_std_init, name="policy_head")
+        log sigmas starting at ``log_std_init``, its mean's kernel by ``kernel_initializer``."""
+        return GaussianHead(
+            self.action_dim, log_std_init, kernel_initializer=kernel_initializer, name="policy_head"
+        )
 
     def split(self, params):
         """``(mean, log_std)``, each float32 ``(..., action_dim)``."""
@@ -149,16 +158,26 @@ class GaussianHead(keras.layers.Layer):
     Args:
         action_dim: the action's dimensions, >= 1.
         log_std_init: the log sigmas' starting value.
+        kernel_initializer: how the mean's kernel starts (a Keras initialiser or its name).
 
     Call: float32 ``(batch, features)`` -> params float32 ``(batch, 2 * action_dim)``: the mean,
     then log sigma.
     """
 
-    def __init__(self, action_dim: int, log_std_init: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        action_dim: int,
+        log_std_init: float = 0.0,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.action_dim = int(action_dim)
         self.log_std_init = float(log_std_init)
-        self.mean = keras.layers.Dense(self.action_dim, name="policy_mean")
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.mean = keras.layers.Dense(
+            self.action_dim, kernel_initializer=self.kernel_initializer, name="policy_mean"
+        )
 
     def build(self, input_shape):
         self.mean.build(input_shape)
@@ -178,4 +197,5 @@ class GaussianHead(keras.layers.Layer):
             **super().get_config(),
             "action_dim": self.action_dim,
             "log_std_init": self.log_std_init,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
