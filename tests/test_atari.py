@@ -83,8 +83,10 @@ def test_pong_trains_saves_plays_records_and_exports_from_the_command_line(tmp_p
         program="a2c_cartpole.py",
         check=True,
     )
-    # The Atari preset applies (RMSprop, rewards clipped) and the greedy game is a real score.
-    assert "--optimizer=rmsprop" in trained.stderr and "--clip_rewards=true" in trained.stderr
+    # The Atari preset applies (TensorFlow 1's RMSprop, orthogonal weights, rewards clipped) and
+    # the greedy game is a real score.
+    for setting in ("--optimizer=rmsprop_tf1", "--weight_init=orthogonal", "--clip_rewards=true"):
+        assert setting in trained.stderr
     assert "greedy return over 1 episodes: -2" in trained.stdout
     assert "A.L.E" not in trained.stderr + trained.stdout  # ale-py's greeting is off
     assert "oneDNN" not in trained.stderr  # nor TensorFlow's complaint about uint8 input
@@ -206,3 +208,47 @@ def test_a_lost_life_is_terminal_for_the_loss_while_the_episode_is_the_whole_gam
     np.testing.assert_array_equal(rollout.terminated[:, 1], [0] * 6)
     np.testing.assert_array_equal(rollout.valid[:, 0], [1, 1, 1, 1, 0, 1])
     assert [(e.env, e.episode_return, e.length) for e in finished] == [(0, 4.0, 4)]
+
+
+def test_a_saved_exported_and_resumed_pong_model_keeps_its_initialisation_and_optimizer(tmp_path):
+    import keras
+
+    from a3c_keras import A2C
+    from agents.optimizers import TF1RMSprop
+    from training.state import saved_settings
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    agent = A2C(PONG, num_envs=2, eval_interval=0, save_dir=tmp_path, verbose=0)
+    # The preset starts the value head orthogonal with gain 1 (a unit column) and the policy
+    # head with gain 0.01 (near-uniform first actions).
+    assert np.linalg.norm(agent.model.value_head.kernel) == pytest.approx(1.0, rel=1e-5)
+    probabilities = tf.nn.softmax(agent.model(frames)[0]).numpy()
+    np.testing.assert_allclose(probabilities, 1 / 6, atol=0.01)
+    agent.learn(total_timesteps=40)
+    optimizer = agent.algorithm.optimizer
+    assert isinstance(optimizer, TF1RMSprop) and int(optimizer.iterations) == 4
+    mean_squares = [v.numpy() for v in optimizer._velocities]
+    assert all(np.all(m > 0.96) and np.all(m < 1.01) for m in mean_squares)  # from 1, decaying
+    assert any(not np.allclose(m, 0.99**4, rtol=1e-6) for m in mean_squares)  # gradients in it
+    settings = saved_settings(tmp_path, PONG)
+    assert settings["weight_init"] == "orthogonal" and settings["optimizer"] == "rmsprop_tf1"
+    expected = agent.model(frames)
+
+    # Saved weights and an export act as the trained model does.
+    agent.save(tmp_path / "pong.weights.h5")
+    agent.save(tmp_path / "pong.keras")
+    loaded = A2C.load(tmp_path / "pong.weights.h5", num_envs=2, save_dir=tmp_path / "l")
+    exported = keras.saving.load_model(tmp_path / "pong.keras")
+    for params, value in (loaded.model(frames), exported([frames])[:2]):
+        np.testing.assert_allclose(params, expected[0], atol=1e-5)
+        np.testing.assert_allclose(value, expected[1], atol=1e-5)
+
+    # A resumed run continues with the mean squares it saved, not with fresh ones.
+    resumed = A2C(PONG, num_envs=2, eval_interval=0, save_dir=tmp_path, resume=True, verbose=0)
+    resumed.learn(total_timesteps=50)
+    optimizer = resumed.algorithm.optimizer
+    assert isinstance(optimizer, TF1RMSprop) and int(optimizer.iterations) == 5
+    # One more update: each mean square decayed by 0.99, plus at most (1 - 0.99) g^2.
+    for velocity, saved in zip(optimizer._velocities, mean_squares, strict=True):
+        assert np.all(velocity.numpy() >= 0.99 * saved - 1e-6)
+        assert np.all(velocity.numpy() < 0.99 * 0.99**4 + 0.02)
