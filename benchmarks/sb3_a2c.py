@@ -11,7 +11,10 @@ A2C defaults otherwise: RMSprop 7e-4, n_steps 5, max_grad_norm 0.5), stopped as 
 with lr linearly decayed from 7e-4, gSDE with log_std_init -2, VecNormalize of observations and
 rewards) for the zoo's 1M steps; LunarLander-v3 (8 envs, gamma 0.995, n_steps 5, lr linearly
 decayed from 8.3e-4, ent_coef 1e-5) for the zoo's 200k steps (or ``--max_steps``);
-MountainCar-v0 (16 envs, ent_coef 0, VecNormalize) for 1M steps. CartPoleNoVel-v1 (registered by
+MountainCar-v0 (16 envs, ent_coef 0, VecNormalize) for 1M steps; Atari games (``ALE/*``: 16
+envs, ``CnnPolicy``, ent_coef 0.01, vf_coef 0.25, ``RMSpropTFLike`` with eps 1e-5, SB3's
+``AtariWrapper`` and 4 frames stacked; the v5 game with ``frameskip=1``, the wrapper skipping 4,
+sticky actions as v5 has them) for 10M steps. CartPoleNoVel-v1 (registered by
 this project) has no zoo A2C entry; its peer is sb3-contrib's RecurrentPPO on the zoo's
 ``ppo_lstm`` settings (8 envs, n_steps 32, batch 256, 20 epochs, gamma 0.98, GAE 0.8, lr and clip
 range decayed linearly from 1e-3 and 0.2, a 64-unit LSTM for the actor and one for the critic,
@@ -36,9 +39,10 @@ import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.env_util import make_atari_env, make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import utils.envs  # noqa: E402, F401  (registers CartPoleNoVel-v1)
@@ -60,6 +64,7 @@ class Zoo(NamedTuple):
     norm_reward: bool = True
     algorithm: type = A2C
     policy: str = "MlpPolicy"
+    atari: bool = False  # make_atari_env and 4 frames stacked
 
 
 ZOO = {
@@ -118,7 +123,31 @@ ZOO = {
         1_000_000,
         normalize=True,
     ),
+    "ALE/Pong-v5": Zoo(
+        {
+            "ent_coef": 0.01,
+            "vf_coef": 0.25,
+            "policy_kwargs": {"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
+        },
+        16,
+        10_000_000,
+        policy="CnnPolicy",
+        atari=True,
+    ),
 }
+
+
+def make_envs(env_id: str, zoo: Zoo, seed: int, n_envs: int | None = None):
+    """The vector env of ``zoo``'s settings (``n_envs`` of them, default the zoo's): for Atari,
+    SB3's ``make_atari_env`` with 4 frames stacked; otherwise ``make_vec_env``."""
+    n_envs = n_envs or zoo.envs
+    if not zoo.atari:
+        return make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    import ale_py
+
+    gym.register_envs(ale_py)
+    envs = make_atari_env(env_id, n_envs=n_envs, seed=seed, env_kwargs={"frameskip": 1})
+    return VecFrameStack(envs, n_stack=4)
 
 
 class StopAtThreshold(BaseCallback):
@@ -159,8 +188,8 @@ def main() -> None:
     args = parser.parse_args()
     zoo = ZOO[args.env]
     settings = zoo.settings
-    envs = make_vec_env(args.env, n_envs=zoo.envs, seed=args.seed)
-    evaluation = make_vec_env(args.env, n_envs=1, seed=args.seed + 10_000)
+    envs = make_envs(args.env, zoo, args.seed)
+    evaluation = make_envs(args.env, zoo, args.seed + 10_000, n_envs=1)
     if zoo.normalize:
         envs = VecNormalize(envs, gamma=settings.get("gamma", 0.99), norm_reward=zoo.norm_reward)
         evaluation = VecNormalize(evaluation, training=False, norm_reward=False)

@@ -45,6 +45,7 @@ imported_tf = time.perf_counter()
 from agents.a2c import A2CAgent
 try:  # the layout since the training infrastructure left agents/
     from config.hyperparameters import A2CConfig
+    from config.presets import with_preset
     from training.episode_log import EpisodeLog
     from training.trainer import Trainer
 except ImportError:
@@ -66,7 +67,7 @@ def timed(name, function):
             totals[name] = totals.get(name, 0.0) + time.perf_counter() - began
     return wrapper
 
-config = A2CConfig(max_steps=STEPS, eval_interval=0, seed=0)
+config = CONFIG
 agent = A2CAgent(config)
 built = time.perf_counter()
 collector = agent.collector
@@ -125,9 +126,14 @@ PER_STEP = {
 }
 
 
-def measure(root: Path, steps: int) -> dict:
-    """One probe run in the checkout ``root``: its measurements."""
-    code = PROBE.replace("STEPS", str(steps))
+# The probe's run: A2C's defaults on CartPole-v1, without evaluations.
+DEFAULT_CONFIG = "A2CConfig(max_steps=STEPS, eval_interval=0, seed=0)"
+
+
+def measure(root: Path, steps: int, config: str = DEFAULT_CONFIG) -> dict:
+    """One probe run in the checkout ``root`` of ``config`` (Python code of an ``A2CConfig``,
+    ``STEPS`` standing for ``steps``): its measurements."""
+    code = PROBE.replace("CONFIG", config).replace("STEPS", str(steps))
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
     )

@@ -154,6 +154,14 @@ class CheckedEnv(gym.Wrapper):
         close_quietly(self.env_id, self.env.close)
 
 
+def release_emulator(envs: gym.vector.VectorEnv) -> None:
+    """Drops the emulator of a closed ale-py vector env (its ``ale``). The command line leaves
+    a finished run's objects to the process's end (``gc.freeze`` in cli/main.py), and ale-py's
+    bindings report a native object still alive then as leaked, in some 80 lines."""
+    if getattr(envs, "closed", False) and hasattr(envs, "ale"):
+        del envs.ale
+
+
 def close_quietly(env_id: str, close: Callable[[], Any]) -> None:
     """Closes an env; an exception there (the run is over, or failing already) is a warning
     naming the env, not a second failure."""
@@ -202,7 +210,8 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
         the answer to the pending call (gymnasium's ``close`` would wait, then fail on the
         ended one's pipe)."""
         if not self.process_ended:
-            return close_quietly(self.env_id, lambda: super(CheckedVectorEnv, self).close(**kwargs))
+            close_quietly(self.env_id, lambda: super(CheckedVectorEnv, self).close(**kwargs))
+            return release_emulator(self.env.unwrapped)
         envs = self.env
         for process in envs.processes:
             if process.is_alive():
