@@ -385,6 +385,18 @@ SUITES = {
         env="ALE/Pong-v5",
         target=18.0,
     ),
+    "a3c-pong": Suite(
+        "A3C on ALE/Pong-v5 from pixels, its preset (2 worker threads x 8 envs, 4M env steps)",
+        ["a3c_cartpole.py", "--train", "--env=ALE/Pong-v5"],
+        "A3C's Atari preset with nothing else: the A2C preset's settings (TensorFlow 1's "
+        "RMSprop 7e-4 shared by the workers, orthogonal initialisation, entropy 0.01, value 0.25, "
+        "t_max 5) in 2 worker threads of 8 envs each, 4M env steps; the greedy mean is the best "
+        "evaluated model's (every 500k steps) over 10 new games. Target: +15 greedy. Started by "
+        "hand in the background and recorded with --from-runs.",
+        [0],
+        env="ALE/Pong-v5",
+        target=15.0,
+    ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
         ["a3c_cartpole.py", "--train"],
