@@ -161,14 +161,19 @@ class CompiledFunction:
 
 class RolloutFunction:
     """``function(rollout)`` compiled once for rollouts of ``spec`` (``tf.function`` traced to a
-    concrete function, with XLA if ``jit_compile``), called with the rollout packed
-    (``agents.memory.pack``: three or four tensors instead of six to eight).
+    concrete function, with XLA if ``jit_compile`` and the states are not images), called with
+    the rollout packed (``agents.memory.pack``: three or four tensors instead of six to eight).
+
+    Rollouts of images (uint8 states: a convolutional model) are never compiled with XLA: on
+    CPU, XLA's convolution gradients take about 1.4 times as long as TensorFlow's own kernels
+    (oneDNN), which outweighs what XLA saves elsewhere in the update
+    (docs/BENCHMARKS.md#atari-throughput).
 
     Args:
         function: graph code of a ``Rollout`` (of tensors); its result is returned as
             TensorFlow returns it.
         spec: ``agents.memory.rollout_spec`` of the rollouts it takes.
-        jit_compile: compile with XLA.
+        jit_compile: compile with XLA (not for images).
 
     Call: ``function(rollout)`` with a ``Rollout`` of NumPy arrays (or tensors) of ``spec``'s
     shapes.
@@ -176,8 +181,9 @@ class RolloutFunction:
 
     def __init__(self, function: Callable, spec: Rollout, jit_compile: bool):
         self.spec = spec
+        self.jit_compile = jit_compile and spec.states.dtype != tf.uint8
         self._compiled = CompiledFunction(
-            lambda *packed: function(unpack(*packed)), packed_spec(spec), jit_compile
+            lambda *packed: function(unpack(*packed)), packed_spec(spec), self.jit_compile
         )
 
     def __call__(self, rollout: Rollout):

@@ -159,7 +159,11 @@ class ActorCriticConfig:
         "Updates with a NaN or infinite loss are skipped; more than this stop the run.",
         at_least(0),
     )
-    jit_compile: bool = setting(True, "Compile updates (and an image model's acting) with XLA.")
+    jit_compile: bool = setting(
+        True,
+        "Compile updates of flat observations and an image model's acting with XLA (an image "
+        "model's update runs faster on TensorFlow's own kernels on CPU, so it never is).",
+    )
 
     def model_options(self) -> dict:
         """The settings that shape the model: keyword arguments of ``models.build_model``."""

@@ -148,9 +148,12 @@ class ActorCriticModel(keras.Model):
         # A3C paper's convolutions on Atari frames.
         trunk = self._kernel_initializer("trunk")
         if self.image_shape:
+            # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
+            # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
+            # not take (a C++ error line at the first update).
             self.encoder = (
-                keras.layers.Permute((2, 3, 1), name="channels_last"),
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
+                keras.layers.Permute((2, 3, 1), name="channels_last"),
                 keras.layers.Conv2D(
                     16, 8, strides=4, activation="relu", kernel_initializer=trunk, name="conv_0"
                 ),
