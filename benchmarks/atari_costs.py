@@ -2,6 +2,8 @@
 
     python benchmarks/atari_costs.py                             # 3 runs of 40k agent steps
     python benchmarks/atari_costs.py --sb3-python=/path/to/venv/bin/python
+    git worktree add /tmp/before HEAD~1
+    python benchmarks/atari_costs.py --compare=/tmp/before --tag=before   # A2C there too
 
 Each run starts three fresh processes in turn on the same cores (so a drifting machine slows all
 alike), each for ``--steps`` agent steps of ALE/Pong-v5 (4 frames each) after a warm-up:
@@ -13,7 +15,8 @@ alike), each for ``--steps`` agent steps of ALE/Pong-v5 (4 frames each) after a 
   probe): acting, ``envs.step``, bookkeeping, the update, the trainer's own work;
 - SB3: Stable-Baselines3's A2C on RL Zoo's Atari settings (``benchmarks/sb3_a2c.py``: 16 envs,
   ``CnnPolicy``, ``RMSpropTFLike``), run by ``--sb3-python`` (an environment with torch and
-  stable-baselines3, which are not this project's dependencies); throughput only.
+  stable-baselines3, which are not this project's dependencies); throughput only;
+- with ``--compare``, A2C again in that checkout (another commit), after this one's.
 
 Writes the section ``atari-throughput`` of docs/BENCHMARKS.md (medians over the runs).
 """
@@ -26,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,26 +104,27 @@ PARTS = {
 }
 
 
-def table(runs: list[dict]) -> str:
-    """Medians: agent steps/s of the floor, A2C and SB3 (and each as a share of the floor), then
-    A2C's microseconds per vector step by part."""
+def table(runs: list[dict], labels: dict[str, str]) -> str:
+    """Medians: agent steps/s of each kind of process in ``labels`` (kind -> row label) and its
+    share of the floor's, then each A2C's microseconds per vector step by part."""
 
     def median(kind: str, key: str) -> float:
         return statistics.median(run[kind][key] for run in runs)
 
     floor = median("floor", "env steps/s")
     lines = ["| | agent steps/s | of the floor |", "|---|---:|---:|"]
-    for kind, label in (
-        ("floor", "the floor: ale-py's vector env alone, random actions"),
-        ("a2c", "A2C, the Atari preset (this project)"),
-        ("sb3", "SB3's A2C, RL Zoo's Atari settings"),
-    ):
-        if all(kind in run for run in runs):
-            rate = median(kind, "env steps/s")
-            lines.append(f"| {label} | {rate:,.0f} | {rate / floor:.0%} |")
-    lines += ["", "| A2C's vector step of 16 games, by part | us |", "|---|---:|"]
+    for kind, label in labels.items():
+        rate = median(kind, "env steps/s")
+        lines.append(f"| {label} | {rate:,.0f} | {rate / floor:.0%} |")
+    a2cs = [kind for kind in labels if kind.startswith("a2c")]
+    lines += [
+        "",
+        "| A2C's vector step of 16 games, by part (us) | " + " | ".join(a2cs) + " |",
+        "|---|" + "---:|" * len(a2cs),
+    ]
     for key, label in PARTS.items():
-        lines.append(f"| {label} | {median('a2c', key):,.0f} |")
+        values = " | ".join(f"{median(kind, key):,.0f}" for kind in a2cs)
+        lines.append(f"| {label} | {values} |")
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +133,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of the three processes")
     parser.add_argument("--steps", type=int, default=40_000, help="agent steps a process")
     parser.add_argument("--sb3-python", default="", help="a Python with stable-baselines3")
+    parser.add_argument("--compare", default="", help="another checkout: A2C there too")
+    parser.add_argument("--tag", default="before", help="with --compare: its name")
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = parser.parse_args()
     runs = []
@@ -136,12 +143,28 @@ def main() -> None:
             "floor": probe(sys.executable, FLOOR, args.steps),
             "a2c": measure(ROOT, args.steps, A2C_CONFIG.replace("ENV", ENV)),
         }
+        if args.compare:
+            run[f"a2c@{args.tag}"] = measure(
+                Path(args.compare), args.steps, A2C_CONFIG.replace("ENV", ENV)
+            )
         if args.sb3_python:
             run["sb3"] = probe(args.sb3_python, SB3, args.steps)
         print(json.dumps(run), flush=True)
         runs.append(run)
-    how = " --sb3-python=..." if args.sb3_python else ""
-    peer = f", {runs[0]['sb3']['versions']}" if args.sb3_python else ""
+    labels = {
+        "floor": "the floor: ale-py's vector env alone, random actions",
+        "a2c": f"A2C, the Atari preset (this project, {revision(ROOT)})",
+    }
+    how = ""
+    if args.compare:
+        labels[f"a2c@{args.tag}"] = f"A2C at {args.tag} ({revision(Path(args.compare))})"
+        how += f" --compare=... --tag={args.tag}"
+    if args.sb3_python:
+        labels["sb3"] = "SB3's A2C, RL Zoo's Atari settings"
+        how += " --sb3-python=..."
+    peer = f", ale-py {metadata.version('ale-py')}"
+    if args.sb3_python:
+        peer += f", {runs[0]['sb3']['versions']}"
     text = (
         "## `atari-throughput`: Atari throughput against the emulator's floor (Pong, 16 envs)\n\n"
         f"Agent steps a second (4 frames each) of ALE/Pong-v5 over {args.steps:,} steps after "
@@ -152,7 +175,7 @@ def main() -> None:
         "settings (NatureCNN, Python wrappers per env).\n\n"
         f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/atari_costs.py "
         f"--runs={args.runs} --steps={args.steps}{how}` at {revision(ROOT)} on {machine()}.\n"
-        f"- Versions: {versions()}{peer}.\n\n{table(runs)}"
+        f"- Versions: {versions()}{peer}.\n\n{table(runs, labels)}"
     )
     output = Path(args.output)
     write_sections(output, {"atari-throughput": text}, order=list(SUITES))
