@@ -44,7 +44,8 @@ class TF1RMSprop(keras.optimizers.RMSprop):
             return
         super().build(var_list)
         for velocity in self._velocities:
-            velocity.assign(keras.ops.ones_like(velocity))
+            if velocity is not None:  # None for a variable the optimizer overwrites instead
+                velocity.assign(keras.ops.ones_like(velocity))
 
 
 def make_optimizer(config: ActorCriticConfig, model, steps_per_update: int):

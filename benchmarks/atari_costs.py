@@ -5,8 +5,9 @@
     git worktree add /tmp/before HEAD~1
     python benchmarks/atari_costs.py --compare=/tmp/before --tag=before   # A2C there too
 
-Each run starts three fresh processes in turn on the same cores (so a drifting machine slows all
-alike), each for ``--steps`` agent steps of ALE/Pong-v5 (4 frames each) after a warm-up:
+Each run starts three fresh processes (four with ``--compare``) in turn on the same cores (so a
+drifting machine slows all alike), each for ``--steps`` agent steps of ALE/Pong-v5 (4 frames
+each) after a warm-up:
 
 - the floor: ale-py's native vector env of the Atari preset's 16 envs with its preprocessing
   (``utils.envs.make_vector_env``: 84x84 grey, 4 stacked, 4 frames skipped), random actions;
@@ -170,9 +171,15 @@ def main() -> None:
         f"Agent steps a second (4 frames each) of ALE/Pong-v5 over {args.steps:,} steps after "
         "a warm-up, median of "
         f"{args.runs} runs, each a fresh process per row in turn on the same cores: the floor "
-        "(the preset's vector env and preprocessing with random actions), A2C's training with "
-        "the Atari preset (no evaluations), and Stable-Baselines3's A2C on RL Zoo's Atari "
-        "settings (NatureCNN, Python wrappers per env).\n\n"
+        "(the preset's vector env and preprocessing with random actions) and A2C's training "
+        "with the Atari preset (no evaluations)"
+        + (
+            ", and Stable-Baselines3's A2C on RL Zoo's Atari settings (NatureCNN, Python "
+            "wrappers per env)"
+            if args.sb3_python
+            else ""
+        )
+        + ".\n\n"
         f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/atari_costs.py "
         f"--runs={args.runs} --steps={args.steps}{how}` at {revision(ROOT)} on {machine()}.\n"
         f"- Versions: {versions()}{peer}.\n\n{table(runs, labels)}"

@@ -426,23 +426,38 @@ def run_once(suite: Suite, seed: int, root: Path = ROOT) -> dict:
         return measurements(suite, seed, output, Path(save_dir), wall, peak_mib)
 
 
-def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path) -> dict:
+def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: Path) -> dict:
     """The measurements of a run of ``suite`` started by hand, as long runs are (in the
     background, their console output in ``log``), from the log and the run's ``save_dir``.
 
     The whole process's seconds are the log's, from its creation to its last write; the peak
     memory is ``/usr/bin/time -v``'s report at the log's end if the run was started under it
     (``/usr/bin/time -v python a2c_cartpole.py ... > log 2>&1``), else not recorded.
+
+    Raises:
+        SystemExit: with one line, if the log is missing, unfinished or has no creation time,
+            or ``checkout`` (the run's, whose commit is recorded) moved on after the run began.
     """
+    if not log.is_file():
+        sys.exit(f"error: --from-runs: no log at {log}")
     stat = log.stat()
     born = getattr(stat, "st_birthtime", None)
     if born is None:  # Linux: the birth time through statx, as stat(1) reads it
-        born = float(
-            subprocess.run(
-                ["stat", "-c", "%W", log], capture_output=True, text=True, check=True
-            ).stdout
+        command = ["stat", "-c", "%W", log]
+        born = float(subprocess.run(command, capture_output=True, text=True).stdout or 0)
+    if born <= 0:
+        sys.exit(f"error: --from-runs: the file system does not record when {log} was created")
+    committed = subprocess.run(
+        ["git", "-C", checkout, "log", "-1", "--format=%ct"], capture_output=True, text=True
+    ).stdout.strip()
+    if committed and int(committed) > born:
+        sys.exit(
+            f"error: --from-runs: {checkout} is at a commit made after {log} began; give "
+            "--run-checkout a checkout of the commit the run ran (a worktree made for it)"
         )
     output = log.read_text(errors="replace")
+    if not re.search(r"trained \d+ episodes, \d+ env steps in", output):
+        sys.exit(f"error: --from-runs: {log} has no 'trained ...' line: the run has not finished")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", output)
     peak_mib = int(peak[1]) / 1024 if peak else None
     return measurements(suite, seed, output, save_dir, stat.st_mtime - born, peak_mib)
@@ -642,15 +657,23 @@ def main() -> None:
     parser.add_argument(
         "--run-checkout",
         default=str(ROOT),
-        help="with --from-runs: the checkout the runs ran in (its commit is recorded)",
+        help="with --from-runs: the checkout the runs ran in, at the commit they ran (its "
+        "commit is recorded; one that moved on since is refused)",
     )
     args = parser.parse_args()
     if args.from_runs:
         name = args.suites
+        if name not in SUITES:
+            sys.exit(f"error: --from-runs records one suite: give --suites one of {list(SUITES)}")
         runs = [part.split(":") for part in args.from_runs.split(",")]
-        rows = [finished_run(SUITES[name], int(s), Path(log), Path(d)) for s, log, d in runs]
-        how = " --from-runs=SEED:LOG:SAVE_DIR"
+        if any(len(run) != 3 or not run[0].isdigit() for run in runs):
+            sys.exit(f"error: --from-runs={args.from_runs}: each run is SEED:LOG:SAVE_DIR")
         checkout = Path(args.run_checkout)
+        rows = [
+            finished_run(SUITES[name], int(seed), Path(log), Path(save_dir), checkout)
+            for seed, log, save_dir in runs
+        ]
+        how = " --from-runs=SEED:LOG:SAVE_DIR"
         text = section(name, name, [row["seed"] for row in rows], rows, how, checkout)
         write_sections(Path(args.output), {name: text}, order=list(SUITES), header=HEADER)
         print(text)

@@ -46,6 +46,7 @@ from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import utils.envs  # noqa: E402, F401  (registers CartPoleNoVel-v1)
+from utils.checkpoint import run_files  # noqa: E402
 
 
 def linear(start: float):
@@ -206,7 +207,7 @@ def main() -> None:
         model, evaluation, n_eval_episodes=100, deterministic=True, return_episode_rewards=True
     )
     print(f"greedy return over 100 episodes: {np.mean(returns):.1f} ± {np.std(returns):.1f}")
-    path = Path(args.save_dir) / f"{args.env}_episodes.csv"
+    path = run_files(args.save_dir, args.env).episodes  # as a2c_cartpole.py names it
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(callback.rows[0]))
         writer.writeheader()

@@ -30,8 +30,8 @@ MAX_SEED = 2**31 - 1
 
 
 # The settings that shape a model (``model_options`` turns them into its arguments, with
-# ``log_std_init``, which only starts it): playing, evaluating and exporting a saved model read
-# them, and a resumed run cannot change them.
+# ``log_std_init`` and ``weight_init``, which only start it): playing, evaluating and exporting
+# a saved model read them, and a resumed run cannot change them.
 MODEL_SETTINGS = (
     "hidden_units",
     "activation",

@@ -16,7 +16,7 @@ ACTIVATIONS = ("relu", "tanh")
 # (Saxe et al. 2014, arXiv:1312.6120) scaled by a gain per block, as OpenAI Baselines' A2C and
 # Stable-Baselines3's policies (``ortho_init``) start theirs: sqrt(2) for the convolutions and
 # the trunks, 0.01 for the policy head (near-uniform first actions), 1 for the value head.
-# Biases start at 0 either way.
+# Their biases start at 0 either way; an LSTM core keeps Keras's initialisers.
 WEIGHT_INITS = ("glorot", "orthogonal")
 ORTHOGONAL_GAINS = {"trunk": 2**0.5, "policy": 0.01, "value": 1.0}
 
@@ -146,7 +146,6 @@ class ActorCriticModel(keras.Model):
         # outside them.
         # Observations -> features, the input of both trunks: running normalisation, or the
         # A3C paper's convolutions on Atari frames.
-        trunk = self._kernel_initializer("trunk")
         if self.image_shape:
             # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
             # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
@@ -154,12 +153,8 @@ class ActorCriticModel(keras.Model):
             self.encoder = (
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
                 keras.layers.Permute((2, 3, 1), name="channels_last"),
-                keras.layers.Conv2D(
-                    16, 8, strides=4, activation="relu", kernel_initializer=trunk, name="conv_0"
-                ),
-                keras.layers.Conv2D(
-                    32, 4, strides=2, activation="relu", kernel_initializer=trunk, name="conv_1"
-                ),
+                self._conv(16, 8, strides=4, name="conv_0"),
+                self._conv(32, 4, strides=2, name="conv_1"),
                 keras.layers.Flatten(name="flatten"),
             )
         elif normalize_observations:
@@ -185,6 +180,18 @@ class ActorCriticModel(keras.Model):
         if self.weight_init == "glorot":
             return "glorot_uniform"
         return keras.initializers.Orthogonal(gain=ORTHOGONAL_GAINS[block])
+
+    def _conv(self, filters: int, size: int, strides: int, name: str) -> keras.layers.Conv2D:
+        """A ReLU convolution of the encoder, its kernel started as the trunk's (an initialiser
+        of its own: one shared by two layers would draw both from one seed)."""
+        return keras.layers.Conv2D(
+            filters,
+            size,
+            strides=strides,
+            activation="relu",
+            kernel_initializer=self._kernel_initializer("trunk"),
+            name=name,
+        )
 
     def _dense_stack(self, name: str) -> tuple:
         return tuple(

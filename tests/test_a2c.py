@@ -190,3 +190,22 @@ def test_every_algorithm_takes_its_gradient_through_the_one_compute_loss(monkeyp
     worker.rollout_gradients(agents.updates.flatten(worker.model.synced_variables).numpy())
     worker.close()
     assert callers, "the Ray worker's gradient did not go through compute_loss"
+
+
+def test_an_image_models_update_is_never_xla_compiled_and_a_flat_ones_is():
+    import tensorflow as tf
+
+    from agents.memory import rollout_spec
+    from agents.updates import RolloutFunction
+    from models import build_model
+    from utils.envs import env_dims
+
+    for observations, xla in (
+        (gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), False),  # oneDNN's convolution kernels
+        (gym.spaces.Box(-1, 1, (3,), np.float32), True),
+    ):
+        model = build_model(env_dims(observations, gym.spaces.Discrete(2)), (8,))
+        spec = rollout_spec(2, 3, observations, model)
+        update = RolloutFunction(lambda rollout: tf.reduce_sum(rollout.rewards), spec, True)
+        assert update.jit_compile is xla
+        assert not RolloutFunction(lambda r: tf.reduce_sum(r.rewards), spec, False).jit_compile

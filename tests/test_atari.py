@@ -255,16 +255,9 @@ def test_a_saved_exported_and_resumed_pong_model_keeps_its_initialisation_and_op
         assert np.all(velocity.numpy() < 0.99 * 0.99**4 + 0.02)
 
 
-def test_an_image_models_update_is_never_xla_compiled_and_a_flat_ones_is():
-    from agents.memory import rollout_spec
-    from agents.updates import RolloutFunction
-
-    for observations, xla in (
-        (gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), False),  # oneDNN's convolution kernels
-        (gym.spaces.Box(-1, 1, (3,), np.float32), True),
-    ):
-        model = build_model(env_dims(observations, gym.spaces.Discrete(2)), (8,))
-        spec = rollout_spec(2, 3, observations, model)
-        update = RolloutFunction(lambda rollout: tf.reduce_sum(rollout.rewards), spec, True)
-        assert update.jit_compile is xla
-        assert not RolloutFunction(lambda r: tf.reduce_sum(r.rewards), spec, False).jit_compile
+def test_a_closed_atari_vector_env_lets_go_of_its_emulator():
+    envs = make_vector_env(PONG, 2)
+    envs.reset(seed=0)
+    assert hasattr(envs.unwrapped, "ale")
+    envs.close()
+    assert envs.unwrapped.closed and not hasattr(envs.unwrapped, "ale")

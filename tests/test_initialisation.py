@@ -61,6 +61,11 @@ def test_orthogonal_initialisation_gives_each_layer_its_blocks_gain(dims, option
             np.testing.assert_allclose(product, gain**2 * np.eye(len(product)), atol=1e-5 * gain)
     assert ORTHOGONAL_GAINS == {"trunk": 2**0.5, "policy": 0.01, "value": 1.0}
     assert all(not np.any(bias) for bias in model.trainable_variables if bias.ndim == 1)
+    # Each layer draws its kernel from a seed of its own (one initialiser shared by two layers
+    # would draw both from one).
+    layers = [*model.encoder, *model.trunk, *model.value_trunk, model.value_head]
+    seeds = [layer.kernel_initializer.seed for layer in layers if hasattr(layer, "kernel")]
+    assert len(set(seeds)) == len(seeds) == expected_trunk_layers + 1
     # Seeded: the same seed gives the same weights.
     keras.utils.set_random_seed(3)
     again = build_model(dims, weight_init="orthogonal", **options)
@@ -74,8 +79,10 @@ def test_glorot_initialisation_stays_keras_default_and_is_not_orthogonal():
     assert model.weight_init == "glorot" and A2CConfig().weight_init == "glorot"
     for kernels in kernels_by_block(model).values():
         for kernel in kernels:
-            fan_in = int(np.prod(kernel.shape[:-1]))
-            limit = np.sqrt(6 / (fan_in + kernel.shape[-1]))  # Glorot-uniform's bound
+            receptive_field = int(np.prod(kernel.shape[:-2]))  # 1 for a dense kernel
+            fan_in = receptive_field * kernel.shape[-2]
+            fan_out = receptive_field * kernel.shape[-1]
+            limit = np.sqrt(6 / (fan_in + fan_out))  # Glorot-uniform's bound
             values = np.asarray(kernel)
             assert np.abs(values).max() <= limit
             product = gram(kernel)
@@ -105,8 +112,8 @@ def test_tf1_rmsprop_steps_by_its_formula_with_the_mean_square_starting_at_one()
         mean_square = RMSPROP_DECAY * mean_square + (1 - RMSPROP_DECAY) * g.astype(np.float64) ** 2
         expected_w -= lr * g / np.sqrt(mean_square + RMSPROP_EPSILON)
         np.testing.assert_allclose(weight.numpy(), expected_w, rtol=1e-6)
-    # Keras's RMSprop ("rmsprop") starts the mean square at 0: its first step is about lr / 0.1
-    # in each direction, ten times TensorFlow 1's.
+    # Keras's RMSprop ("rmsprop") starts the mean square at 0: its first step is about
+    # 10 lr sign(g), where TensorFlow 1's is about lr g.
     keras_weight = keras.Variable(np.array([1.0, -2.0, 0.5], np.float32))
     keras_rmsprop = keras.optimizers.RMSprop(lr, rho=RMSPROP_DECAY, epsilon=RMSPROP_EPSILON)
     keras_rmsprop.apply_gradients([(gradients[0], keras_weight)])

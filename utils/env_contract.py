@@ -211,7 +211,8 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
         ended one's pipe)."""
         if not self.process_ended:
             close_quietly(self.env_id, lambda: super(CheckedVectorEnv, self).close(**kwargs))
-            return release_emulator(self.env.unwrapped)
+            release_emulator(self.env.unwrapped)
+            return
         envs = self.env
         for process in envs.processes:
             if process.is_alive():
