@@ -66,3 +66,15 @@ def test_progress_is_the_budget_nearer_its_end():
 def test_budgets_must_be_positive(budget):
     with pytest.raises(ValueError, match=next(iter(budget))):
         EpisodeLog(**budget)
+
+
+def test_a_report_on_a_multiple_of_the_interval_is_not_due_again_at_once():
+    from training.callbacks import REPORTS, next_report
+
+    # 4.06M of 7M steps is 0.58 of the budget, 28.999... fiftieths in floating point: a
+    # resumed run reported there, then again 80 steps later.
+    assert 4_060_000 / 7_000_000 * REPORTS < 29
+    assert next_report(4_060_000 / 7_000_000) == pytest.approx(0.6)
+    assert next_report(0.0) == pytest.approx(1 / REPORTS)
+    assert next_report(0.591) == pytest.approx(0.6)
+    assert next_report(0.6) == pytest.approx(0.62)
