@@ -47,6 +47,8 @@ class Suite(NamedTuple):
         purpose: what the suite shows.
         seeds: its own seeds, or None for the ``--seeds`` given.
         env: the env it trains on (its episode CSV is named after it).
+        by_hand: recorded from runs started by hand (``--from-runs``): hours long, or going on
+            from another run's checkpoint; the default ``--suites`` leaves it out.
         target: the return that counts as reached: for the training mean of the last 100
             episodes ("to solve") and for the greedy mean.
     """
@@ -57,6 +59,7 @@ class Suite(NamedTuple):
     seeds: list[int] | None = None
     env: str = "CartPole-v1"
     target: float = 475.0  # CartPole-v1's threshold
+    by_hand: bool = False
 
 
 RAY_THROUGHPUT = [
@@ -384,6 +387,19 @@ SUITES = {
         [0],
         env="ALE/Pong-v5",
         target=18.0,
+        by_hand=True,
+    ),
+    "a2c-pong-7m": Suite(
+        "A2C on ALE/Pong-v5 from pixels, its preset's run continued to 7M env steps",
+        ["a2c_cartpole.py", "--train", "--env=ALE/Pong-v5", "--resume", "--max-steps=7000000"],
+        "The a2c-pong run (the preset, 4M env steps) continued from its last checkpoint with "
+        "the same settings to 7M env steps (RL Zoo's A2C reports 17.3 after 10M). Episodes, "
+        "env steps and steps to solve count the whole run; the whole process and env steps/s "
+        "are the continuation's. Target: +18 greedy.",
+        [0],
+        env="ALE/Pong-v5",
+        target=18.0,
+        by_hand=True,
     ),
     "a3c-pong": Suite(
         "A3C on ALE/Pong-v5 from pixels, its preset (2 worker threads x 8 envs, 4M env steps)",
@@ -396,6 +412,7 @@ SUITES = {
         [0],
         env="ALE/Pong-v5",
         target=15.0,
+        by_hand=True,
     ),
     "a3c-defaults": Suite(
         "A3C, defaults, 1000 episodes",
@@ -624,11 +641,13 @@ def script_section(key: str, title: str, purpose: str, command: str, body: str) 
 
 def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, root: Path) -> str:
     """One suite's section of BENCHMARKS.md: what ran, where, with which versions, the table."""
-    title, command, purpose, _, env, target = SUITES[name]
+    suite = SUITES[name]
+    env, target = suite.env, suite.target
     where = f"- Env: {env}; target return {target:g}.\n" if env != "CartPole-v1" else ""
+    command = " ".join(suite.command)
     return (
-        f"## `{key}`: {title}\n\n{purpose}\n\n"
-        f"- Each run: `python {' '.join(command)} --seed=S`; seeds {','.join(map(str, seeds))}.\n"
+        f"## `{key}`: {suite.title}\n\n{suite.purpose}\n\n"
+        f"- Each run: `python {command} --seed=S`; seeds {','.join(map(str, seeds))}.\n"
         f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
         f"--suites={name}{how}` at {revision(root)} on {machine()}.\n"
         f"- Versions: {versions()}.\n{where}\n"
@@ -638,7 +657,11 @@ def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, r
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
+    parser.add_argument(
+        "--suites",
+        default=",".join(name for name, suite in SUITES.items() if not suite.by_hand),
+        help="comma-separated suites (default: all but those recorded with --from-runs)",
+    )
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     parser.add_argument(
@@ -686,6 +709,10 @@ def main() -> None:
     sections = {}
     for name in args.suites.split(","):
         suite = SUITES[name]
+        if suite.by_hand and "--resume" in suite.command:
+            sys.exit(
+                f"error: {name} goes on from another run's checkpoint: record it with --from-runs"
+            )
         suite_seeds = suite.seeds or seeds
         peers = ("stable_baselines3", "sb3_contrib")
         if name.startswith("sb3") and not all(map(importlib.util.find_spec, peers)):
