@@ -394,8 +394,9 @@ SUITES = {
         ["a2c_cartpole.py", "--train", "--env=ALE/Pong-v5", "--resume", "--max-steps=7000000"],
         "The a2c-pong run (the preset, 4M env steps) continued from its last checkpoint with "
         "the same settings to 7M env steps (RL Zoo's A2C reports 17.3 after 10M). Episodes, "
-        "env steps and steps to solve count the whole run; the whole process and env steps/s "
-        "are the continuation's. Target: +18 greedy.",
+        "env steps, env steps/s (its training clock goes on from the checkpoint) and steps to "
+        "solve count the whole run; the whole process and the peak memory are the "
+        "continuation's. Target: +18 greedy.",
         [0],
         env="ALE/Pong-v5",
         target=18.0,
