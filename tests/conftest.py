@@ -1,9 +1,16 @@
 """Shared test set-up: quiet TensorFlow, run on the CPU, and a few helpers."""
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+# The Ctrl-C tests need SIGINT delivered, in this process and in the programs it starts. A
+# shell starts a background job (`bash .ci/run &`) with SIGINT ignored, Python then raises no
+# KeyboardInterrupt, and the children inherit the ignoring: Python's own handler undoes both
+# (a caught signal is reset to the default in a child).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
