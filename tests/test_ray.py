@@ -26,7 +26,7 @@ from models import ActorCriticModel
 from tests.programs import error_line, run, start
 from training.episode_log import EpisodeLog
 from training.trainer import Trainer
-from utils.process_watchdog import process_table, watched
+from utils.process_watchdog import command_line, process_table, watched
 
 pytestmark = pytest.mark.slow  # a local Ray each
 
@@ -341,9 +341,13 @@ def running(processes: set) -> set:
     alive = set()
     for pid, began in processes:
         if table.get(pid, (0, None))[1] == began:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                if handle.read().rsplit(b")", 1)[1].split()[0] != b"Z":
-                    alive.add((pid, began))
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+            except OSError:  # it ended since the table was read
+                continue
+            if state != b"Z":
+                alive.add((pid, began))
     return alive
 
 
@@ -358,11 +362,6 @@ def wait_for(condition, timeout: float, process=None):
         time.sleep(0.1)
 
 
-def command_of(pid: int) -> bytes:
-    with open(f"/proc/{pid}/cmdline", "rb") as handle:
-        return handle.read()
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
 @pytest.mark.parametrize("victim", ["raylet", "DashboardAgent"])
 def test_losing_the_local_ray_stops_the_run_in_seconds_with_one_line_and_a_checkpoint(
@@ -374,7 +373,7 @@ def test_losing_the_local_ray_stops_the_run_in_seconds_with_one_line_and_a_check
     try:
         wait_for(lambda: (checkpoints / "checkpoint").exists(), 120, process)
         ours = ray_processes_of(process.pid)
-        pid = next(p for p, _ in ours if victim.encode() in command_of(p))
+        pid = next(p for p, _ in ours if victim.encode() in command_line(p))
         os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
         _, stderr = process.communicate(timeout=60)
@@ -404,7 +403,7 @@ def test_a_driver_killed_by_sigkill_leaves_no_ray_process_behind(tmp_path):
         agents = (b"ray::RemoteWorker", b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")
 
         def all_up():
-            commands = [command_of(p) for p, _ in ray_processes_of(process.pid)]
+            commands = [command_line(p) for p, _ in ray_processes_of(process.pid)]
             return all(any(a in c for c in commands) for a in agents)
 
         wait_for(all_up, 120, process)
@@ -425,7 +424,7 @@ def test_ctrl_c_while_ray_starts_exits_130_with_one_line(tmp_path, when):
     process = start("a3c_cartpole.py", *args, new_session=True)
     try:
         wait_for(
-            lambda: any(when in command_of(p) for p, _ in ray_processes_of(process.pid)),
+            lambda: any(when in command_line(p) for p, _ in ray_processes_of(process.pid)),
             120,
             process,
         )
