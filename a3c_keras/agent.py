@@ -31,7 +31,13 @@ import keras
 import numpy as np
 from absl import logging
 
-from a3c_keras.checks import check_budget, check_memory, check_output_file, check_training
+from a3c_keras.checks import (
+    check_actions,
+    check_budget,
+    check_memory,
+    check_output_file,
+    check_training,
+)
 from config.hyperparameters import (
     MAX_SEED,
     MODEL_SETTINGS,
@@ -195,6 +201,7 @@ class ActorCriticAgent:
         self.verbose = int(verbose)
         self.dims = dims or probe_env(config.env)
         if dims is None:
+            check_actions(config, self.dims)
             check_memory(config, self.dims)  # before a model too large is built
         keras.utils.set_random_seed(config.seed)
         self.model = build_model(self.dims, **config.model_options())
@@ -615,6 +622,7 @@ def architecture_settings(saved: dict) -> dict:
         "normalize_observations": saved.get("normalize_observations"),
         "recurrent": bool(units) if units is not None else None,
         "lstm_units": units or None,
+        "use_sde": saved.get("use_sde"),
     }
     return {name: value for name, value in settings.items() if value is not None}
 

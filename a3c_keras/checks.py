@@ -246,6 +246,19 @@ def check_observations(config: ActorCriticConfig, dims: Dims) -> None:
         )
 
 
+def check_actions(config: ActorCriticConfig, dims: Dims) -> None:
+    """State-dependent exploration is for Box actions. ``dims``: the env's.
+
+    Raises:
+        UsageError: for ``--use_sde`` on an env with discrete actions.
+    """
+    if config.use_sde and not dims.continuous:
+        raise UsageError(
+            f"--use_sde: {config.env}'s actions are discrete (a categorical policy samples "
+            "them); state-dependent exploration is for Box actions: leave the flag out"
+        )
+
+
 def check_memory(config: ActorCriticConfig, dims: Dims, available: int | None = None) -> None:
     """Refuses a rollout or a model that would not fit in memory, with its size.
 
@@ -260,6 +273,9 @@ def check_memory(config: ActorCriticConfig, dims: Dims, available: int | None = 
         return
     obs_dim, num_actions, continuous, _ = dims
     outputs = 2 * num_actions if continuous else num_actions  # the policy's params
+    if config.use_sde:  # the mean, then a noise scale per feature and action dimension
+        features = config.lstm_units if config.recurrent else config.hidden_units[-1]
+        outputs = num_actions * (1 + features)
     trunks = 2 if config.separate_value_trunk else 1
     core = config.lstm_units if config.recurrent else 0  # an LSTM keeps 6 vectors a step
     activations = trunks * sum(config.hidden_units) + 6 * core + outputs + 1
@@ -369,4 +385,5 @@ def check_training(
             "greedy evaluation's return with --stop_at_eval_return=R"
         )
     check_observations(config, dims)
+    check_actions(config, dims)
     check_memory(config, dims)

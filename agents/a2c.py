@@ -80,7 +80,12 @@ class A2CAgent:
         self.updates = 0
         self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
         self.collector = RolloutCollector(
-            envs, self.model, self.rng, config.update_freq, config.jit_compile
+            envs,
+            self.model,
+            self.rng,
+            config.update_freq,
+            config.jit_compile,
+            config.sde_sample_freq,
         )
         spec = rollout_spec(
             config.update_freq, config.num_envs, envs.single_observation_space, self.model

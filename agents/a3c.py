@@ -71,7 +71,9 @@ def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None
     try:
         dims = env_dims(envs.single_observation_space, envs.single_action_space)
         model = build_model(dims, **config.model_options())
-        collector = RolloutCollector(envs, model, rng, config.update_freq, config.jit_compile)
+        collector = RolloutCollector(
+            envs, model, rng, config.update_freq, config.jit_compile, config.sde_sample_freq
+        )
         spec = rollout_spec(
             config.update_freq, config.envs_per_worker, envs.single_observation_space, model
         )

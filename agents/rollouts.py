@@ -53,7 +53,9 @@ class RolloutCollector:
     drawn at once, ``distribution.noise``), so the same seed gives the same actions and a
     resumed run, whose ``rng`` comes from its checkpoint, new ones. Box actions go to the envs
     clipped to the action space's bounds; the rollout keeps the unclipped samples, whose
-    log-probabilities the loss takes.
+    log-probabilities the loss takes. A distribution that ``holds_noise`` (gSDE) draws its noise
+    at the rollout's start and every ``sde_sample_freq`` steps of it, and each env keeps its
+    draw between (Stable-Baselines3's ``collect_rollouts``, and Raffin et al. 2021, section 3).
 
     Args:
         envs: a vector env in ``NEXT_STEP`` autoreset mode; the caller closes it.
@@ -61,6 +63,8 @@ class RolloutCollector:
         rng: the ``tf.random.Generator`` that seeds the sampling at each ``reset``.
         t_max: steps a rollout (``update_freq``), >= 1.
         jit_compile: compile the TensorFlow acting pass (image models) with XLA.
+        sde_sample_freq: with gSDE, steps between fresh noise within a rollout; 0: only at its
+            start.
 
     Call ``reset(seed)`` once before the first ``collect``.
     """
@@ -72,6 +76,7 @@ class RolloutCollector:
         rng: tf.random.Generator,
         t_max: int,
         jit_compile: bool = True,
+        sde_sample_freq: int = 0,
     ):
         self.envs = envs
         self.model = model
@@ -88,6 +93,11 @@ class RolloutCollector:
             model, states, (state, state) if self.recurrent else (), jit_compile
         )
         self.distribution = model.distribution
+        # Steps each draw of the noise serves: 1 (fresh at each step) unless the distribution
+        # holds it (gSDE), then until the next resample.
+        self.noise_every = 1
+        if self.distribution.holds_noise:
+            self.noise_every = min(sde_sample_freq or t_max, t_max)
         self.memory = Memory(
             self.num_envs,
             capacity=t_max,
@@ -135,7 +145,8 @@ class RolloutCollector:
         memory.clear()
         policy.sync(self._handed_weights)
         self._handed_weights = None
-        noise = distribution.noise(self.generator, (self.t_max, self.num_envs))
+        every = self.noise_every
+        noise = distribution.noise(self.generator, (-(-self.t_max // every), self.num_envs))
         recurrent_state = self.recurrent_state
         for t in range(self.t_max):
             if self.recurrent:  # the state goes on, zeroed after a reset step
@@ -144,7 +155,7 @@ class RolloutCollector:
                 if t == 0:
                     initial = recurrent_state  # the state the rollout begins with
             params, recurrent_state = policy(self.states, recurrent_state)
-            actions = distribution.sample(params, noise[t])
+            actions = distribution.sample(params, noise[t // every])
             next_states, rewards, terminated, truncated, info = self.envs.step(self.to_env(actions))
             valid = ~self.ended  # False on the reset step that follows an episode's end
             ends_life = terminated

@@ -39,6 +39,7 @@ MODEL_SETTINGS = (
     "recurrent",
     "lstm_units",
     "normalize_observations",
+    "use_sde",
 )
 
 
@@ -111,6 +112,18 @@ class ActorCriticConfig:
         "Box actions: initial log standard deviation of the Gaussian policy (learned after).",
         between(-20, 2),
     )
+    use_sde: bool = setting(
+        False,
+        "Box actions: generalised state-dependent exploration (gSDE, Raffin et al. 2021): "
+        "the noise is a function of the policy's features, its weights drawn at each "
+        "rollout's start (and every --sde_sample_freq steps), so exploration is smooth in time.",
+    )
+    sde_sample_freq: int = setting(
+        0,
+        "With --use_sde: env steps between fresh noise weights within a rollout; 0: only at "
+        "each rollout's start (SB3's -1).",
+        at_least(0),
+    )
     normalize_observations: bool = setting(
         False,
         "Normalise observations by their running mean and variance, kept in the model (so a "
@@ -175,6 +188,7 @@ class ActorCriticConfig:
             "separate_value_trunk": self.separate_value_trunk,
             "recurrent_units": self.lstm_units if self.recurrent else 0,
             "weight_init": self.weight_init,
+            "use_sde": self.use_sde,
         }
 
     def __post_init__(self):
@@ -188,6 +202,11 @@ class ActorCriticConfig:
             raise ConfigError(
                 "flags --recurrent and --separate_value_trunk: a recurrent model's value head "
                 "reads the LSTM core; drop one of them"
+            )
+        if self.sde_sample_freq and not self.use_sde:
+            raise ConfigError(
+                f"flag --sde_sample_freq={self.sde_sample_freq}: it resamples gSDE's noise, "
+                "which needs --use_sde; add it or leave the flag out"
             )
         if self.stop_at_eval_return > float("-inf") and not self.eval_interval:
             raise ConfigError(

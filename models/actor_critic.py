@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from models.distributions import Categorical, DiagonalGaussian
+from models.distributions import Categorical, DiagonalGaussian, StateDependentGaussian
 from models.layer_forms import check_layers
 from models.normalization import ObservationNormalization
 
@@ -55,7 +55,10 @@ class ActorCriticModel(keras.Model):
       actions: ``Categorical``, a linear layer of logits, float32 ``(batch, num_actions)``. Box
       actions (``continuous``): ``DiagonalGaussian``, whose ``GaussianHead`` gives a linear mean
       per action dimension and one learned, state-independent log sigma beside it (starting at
-      ``log_std_init``): float32 ``(batch, 2 * num_actions)``.
+      ``log_std_init``): float32 ``(batch, 2 * num_actions)``. With ``use_sde``:
+      ``StateDependentGaussian`` (gSDE), whose head gives the mean and the noise scales of the
+      features it reads (the trunk's or core's output), float32 ``(batch, num_actions * (1 +
+      features))``.
     - ``value_head``: linear, V(s).
 
     Acting (``models/acting.py``, in NumPy) and export (``models/export.py``, Keras's own
@@ -78,6 +81,8 @@ class ActorCriticModel(keras.Model):
         normalize_observations: normalise observations with running statistics.
         weight_init: how the kernels start, one of ``WEIGHT_INITS`` ("glorot" or
             "orthogonal").
+        use_sde: with ``continuous``, state-dependent exploration (gSDE,
+            ``models.distributions.StateDependentGaussian``) instead of independent noise.
 
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
@@ -93,7 +98,7 @@ class ActorCriticModel(keras.Model):
         ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1, or
             ``activation`` is not in ``ACTIVATIONS``, or ``weight_init`` not in
             ``WEIGHT_INITS``, or ``recurrent_units`` is < 0 or comes
-            with ``separate_value_trunk``.
+            with ``separate_value_trunk``, or ``use_sde`` comes without ``continuous``.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class ActorCriticModel(keras.Model):
         recurrent_units: int = 0,
         image_shape: tuple[int, ...] = (),
         weight_init: str = "glorot",
+        use_sde: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -119,6 +125,8 @@ class ActorCriticModel(keras.Model):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if weight_init not in WEIGHT_INITS:
             raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
+        if use_sde and not continuous:
+            raise ValueError("use_sde (state-dependent exploration) needs continuous actions")
         if recurrent_units < 0:
             raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
         if image_shape and (len(image_shape) != 3 or normalize_observations):
@@ -140,6 +148,7 @@ class ActorCriticModel(keras.Model):
         self.recurrent_units = int(recurrent_units)
         self.image_shape = tuple(int(size) for size in image_shape)
         self.weight_init = weight_init
+        self.use_sde = bool(use_sde)
         # The blocks, each a tuple of layers run in order (tuples: tf.train.Checkpoint tracks
         # the layers in them, where it loses Keras's tracked lists). ``models/layer_forms.py``
         # derives acting and export from these blocks, and ``build_for`` refuses a layer
@@ -164,9 +173,13 @@ class ActorCriticModel(keras.Model):
         self.trunk = self._dense_stack("trunk")
         self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else ()
         self.core = keras.layers.LSTMCell(recurrent_units, name="lstm") if recurrent_units else None
-        self.distribution = (
-            DiagonalGaussian(self.num_actions) if self.continuous else Categorical(self.num_actions)
-        )
+        if self.use_sde:  # the noise reads the features the policy head reads
+            features = self.recurrent_units or self.hidden_units[-1]
+            self.distribution = StateDependentGaussian(self.num_actions, features)
+        elif self.continuous:
+            self.distribution = DiagonalGaussian(self.num_actions)
+        else:
+            self.distribution = Categorical(self.num_actions)
         self.policy_head = self.distribution.policy_head(
             self.log_std_init, self._kernel_initializer("policy")
         )
@@ -329,6 +342,7 @@ class ActorCriticModel(keras.Model):
             "recurrent_units": self.recurrent_units,
             "image_shape": list(self.image_shape),
             "weight_init": self.weight_init,
+            "use_sde": self.use_sde,
         }
 
 
@@ -348,6 +362,7 @@ def build_model(
     separate_value_trunk: bool = False,
     recurrent_units: int = 0,
     weight_init: str = "glorot",
+    use_sde: bool = False,
 ) -> ActorCriticModel:
     """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
     ``obs_dim``, ``num_actions``, ``continuous`` and ``image_shape``, which chooses the trunk:
@@ -363,5 +378,6 @@ def build_model(
         recurrent_units=recurrent_units,
         image_shape=dims.image_shape,
         weight_init=weight_init,
+        use_sde=use_sde,
     )
     return model.build_for(dims.obs_dim)

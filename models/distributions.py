@@ -8,7 +8,9 @@ continuous actions) plugs in beside ``Categorical`` without touching the loss or
 Acting runs in NumPy (``models.acting``): a rollout's random noise is drawn
 at once from a seeded ``np.random.Generator`` (``noise``), and each step turns the policy's
 params and its slice of the noise into actions (``sample``). Each function takes the policy
-head's output ``params`` with any leading batch shape ``(...)``.
+head's output ``params`` with any leading batch shape ``(...)``. A distribution whose
+``holds_noise`` is True (``StateDependentGaussian``) keeps one draw of its noise for several
+steps: the collector draws it once per resample and reuses it until the next.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Categorical:
 
     action_dtype = tf.int32
     action_shape: tuple[int, ...] = ()  # one action per env is a scalar
+    holds_noise = False  # fresh noise at every step
 
     def __init__(self, num_actions: int | None = None):
         self.num_actions = num_actions  # only the policy head's width needs it
@@ -95,6 +98,7 @@ class DiagonalGaussian:
     """
 
     action_dtype = tf.float32
+    holds_noise = False  # fresh noise at every step
 
     def __init__(self, action_dim: int):
         if action_dim < 1:
@@ -199,3 +203,116 @@ class GaussianHead(keras.layers.Layer):
             "log_std_init": self.log_std_init,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+class StateDependentGaussian(DiagonalGaussian):
+    """Generalised state-dependent exploration (gSDE): pi(a|s) = N(a; mu(s), diag(sigma(s)^2))
+    where the noise is a function of the policy's features z(s), held fixed between resamples.
+
+    Raffin, Kober and Stulp 2021, "Smooth Exploration for Robotic Reinforcement Learning"
+    (arXiv:2005.05719), section 3 (after Rueckstiess et al. 2008): the exploration noise of
+    action dimension i is ``eps_i(s) = sum_j z_j(s) theta_ji`` with ``theta_ji ~ N(0,
+    sigma_ji^2)`` drawn per env at the start of each rollout (and every ``sde_sample_freq``
+    steps), so the same state gets the same noise until the next draw and the exploration is
+    smooth in time. For a given theta the action is deterministic; over theta it is Gaussian
+    with ``sigma_i(s)^2 = sum_j z_j(s)^2 sigma_ji^2``: its log-probability and entropy are the
+    diagonal Gaussian's (closed form) with that state-dependent sigma, plus ``1e-6`` in the
+    variance as Stable-Baselines3's ``StateDependentNoiseDistribution`` adds. ``sigma`` is a
+    learned matrix ``exp(log_std)`` of ``(latent_dim, action_dim)`` (SB3's ``full_std``), and
+    z is held constant for the noise term (``stop_gradient``): the features are trained by the
+    mean and the value only, as in the paper.
+
+    ``params`` are float32 ``(..., action_dim * (1 + latent_dim))``: the mean mu, then the
+    noise scales ``q_ji = z_j sigma_ji`` flattened from ``(latent_dim, action_dim)``, row-major.
+    The noise (``noise``) is theta's standard normal part ``w`` of ``(..., latent_dim,
+    action_dim)``, so ``a_i = mu_i + sum_j q_ji w_ji``. Actions are float32 ``(...,
+    action_dim)``, unclipped (the env receives them clipped to its bounds). The greedy action
+    is the mean.
+
+    Args:
+        action_dim: the action's dimensions, >= 1.
+        latent_dim: the width of the features z(s) the head reads, >= 1.
+    """
+
+    holds_noise = True  # one draw per resample, held between
+    variance_epsilon = 1e-6  # SB3's StateDependentNoiseDistribution.epsilon
+
+    def __init__(self, action_dim: int, latent_dim: int):
+        super().__init__(action_dim)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = int(latent_dim)
+
+    @property
+    def params_size(self) -> int:
+        """Width of the policy's output: the mean, then a noise scale per feature and action
+        dimension."""
+        return self.action_dim * (1 + self.latent_dim)
+
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> StateDependentNoiseHead:
+        """The layer that gives the params from the policy's features
+        (``StateDependentNoiseHead``), every log sigma_ji starting at ``log_std_init``."""
+        return StateDependentNoiseHead(
+            self.action_dim, log_std_init, kernel_initializer=kernel_initializer, name="policy_head"
+        )
+
+    def split(self, params):
+        """``(mean, log_std)`` of the Gaussian over actions for the state: float32 ``(...,
+        action_dim)`` each, ``log_std_i = log(sum_j q_ji^2 + 1e-6) / 2`` (TensorFlow)."""
+        mean = params[..., : self.action_dim]
+        scales = tf.reshape(
+            params[..., self.action_dim :],
+            tf.concat([tf.shape(params)[:-1], [self.latent_dim, self.action_dim]], axis=0),
+        )
+        variance = tf.reduce_sum(tf.square(scales), axis=-2) + self.variance_epsilon
+        return mean, 0.5 * tf.math.log(variance)
+
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """w ~ N(0, I) for ``sample``: float32 ``(*batch_shape, latent_dim, action_dim)``, one
+        exploration matrix per entry (the collector holds one per env between resamples)."""
+        shape = (*batch_shape, self.latent_dim, self.action_dim)
+        return generator.standard_normal(shape, np.float32)
+
+    def sample(self, params: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a = mu + z(s) . theta, NumPy: params float32 ``(..., P)`` and ``noise`` ``(...,
+        latent_dim, action_dim)`` -> float32 ``(..., action_dim)``."""
+        params = np.asarray(params, np.float32)
+        mean = params[..., : self.action_dim]
+        scales = params[..., self.action_dim :].reshape(
+            *params.shape[:-1], self.latent_dim, self.action_dim
+        )
+        return (mean + np.sum(scales * noise, axis=-2)).astype(np.float32)
+
+    def greedy(self, params: np.ndarray) -> np.ndarray:
+        """The mean mu, NumPy: ``(..., P)`` -> float32 ``(..., action_dim)``."""
+        return np.asarray(params[..., : self.action_dim], np.float32)
+
+
+@keras.saving.register_keras_serializable(package="a3c_keras")
+class StateDependentNoiseHead(GaussianHead):
+    """The policy head of ``StateDependentGaussian``: ``GaussianHead``'s linear mean of the
+    features z, and the noise scales ``q_ji = z_j exp(log_std_ji)``, with z held constant for
+    the scales (``stop_gradient``: the noise term does not train the features) and ``log_std``
+    a learned ``(features, action_dim)`` matrix, independent of the state, every entry starting
+    at ``log_std_init`` (RL Zoo's gSDE settings: -2). Arguments as ``GaussianHead``'s.
+
+    Call: float32 ``(batch, features)`` -> params float32 ``(batch, action_dim * (1 +
+    features))``: the mean, then q flattened row-major from ``(features, action_dim)``.
+    """
+
+    def build(self, input_shape):
+        self.mean.build(input_shape)
+        self.log_std = self.add_weight(
+            shape=(int(input_shape[-1]), self.action_dim),
+            initializer=keras.initializers.Constant(self.log_std_init),
+            name="log_std",
+        )
+
+    def call(self, features):
+        mean = self.mean(features)
+        sigma = tf.exp(tf.cast(self.log_std, mean.dtype))  # (features, action_dim)
+        scales = tf.stop_gradient(features)[:, :, None] * sigma[None]
+        scales = tf.reshape(scales, [-1, sigma.shape[0] * self.action_dim])
+        return tf.concat([mean, scales], axis=-1)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from models.distributions import GaussianHead
+from models.distributions import GaussianHead, StateDependentNoiseHead
 from models.normalization import ObservationNormalization
 
 
@@ -134,6 +134,21 @@ def numpy_gaussian_head(layer: GaussianHead) -> NumpyLayer:
     return NumpyLayer([layer.mean.kernel, layer.mean.bias, layer.log_std], bind)
 
 
+def numpy_state_dependent_head(layer: StateDependentNoiseHead) -> NumpyLayer:
+    """``[x @ kernel + bias, (x[:, :, None] * exp(log_std)) flattened]``."""
+
+    def bind(kernel, bias, log_std):
+        sigma = np.exp(log_std)
+
+        def forward(x):
+            scales = x[:, :, None] * sigma
+            return np.concatenate([x @ kernel + bias, scales.reshape(len(x), -1)], axis=-1)
+
+        return forward
+
+    return NumpyLayer([layer.mean.kernel, layer.mean.bias, layer.log_std], bind)
+
+
 def copy_layer(layer: keras.layers.Layer) -> tuple:
     """A built-in Keras layer exports as a new one of its class and config, with its weights."""
     new = type(layer).from_config(layer.get_config())
@@ -170,12 +185,29 @@ def export_gaussian_head(layer: GaussianHead) -> tuple:
     return (lambda x: concatenate([mean(x), log_std(x)])), copies
 
 
+def export_state_dependent_head(layer: StateDependentNoiseHead) -> tuple:
+    """The mean's ``Dense``, and the noise scales as a bias-free ``Dense`` whose kernel puts
+    ``exp(log_std_ji)`` at row j, column ``j * action_dim + i`` (so it computes ``z_j
+    sigma_ji`` exactly as the model does), concatenated."""
+    sigma = np.exp(layer.log_std.numpy())  # (features, action_dim)
+    features, action_dim = sigma.shape
+    kernel = np.zeros((features, features * action_dim), np.float32)
+    for j in range(features):
+        kernel[j, j * action_dim : (j + 1) * action_dim] = sigma[j]
+    mean = keras.layers.Dense(action_dim, name="policy_mean")
+    scales = keras.layers.Dense(features * action_dim, use_bias=False, name="noise_scales")
+    concatenate = keras.layers.Concatenate(name="policy_params")
+    copies = [(mean, layer.mean.get_weights()), (scales, [kernel])]
+    return (lambda x: concatenate([mean(x), scales(x)])), copies
+
+
 # Every kind of layer an ActorCriticModel may hold, and its two forms outside Keras.
 FORMS: dict[type, LayerForm] = {
     keras.layers.Dense: LayerForm(numpy_dense, copy_layer),
     keras.layers.LSTMCell: LayerForm(numpy_lstm, copy_layer),
     ObservationNormalization: LayerForm(numpy_normalization, export_normalization),
     GaussianHead: LayerForm(numpy_gaussian_head, export_gaussian_head),
+    StateDependentNoiseHead: LayerForm(numpy_state_dependent_head, export_state_dependent_head),
     # The convolutional encoder of image models: acting runs it in TensorFlow.
     keras.layers.Permute: LayerForm(None, copy_layer),
     keras.layers.Rescaling: LayerForm(None, copy_layer),

@@ -27,6 +27,21 @@ KINDS = {
         dict(num_actions=1, hidden_units=(8,), recurrent_units=4, continuous=True),
         3,
     ),
+    "gsde, normalised, tanh": (
+        dict(
+            num_actions=2,
+            hidden_units=(8, 6),
+            continuous=True,
+            use_sde=True,
+            activation="tanh",
+            normalize_observations=True,
+        ),
+        3,
+    ),
+    "lstm, gsde": (
+        dict(num_actions=2, hidden_units=(8,), recurrent_units=4, continuous=True, use_sde=True),
+        3,
+    ),
     "convolutional": (dict(num_actions=3, hidden_units=(16,), image_shape=(4, 84, 84)), 0),
 }
 

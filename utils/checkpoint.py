@@ -77,6 +77,7 @@ ARCHITECTURE = (
     ("num_actions", "{} actions"),
     ("continuous", "continuous actions: {}"),
     ("normalize_observations", "observation normalisation: {}"),
+    ("use_sde", "state-dependent exploration: {}"),
 )
 
 
@@ -198,6 +199,7 @@ OLD_DEFAULTS = {
     "activation": "relu",
     "separate_value_trunk": False,
     "recurrent_units": 0,
+    "use_sde": False,
 }
 
 
