@@ -250,6 +250,51 @@ SUITES = {
         env="MountainCarContinuous-v0",
         target=90.0,
     ),
+    "a2c-mountaincar-continuous-sde": Suite(
+        "A2C on MountainCarContinuous-v0, its gSDE preset (100k env steps)",
+        ["a2c_cartpole.py", "--train", "--env=MountainCarContinuous-v0"],
+        "`python a2c_cartpole.py --train --env=MountainCarContinuous-v0` with nothing else: "
+        "the preset of config/presets.py (gSDE resampled every 16 steps, 4 envs, t_max 100, "
+        "64-64 tanh with a value trunk of its own, normalised), evaluated every 20k steps; "
+        "the greedy mean is the best evaluated model's over 100 new episodes. Target 90.",
+        [0, 1, 2, 3, 4],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
+    "a2c-mountaincar-continuous-nosde": Suite(
+        "A2C on MountainCarContinuous-v0, its preset without gSDE (100k env steps)",
+        ["a2c_cartpole.py", "--train", "--env=MountainCarContinuous-v0", "--nouse-sde"],
+        "The same preset with the Gaussian's independent noise at every step instead of gSDE. "
+        "Target 90.",
+        [0, 1, 2],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
+    "a2c-mountaincar-continuous-sde-target": Suite(
+        "A2C on MountainCarContinuous-v0, its gSDE preset, stopped at the first greedy "
+        "evaluation of 90",
+        ["a2c_cartpole.py", "--train", "--env=MountainCarContinuous-v0"]
+        + ["--stop-at-eval-return=90"],
+        "Wall time to the target: the run ends at the first evaluation (every 20k steps, 100 "
+        "episodes) whose greedy mean reaches 90, or at 100k steps.",
+        [0, 1, 2],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
+    "sb3-a2c-mountaincar-continuous-target": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's MountainCarContinuous settings, stopped at the "
+        "first greedy evaluation of 90",
+        ["benchmarks/sb3_a2c.py", "--env=MountainCarContinuous-v0"]
+        + ["--eval_interval=20000", "--stop_at_eval_return=90"],
+        "RL Zoo's hyperparams/a2c.yml for MountainCarContinuous-v0 (4 envs, n_steps 100, gSDE "
+        "resampled every 16 steps, observations normalised, SB3's defaults otherwise: RMSprop "
+        "7e-4, 64-64 tanh); SB3's EvalCallback every 20k steps (100 episodes) with "
+        "StopTrainingOnRewardThreshold(90), or the zoo's 100k steps; the greedy mean is the "
+        "final model's over 100 new episodes.",
+        [0, 1, 2],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
     "a2c-lunarlander-continuous": Suite(
         "A2C on LunarLanderContinuous-v3, its preset",
         ["a2c_cartpole.py", "--train", "--env=LunarLanderContinuous-v3"],

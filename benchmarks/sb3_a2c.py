@@ -18,10 +18,15 @@ sticky actions as v5 has them) for 10M steps. CartPoleNoVel-v1 (registered by
 this project) has no zoo A2C entry; its peer is sb3-contrib's RecurrentPPO on the zoo's
 ``ppo_lstm`` settings (8 envs, n_steps 32, batch 256, 20 epochs, gamma 0.98, GAE 0.8, lr and clip
 range decayed linearly from 1e-3 and 0.2, a 64-unit LSTM for the actor and one for the critic,
-observations normalised) for the zoo's 100k steps. Prints the lines benchmark.py
-reads and writes the same episode CSV, so both are measured the same way in one run. The greedy
-evaluation is of the final model, on 100 new seeded episodes (with VecNormalize's statistics
-frozen and rewards raw).
+observations normalised) for the zoo's 100k steps. MountainCarContinuous-v0 (4 envs, n_steps
+100, gSDE resampled every 16 steps, observations normalised) for 100k steps and BipedalWalker-v3
+(16 envs, n_steps 8, GAE 0.9, vf 0.4, RMSprop lin_9.6e-4, gSDE with log_std_init -2,
+observations normalised) for 5M: the zoo's gSDE settings. ``--eval_interval`` and
+``--stop_at_eval_return`` evaluate greedily during training (100 episodes, SB3's
+``EvalCallback``) and stop at a target, as ``a2c_cartpole.py``'s flags of those names do.
+Prints the lines benchmark.py reads and writes the same episode CSV, so both are measured
+the same way in one run. The greedy evaluation is of the final model, on 100 new seeded
+episodes (with VecNormalize's statistics frozen and rewards raw).
 """
 
 from __future__ import annotations
@@ -38,7 +43,12 @@ import numpy as np
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import (
+    BaseCallback,
+    CallbackList,
+    EvalCallback,
+    StopTrainingOnRewardThreshold,
+)
 from stable_baselines3.common.env_util import make_atari_env, make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
@@ -124,6 +134,40 @@ ZOO = {
         1_000_000,
         normalize=True,
     ),
+    # The zoo's gSDE entries (its released models' settings: ortho_init False, observations
+    # normalised, rewards raw).
+    "MountainCarContinuous-v0": Zoo(
+        {
+            "ent_coef": 0.0,
+            "n_steps": 100,
+            "use_sde": True,
+            "sde_sample_freq": 16,
+            "policy_kwargs": {"log_std_init": 0.0, "ortho_init": False},
+        },
+        4,
+        100_000,
+        normalize=True,
+        norm_reward=False,
+    ),
+    "BipedalWalker-v3": Zoo(
+        {
+            "ent_coef": 0.0,
+            "max_grad_norm": 0.5,
+            "n_steps": 8,
+            "gae_lambda": 0.9,
+            "vf_coef": 0.4,
+            "gamma": 0.99,
+            "use_rms_prop": True,
+            "normalize_advantage": False,
+            "learning_rate": linear(0.00096),
+            "use_sde": True,
+            "policy_kwargs": {"log_std_init": -2, "ortho_init": False},
+        },
+        16,
+        5_000_000,
+        normalize=True,
+        norm_reward=False,
+    ),
     "ALE/Pong-v5": Zoo(
         {
             "ent_coef": 0.01,
@@ -186,6 +230,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save_dir", required=True)
     parser.add_argument("--max_steps", type=int, default=0, help="default: the zoo's budget")
+    parser.add_argument(
+        "--eval_interval",
+        type=int,
+        default=0,
+        help="env steps between greedy evaluations of 100 episodes (SB3's EvalCallback); 0: none",
+    )
+    parser.add_argument(
+        "--stop_at_eval_return",
+        type=float,
+        default=None,
+        help="stop at the first evaluation whose mean reaches this (StopTrainingOnRewardThreshold)",
+    )
     args = parser.parse_args()
     zoo = ZOO[args.env]
     settings = zoo.settings
@@ -197,7 +253,25 @@ def main() -> None:
     model = zoo.algorithm(zoo.policy, envs, seed=args.seed, device="cpu", **settings)
     threshold = gym.spec(args.env).reward_threshold if zoo.stop_at_threshold else None
     callback = StopAtThreshold(threshold)
-    model.learn(total_timesteps=args.max_steps or zoo.steps, callback=callback)
+    callbacks = [callback]
+    if args.eval_interval:  # as a2c_cartpole.py's --eval_interval and --stop_at_eval_return
+        stop = None
+        if args.stop_at_eval_return is not None:
+            stop = StopTrainingOnRewardThreshold(args.stop_at_eval_return)
+        checks = make_envs(args.env, zoo, args.seed + 20_000, n_envs=1)
+        if zoo.normalize:  # EvalCallback copies the training statistics into it
+            checks = VecNormalize(checks, training=False, norm_reward=False)
+        callbacks.append(
+            EvalCallback(
+                checks,
+                callback_on_new_best=stop,
+                eval_freq=max(args.eval_interval // envs.num_envs, 1),
+                n_eval_episodes=100,
+                deterministic=True,
+                verbose=0,
+            )
+        )
+    model.learn(total_timesteps=args.max_steps or zoo.steps, callback=CallbackList(callbacks))
     seconds = time.perf_counter() - callback.start
     steps = model.num_timesteps
     print(f"trained {len(callback.rows)} episodes, {steps} env steps in {seconds:.1f} s")

@@ -109,6 +109,11 @@ def check_combinations(
                     f"--{name} is for playing the saved model; it does nothing with {doing} "
                     f"(play afterwards: python {program_file} --{name}=...)"
                 )
+    if what == "train" and given("sde_sample_freq") and not config.use_sde:
+        raise UsageError(
+            f"--sde_sample_freq={config.sde_sample_freq} resamples gSDE's noise, which needs "
+            "--use_sde: add it or leave the flag out"
+        )
     if what == "train" and options.model:
         raise UsageError(
             "--model names a saved model to play, evaluate or export; training writes its own "

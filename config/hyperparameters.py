@@ -120,8 +120,8 @@ class ActorCriticConfig:
     )
     sde_sample_freq: int = setting(
         0,
-        "With --use_sde: env steps between fresh noise weights within a rollout; 0: only at "
-        "each rollout's start (SB3's -1).",
+        "With --use_sde (ignored without): env steps between fresh noise weights within a "
+        "rollout; 0: only at each rollout's start (SB3's -1).",
         at_least(0),
     )
     normalize_observations: bool = setting(
@@ -202,11 +202,6 @@ class ActorCriticConfig:
             raise ConfigError(
                 "flags --recurrent and --separate_value_trunk: a recurrent model's value head "
                 "reads the LSTM core; drop one of them"
-            )
-        if self.sde_sample_freq and not self.use_sde:
-            raise ConfigError(
-                f"flag --sde_sample_freq={self.sde_sample_freq}: it resamples gSDE's noise, "
-                "which needs --use_sde; add it or leave the flag out"
             )
         if self.stop_at_eval_return > float("-inf") and not self.eval_interval:
             raise ConfigError(
