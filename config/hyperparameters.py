@@ -68,8 +68,9 @@ class ActorCriticConfig:
         "adam",
         "adam; rmsprop (Keras's, decay 0.99, epsilon 1e-5: the A3C paper's constants); or "
         "rmsprop_tf1, the same with its mean square starting at 1, as TensorFlow 1's "
-        "RMSProp (the A3C paper's and RL Zoo's Atari results) and SB3's RMSpropTFLike.",
-        one_of("adam", "rmsprop", "rmsprop_tf1"),
+        "RMSProp (the A3C paper's and RL Zoo's Atari results) and SB3's RMSpropTFLike; or "
+        "rmsprop_torch, epsilon outside the square root, as PyTorch's (SB3's A2C otherwise).",
+        one_of("adam", "rmsprop", "rmsprop_tf1", "rmsprop_torch"),
     )
     lr_schedule: str = setting(
         "constant",
