@@ -7,7 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from agents.optimizers import RMSPROP_DECAY, RMSPROP_EPSILON, TF1RMSprop, make_optimizer
+from agents.optimizers import (
+    RMSPROP_DECAY,
+    RMSPROP_EPSILON,
+    TF1RMSprop,
+    TorchRMSprop,
+    make_optimizer,
+)
 from config.hyperparameters import A2CConfig
 from models import build_model
 from models.actor_critic import ORTHOGONAL_GAINS, WEIGHT_INITS, ActorCriticModel
@@ -122,9 +128,30 @@ def test_tf1_rmsprop_steps_by_its_formula_with_the_mean_square_starting_at_one()
     np.testing.assert_allclose(step, lr * g / np.sqrt(0.01 * g**2 + RMSPROP_EPSILON), rtol=1e-5)
 
 
+def test_torch_rmsprop_adds_epsilon_outside_the_square_root():
+    lr = 0.01
+    weight = keras.Variable(np.array([1.0, -2.0, 0.5], np.float32))
+    gradients = [np.array([0.3, -1.0, 1e-4], np.float32), np.array([-0.2, 2.0, 1e-4], np.float32)]
+    optimizer = TorchRMSprop(lr)
+    optimizer.build([weight])
+    expected_w, mean_square = weight.numpy().astype(np.float64), np.zeros(3)
+    for g in gradients:
+        optimizer.apply_gradients([(g, weight)])
+        mean_square = RMSPROP_DECAY * mean_square + (1 - RMSPROP_DECAY) * g.astype(np.float64) ** 2
+        expected_w -= lr * g / (np.sqrt(mean_square) + RMSPROP_EPSILON)
+        np.testing.assert_allclose(weight.numpy(), expected_w, rtol=1e-5)
+    # A small gradient (1e-4) steps about 5 lr here: epsilon inside the root (Keras's form)
+    # would damp it about 30 times.
+    assert 0.5 - weight.numpy()[2] > 5 * lr
+
+
 @pytest.mark.parametrize(
     "name, kind, start",
-    [("rmsprop_tf1", TF1RMSprop, 1.0), ("rmsprop", keras.optimizers.RMSprop, 0.0)],
+    [
+        ("rmsprop_tf1", TF1RMSprop, 1.0),
+        ("rmsprop", keras.optimizers.RMSprop, 0.0),
+        ("rmsprop_torch", TorchRMSprop, 0.0),
+    ],
 )
 def test_make_optimizer_builds_the_named_rmsprop_with_its_constants(name, kind, start):
     model = build_model(FLAT, (4,))
