@@ -55,6 +55,7 @@ from training.evaluation import EvalResult, Evaluation, evaluate, play
 from training.state import saved_settings
 from training.trainer import REPORT_SEED_OFFSET, Trainer
 from utils.checkpoint import (
+    OLD_DEFAULTS,
     describe,
     export_model,
     keras_metadata,
@@ -413,7 +414,9 @@ class ActorCriticAgent:
             episode_start: bool ``(batch,)``: the envs whose episode starts with this
                 observation; their state is zeroed first.
             deterministic: the greedy action (argmax, or the Gaussian's mean); False samples
-                from the policy (``np.random`` of ``keras.utils.set_random_seed``).
+                from the policy (``np.random`` of ``keras.utils.set_random_seed``), with gSDE
+                from noise weights drawn afresh at each call (training holds them for a
+                rollout; a sample here is one step's).
 
         Returns:
             ``(actions, state)``: actions ready for ``env.step`` (int for Discrete, shifted
@@ -612,8 +615,10 @@ def check_episodes_and_seed(episodes, seed) -> None:
 
 def architecture_settings(saved: dict) -> dict:
     """The model settings (``MODEL_SETTINGS``) a model file records (``describe``'s
-    description: ``weights_metadata`` or ``keras_metadata``); those it does not record are
-    left out."""
+    description: ``weights_metadata`` or ``keras_metadata``); a setting added after the file
+    was written takes the value it had then (``OLD_DEFAULTS``); a file that records nothing
+    gives nothing."""
+    saved = {**OLD_DEFAULTS, **saved} if saved else saved
     units = saved.get("recurrent_units")
     settings = {
         "hidden_units": tuple(saved["hidden_units"]) if "hidden_units" in saved else None,
@@ -630,15 +635,19 @@ def architecture_settings(saved: dict) -> dict:
 def with_saved_architecture(
     config: ActorCriticConfig, path: str | Path, given: Callable[[str], bool]
 ) -> ActorCriticConfig:
-    """``config`` with the model settings the weights file at ``path`` records, except those
-    ``given`` (a flag given that contradicts the file is then refused by ``load_weights``,
-    naming it). Unchanged where the file is missing, unreadable, of another env or not a
-    ``.weights.h5`` file: loading it says what is wrong."""
-    if not str(path).endswith(".weights.h5"):
-        return config
-    try:
-        saved = weights_metadata(path)
-    except CheckpointError:
+    """``config`` with the model settings the model file at ``path`` records (a ``.weights.h5``
+    file, or a ``.keras`` export, whose policy's width depends on them with gSDE), except
+    those ``given`` (a flag given that contradicts the file is then refused when it loads,
+    naming it). Unchanged where the file is missing, unreadable, of another env or of another
+    kind: loading it says what is wrong."""
+    if str(path).endswith(".keras"):
+        saved = keras_metadata(path) if Path(path).is_file() else {}
+    elif str(path).endswith(".weights.h5"):
+        try:
+            saved = weights_metadata(path)
+        except CheckpointError:
+            return config
+    else:
         return config
     if saved.get("env_id", config.env) != config.env:
         return config
@@ -763,6 +772,9 @@ def resumed_config(
     saved = saved_settings(save_dir, config.env)
     if saved is None:
         return config  # a checkpoint from before settings were saved: the flags as given
+    # A model setting added after the run started had, for it, the value it had then.
+    names = {field.name for field in dataclasses.fields(config)}
+    saved = {**{k: v for k, v in OLD_DEFAULTS.items() if k in names}, **saved}
     kept, changed = {}, []
     for field in dataclasses.fields(config):
         name, now = field.name, getattr(config, field.name)

@@ -67,6 +67,8 @@ class TorchRMSprop(keras.optimizers.RMSprop):
     """
 
     def __init__(self, learning_rate=1e-3, rho=RMSPROP_DECAY, epsilon=RMSPROP_EPSILON, **kwargs):
+        if kwargs.get("momentum") or kwargs.get("centered"):
+            raise ValueError("TorchRMSprop has neither momentum nor a centered form")
         super().__init__(learning_rate, rho=rho, epsilon=epsilon, **kwargs)
 
     def update_step(self, gradient, variable, learning_rate):

@@ -475,8 +475,7 @@ SUITES = {
         target=250.0,
     ),
     "sb3-a2c-bipedalwalker-throughput": Suite(
-        "Peer: Stable-Baselines3 A2C, RL Zoo's BipedalWalker settings, 300k env steps "
-        "(throughput)",
+        "Peer: Stable-Baselines3 A2C, RL Zoo's BipedalWalker settings, 300k env steps (throughput)",
         ["benchmarks/sb3_a2c.py", "--env=BipedalWalker-v3", "--max_steps=300000"],
         "RL Zoo's hyperparams/a2c.yml for BipedalWalker-v3 (16 envs, n_steps 8, GAE 0.9, vf "
         "0.4, RMSprop lin_9.6e-4, gSDE with log_std_init -2, observations normalised): env "

@@ -109,11 +109,6 @@ def check_combinations(
                     f"--{name} is for playing the saved model; it does nothing with {doing} "
                     f"(play afterwards: python {program_file} --{name}=...)"
                 )
-    if what == "train" and given("sde_sample_freq") and not config.use_sde:
-        raise UsageError(
-            f"--sde_sample_freq={config.sde_sample_freq} resamples gSDE's noise, which needs "
-            "--use_sde: add it or leave the flag out"
-        )
     if what == "train" and options.model:
         raise UsageError(
             "--model names a saved model to play, evaluate or export; training writes its own "
@@ -127,6 +122,20 @@ def check_combinations(
         for field in dataclasses.fields(config)
         if field.name not in used and given(field.name)
     ]
+
+
+def check_sde_sample_freq(config: ActorCriticConfig, given: Callable[[str], bool]) -> None:
+    """``--sde_sample_freq`` given for a training run without gSDE (after ``--resume`` has
+    taken the run's own settings: a resumed gSDE run may change it).
+
+    Raises:
+        UsageError: naming the flag.
+    """
+    if given("sde_sample_freq") and not config.use_sde:
+        raise UsageError(
+            f"--sde_sample_freq={config.sde_sample_freq} resamples gSDE's noise, which needs "
+            "--use_sde: add it or leave the flag out"
+        )
 
 
 def check_display() -> None:

@@ -160,6 +160,8 @@ def run_mode(program: Program) -> None:
         logging.warning("%s", warning)
     if options.train and options.resume:
         config = resumed_config(config, options.save_dir, given)
+    if options.train:
+        checks.check_sde_sample_freq(config, given)
     if not options.train and options.algorithm != "random":  # the model file's architecture
         model = options.model or model_path(options.save_dir, config.env)
         config = with_saved_architecture(config, model, given)

@@ -19,7 +19,14 @@ from models.export import LoadedPolicy
 from training.callbacks import SignalStop
 from training.episode_log import EpisodeLog
 from training.evaluation import EvalResult
-from utils.checkpoint import export_model, load_model_file, load_weights, model_path, run_files
+from utils.checkpoint import (
+    export_model,
+    keras_metadata,
+    load_model_file,
+    load_weights,
+    model_path,
+    run_files,
+)
 from utils.envs import Dims, make_env
 from utils.errors import CheckpointError, Interrupted
 from utils.video import VideoWriter, check_video_path
@@ -124,8 +131,9 @@ def export_saved_model(config, options, agent_class, program: str, out=print) ->
     agent = load_saved_model(config, options, agent_class, program)
     if isinstance(agent.model, ActorCriticModel):
         out(f"exported: {agent.save(options.export)}")
-    else:  # a .keras file given to --model: written again as it was loaded
-        out(f"exported: {export_model(agent.model.model, options.export)}")
+    else:  # a .keras file given to --model: written again as it was loaded, with its record
+        description = keras_metadata(options.model) or None
+        out(f"exported: {export_model(agent.model.model, options.export, description)}")
 
 
 def play_saved_model(

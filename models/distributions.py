@@ -135,13 +135,15 @@ class DiagonalGaussian:
         return (mean + np.exp(log_std) * noise).astype(np.float32)
 
     def log_prob(self, params, actions):
-        """log pi(a|s): params ``(..., 2A)``, actions float32 ``(..., A)`` -> ``(...)``."""
+        """log pi(a|s): params ``(..., params_size)``, actions float32 ``(..., A)`` ->
+        ``(...)``; the mean and log sigma come from ``split``."""
         mean, log_std = self.split(params)
         z = (actions - mean) * tf.exp(-log_std)
         return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * math.log(2 * math.pi), -1)
 
     def entropy(self, params):
-        """H(pi(.|s)) = sum_i log sigma_i + (1 + log 2 pi) / 2: ``(..., 2A)`` -> ``(...)``."""
+        """H(pi(.|s)) = sum_i log sigma_i + (1 + log 2 pi) / 2: ``(..., params_size)`` ->
+        ``(...)``."""
         _, log_std = self.split(params)
         return tf.reduce_sum(log_std + 0.5 * (1.0 + math.log(2 * math.pi)), axis=-1)
 
@@ -296,7 +298,7 @@ class StateDependentNoiseHead(GaussianHead):
     features z, and the noise scales ``q_ji = z_j exp(log_std_ji)``, with z held constant for
     the scales (``stop_gradient``: the noise term does not train the features) and ``log_std``
     a learned ``(features, action_dim)`` matrix, independent of the state, every entry starting
-    at ``log_std_init`` (RL Zoo's gSDE settings: -2). Arguments as ``GaussianHead``'s.
+    at ``log_std_init``. Arguments as ``GaussianHead``'s.
 
     Call: float32 ``(batch, features)`` -> params float32 ``(batch, action_dim * (1 +
     features))``: the mean, then q flattened row-major from ``(features, action_dim)``.

@@ -9,10 +9,11 @@ state-independent log sigmas as the bias of a zero-kernel ``Dense``). The traine
 copied in, so later training does not change it.
 
 Call: float32 ``(batch, obs_dim)`` raw observations (uint8 ``(batch, C, H, W)`` frames for an
-image model) -> ``[params, value]``: ``params`` float32 ``(batch, P)`` (logits, or mean then
-log sigma) and ``value`` float32 ``(batch,)``. A model with an LSTM core takes
-``[observations, h, c]`` and returns ``[params, value, h, c]``, the state float32
-``(batch, units)``: zeros at an episode's start, then what the last step returned.
+image model) -> ``[params, value]``: ``params`` float32 ``(batch, P)`` (logits; or the mean
+then log sigma; with gSDE the mean then the noise scales) and ``value`` float32 ``(batch,)``.
+A model with an LSTM core takes ``[observations, h, c]`` and returns ``[params, value, h,
+c]``, the state float32 ``(batch, units)``: zeros at an episode's start, then what the last
+step returned.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class LoadedPolicy:
     Args:
         model: ``plain_model``'s: float32 ``(batch, obs_dim)`` observations -> ``[params,
             value]``; with an LSTM core, ``[observations, h, c]`` -> ``[params, value, h, c]``.
-        distribution: ``Categorical`` or ``DiagonalGaussian`` of the env's actions.
+        distribution: ``Categorical``, ``DiagonalGaussian`` or ``StateDependentGaussian`` of
+            the env's actions (the one the exported model was trained with).
     """
 
     def __init__(self, model: keras.Model, distribution):

@@ -3,6 +3,7 @@ entropy, noise held between resamples, what its gradients reach, files that keep
 algorithms and backends, and MountainCarContinuous-v0 leaving the "stand still" optimum."""
 
 import csv
+import json
 import math
 
 import keras
@@ -247,3 +248,56 @@ def test_mountaincar_continuous_leaves_standing_still_and_reaches_the_flag(tmp_p
     # An episode that reaches the flag ends before the 999-step limit with the +100 bonus.
     reached = [e for e in episodes if float(e["episode_return"]) > 50 and int(e["length"]) < 999]
     assert reached, [e["episode_return"] for e in episodes]
+
+
+def a2c(*args, **kwargs):
+    return run(*args, program="a2c_cartpole.py", **kwargs)
+
+
+@pytest.mark.slow
+def test_the_command_line_evaluates_exports_and_resumes_a_gsde_model(tmp_path):
+    out = f"--save_dir={tmp_path}/run"
+    trained = a2c("--train", "--env=Pendulum-v1", "--use-sde", "--max_steps=1600", out)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    agent = A2C.load(tmp_path / "run/model_Pendulum-v1.weights.h5", **QUIET)
+    agent.save(tmp_path / "p.keras")
+    # The width of a gSDE export's params depends on use_sde and the features: the file's
+    # record gives them, so no flag has to repeat them.
+    evaluated = a2c("--env=Pendulum-v1", "--evaluate", f"--model={tmp_path}/p.keras", out)
+    assert "greedy return over 100 episodes" in evaluated.stdout, evaluated.stderr[-2000:]
+    again = a2c("--env=Pendulum-v1", f"--model={tmp_path}/p.keras", f"--export={tmp_path}/q.keras")
+    assert again.returncode == 0, again.stderr[-2000:]
+    played = a2c("--env=Pendulum-v1", f"--model={tmp_path}/q.keras", "--episodes=1", out)
+    assert "episode 1 finished" in played.stdout, played.stderr[-2000:]
+    # A resumed gSDE run may change how often its noise is drawn.
+    resumed = a2c("--train", "--resume", "--env=Pendulum-v1", "--sde-sample-freq=4", out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "changed: --sde_sample_freq=4 (was 0)" in resumed.stderr
+
+
+def test_a_weights_file_from_before_gsde_loads_where_the_preset_uses_it(tmp_path):
+    import h5py
+
+    from utils.checkpoint import METADATA_KEY
+
+    plain = A2C(
+        "MountainCarContinuous-v0", save_dir=tmp_path, use_sde=False, max_steps=800, **QUIET
+    )
+    path = plain.save(tmp_path / "old.weights.h5")
+    with h5py.File(path, "a") as handle:  # as written before use_sde was recorded
+        record = json.loads(handle.attrs[METADATA_KEY])
+        del record["use_sde"]
+        handle.attrs[METADATA_KEY] = json.dumps(record)
+    evaluated = a2c(
+        "--env=MountainCarContinuous-v0", "--evaluate", f"--model={path}", "--eval_episodes=1"
+    )
+    assert "greedy return over 1 episodes" in evaluated.stdout, evaluated.stderr[-2000:]
+
+
+def test_a2c_collects_with_the_configured_sample_freq(tmp_path):
+    agent = A2C("Pendulum-v1", save_dir=tmp_path, use_sde=True, sde_sample_freq=3, **QUIET)
+    agent.learn(320)
+    assert agent.algorithm.collector.noise_every == 3
+    longer = A2C("Pendulum-v1", save_dir=tmp_path / "b", use_sde=True, sde_sample_freq=50, **QUIET)
+    longer.learn(320)
+    assert longer.algorithm.collector.noise_every == longer.config.update_freq  # one a rollout

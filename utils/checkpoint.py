@@ -268,9 +268,10 @@ def load_model_file(
 ) -> keras.Model:
     """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
     observations of ``obs_shape`` (a number of floats, or an image's shape) and gives
-    ``params_size`` policy outputs (one logit per discrete action, or a mean and a log sigma
-    per Box dimension). With ``env_id``, a file that records another env (``export_model``'s
-    description) is refused first: the sizes alone cannot tell CartPole's two logits from a
+    ``params_size`` policy outputs (one logit per discrete action, a mean and a log sigma
+    per Box dimension, or with gSDE a mean and a noise scale per feature and Box dimension).
+    With ``env_id``, a file that records another env (``export_model``'s description) is
+    refused first: the sizes alone cannot tell CartPole's two logits from a
     one-dimensional Box action's mean and log sigma.
 
     Raises:
