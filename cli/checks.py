@@ -26,12 +26,25 @@ USED_WITHOUT_TRAINING = {
     "random": {"env", "seed", "max_eps", "max_steps"},
 }
 PLAY_OPTIONS = ("record", "render", "episodes")
+TUNE_OPTIONS = (
+    "trials",
+    "trial_steps",
+    "trial_evaluations",
+    "tune_jobs",
+    "tune_params",
+    "tune_space",
+    "tune_storage",
+    "tune_pruner",
+)
 
 
 def mode(options: RunOptions) -> str:
-    """What the run does: ``train``, ``random``, ``evaluate``, ``export`` or ``play``."""
+    """What the run does: ``train``, ``tune``, ``random``, ``evaluate``, ``export`` or
+    ``play``."""
     if options.algorithm == "random":
         return "random"
+    if options.tune:
+        return "tune"
     if options.train:
         return "train"
     if options.evaluate:
@@ -71,6 +84,8 @@ def check_run(
         check_output_file("--export", options.export, (".keras",))
     if what == "train":
         check_training(options.save_dir, config, dims, options.resume, options.overwrite)
+    elif what == "tune":
+        check_tuning(options, config, dims)
     elif what == "play":
         if options.record:
             check_video_path(options.record)
@@ -89,8 +104,19 @@ def check_combinations(
 ) -> list[str]:
     """Errors for run options that would do nothing in this mode; warnings for hyperparameters
     that do nothing in it."""
+    if options.tune and (options.train or options.algorithm == "random"):
+        doing = "--train" if options.train else "--algorithm=random"
+        raise UsageError(f"--tune trains runs of its own: leave {doing} out")
+    for name in TUNE_OPTIONS:
+        if given(name) and what != "tune":
+            raise UsageError(f"--{name} is for tuning: add --tune")
+    if what == "tune":
+        for name in ("evaluate", "export", "model", *PLAY_OPTIONS):
+            if given(name):
+                raise UsageError(f"--{name} does nothing with --tune")
+        return []
     if options.resume and what != "train":
-        raise UsageError("--resume continues a training run: add --train")
+        raise UsageError("--resume continues a training run (or a study): add --train")
     if options.overwrite and what != "train":
         raise UsageError("--overwrite replaces a run in --save_dir by a new one: add --train")
     if options.overwrite and options.resume:
@@ -122,6 +148,64 @@ def check_combinations(
         for field in dataclasses.fields(config)
         if field.name not in used and given(field.name)
     ]
+
+
+def tune_options(options: RunOptions, config: ActorCriticConfig):
+    """The study's ``training.tuning.TuneOptions`` from the run options (``--trial_steps=0``:
+    the config's ``max_steps``)."""
+    from training.tuning import TuneOptions
+
+    return TuneOptions(
+        trials=options.trials,
+        trial_steps=options.trial_steps or config.max_steps,
+        evaluations=options.trial_evaluations,
+        jobs=options.tune_jobs,
+        params=tuple(name for name in options.tune_params.split(",") if name.strip()),
+        space_file=options.tune_space,
+        storage=options.tune_storage,
+        pruner=options.tune_pruner,
+        resume=options.resume,
+        overwrite=options.overwrite,
+    )
+
+
+def check_tuning(options: RunOptions, config: ActorCriticConfig, dims: Dims) -> None:
+    """Checks a study before it starts: its save directory, the base config as a training run
+    would be checked, the search spaces, the trial budget against its evaluations, and the
+    storage (``training.tuning.check_study``); nothing is written.
+
+    Raises:
+        UsageError: one line naming the flag.
+    """
+    from a3c_keras.checks import (
+        check_actions,
+        check_directory,
+        check_memory,
+        check_observations,
+        rollout_steps,
+    )
+    from training.tuning import check_study, search_spaces
+
+    if options.overwrite and options.resume:
+        raise UsageError(
+            "--overwrite starts a new study and --resume continues the one in --save_dir: give one"
+        )
+    check_directory("--save_dir", options.save_dir)
+    check_observations(config, dims)
+    check_actions(config, dims)
+    check_memory(config, dims)
+    study = tune_options(options, config)
+    if not study.trial_steps:
+        raise UsageError("--tune needs a trial budget: give --trial_steps (or --max_steps)")
+    rollout = rollout_steps(config)
+    if study.trial_steps < study.evaluations * rollout:
+        raise UsageError(
+            f"--trial_steps={study.trial_steps}: each of the {study.evaluations} evaluations "
+            f"of a trial needs at least one rollout ({rollout} env steps) before it; give "
+            f"--trial_steps >= {study.evaluations * rollout} or fewer --trial_evaluations"
+        )
+    search_spaces(config, dims.continuous, study.params, study.space_file)
+    check_study(config, study, options.save_dir)
 
 
 def check_sde_sample_freq(config: ActorCriticConfig, given: Callable[[str], bool]) -> None:

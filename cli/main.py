@@ -147,7 +147,7 @@ def run_mode(program: Program) -> None:
     config = from_flags(program.config_class)
     config = dataclasses.replace(config, env=resolve_env_id(config.env))
     config, preset = apply_preset(config, given)
-    if options.algorithm != "random" and options.train:
+    if options.algorithm != "random" and (options.train or options.tune):
         log_preset(
             config, preset, [name for name in preset.settings if given(name)] if preset else []
         )
@@ -158,7 +158,7 @@ def run_mode(program: Program) -> None:
     warnings, dims = checks.check_run(program.file, options, config, given)
     for warning in warnings:
         logging.warning("%s", warning)
-    if options.train and options.resume:
+    if options.train and options.resume and not options.tune:
         config = resumed_config(config, options.save_dir, given)
     if options.train:
         checks.check_sde_sample_freq(config, given)
@@ -169,6 +169,9 @@ def run_mode(program: Program) -> None:
         modes.run_random_baseline(config)
         return
     agent_class = program.agent_class()
+    if options.tune:
+        modes.tune_and_report(config, options, agent_class, dims, program.file)
+        return
     if options.train:
         modes.train_and_report(config, options, agent_class, dims)
     elif options.evaluate:

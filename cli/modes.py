@@ -76,6 +76,35 @@ def train_and_report(
     out(agent.load_best().evaluate().summary())
 
 
+def tune_and_report(
+    config: ActorCriticConfig,
+    options: RunOptions,
+    agent_class: type[ActorCriticAgent],
+    dims: Dims,
+    program: str,
+    out=print,
+) -> None:
+    """Runs an Optuna study (``training.tuning``; ``cli.checks.check_tuning`` has checked it)
+    with ``config`` as the base of every trial; prints each trial, then the best settings as a
+    preset entry and the command that trains with them, and writes Optuna's plots.
+
+    Raises:
+        Interrupted: a signal stopped it (``--resume`` goes on with the study).
+    """
+    from cli.checks import tune_options
+    from training import tuning
+
+    study_options = tune_options(options, config)
+    spaces = tuning.search_spaces(
+        config, dims.continuous, study_options.params, study_options.space_file
+    )
+    study = tuning.tune(agent_class, config, spaces, study_options, options.save_dir, out)
+    for line in tuning.summary(study, config, spaces, study_options, program):
+        out(line)
+    for path in tuning.write_plots(study, options.save_dir, config.env):
+        out(f"plot: {path}")
+
+
 def run_random_baseline(config: ActorCriticConfig, out=print) -> float:
     """Plays random episodes for the config's budget; prints and returns the average return."""
     log = EpisodeLog(config.max_eps or None, config.max_steps or None)

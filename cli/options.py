@@ -46,6 +46,47 @@ class RunOptions:
     export: str = setting(
         "", "Write the saved (with --train, the trained) model to this .keras file."
     )
+    tune: bool = setting(
+        False,
+        "Tune the hyperparameters with an Optuna study of --trials training runs instead of "
+        "training one (docs/TUNING.md); --resume goes on with the study in --save_dir.",
+    )
+    trials: int = setting(20, "With --tune: trials the study is to have.", at_least(1))
+    trial_steps: int = setting(
+        0, "With --tune: env steps of each trial; 0: --max_steps.", at_least(0)
+    )
+    trial_evaluations: int = setting(
+        4,
+        "With --tune: greedy evaluations in each trial (of --eval_episodes), which judge it and "
+        "let the pruner stop it early.",
+        at_least(1),
+    )
+    tune_jobs: int = setting(
+        1, "With --tune: processes on this machine that run trials at once.", at_least(1)
+    )
+    tune_params: str = setting(
+        "",
+        "With --tune: the settings to tune, comma-separated; empty: every setting with a "
+        "search space (lr, gamma, gae_lambda, update_freq, entropy_coef, value_coef, "
+        "max_grad_norm, hidden_units, activation; log_std_init for Box actions).",
+    )
+    tune_space: str = setting(
+        "",
+        "With --tune: a JSON file of search spaces that replace or add to the settings' own, "
+        '{"lr": {"low": 1e-4, "high": 1e-2, "log": true}, "update_freq": {"choices": [5, 16]}}.',
+    )
+    tune_storage: str = setting(
+        "",
+        "With --tune: the study's Optuna storage, a database URL (sqlite:///study.db, "
+        "postgresql://...) shared by machines, or a journal file; empty: "
+        "<save_dir>/tune_<env>.journal.",
+    )
+    tune_pruner: str = setting(
+        "median",
+        "With --tune: stop trials worse than the median of the others at the same evaluation "
+        "(median), by successive halving (halving), or never (none).",
+        one_of("median", "halving", "none"),
+    )
 
     def __post_init__(self):
         validate(self)

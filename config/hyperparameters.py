@@ -19,6 +19,10 @@ from utils.settings import (
     above,
     at_least,
     between,
+    choices,
+    linear_range,
+    log_range,
+    near_one,
     new_default,
     one_of,
     setting,
@@ -63,7 +67,12 @@ class ActorCriticConfig:
         "module:EnvId imports module first. Envs with a preset (config/presets.py) take its "
         "settings for the flags not given.",
     )
-    lr: float = setting(1e-3, "Learning rate of the optimizer.", above(0))
+    # The spaces a tuning study searches (``search``): RL Zoo's A2C sampler
+    # (rl_zoo3/hyperparams_opt.py), the learning rate's widened to 1e-2 (A2C's default here is
+    # 3e-3, with Adam).
+    lr: float = setting(
+        1e-3, "Learning rate of the optimizer.", above(0), search=log_range(1e-5, 1e-2)
+    )
     optimizer: str = setting(
         "adam",
         "adam; rmsprop (Keras's, decay 0.99, epsilon 1e-5: the A3C paper's constants); or "
@@ -77,19 +86,40 @@ class ActorCriticConfig:
         "constant: --lr throughout; linear: from --lr down to 0 at the end of --max_steps.",
         one_of("constant", "linear"),
     )
-    gamma: float = setting(0.99, "Discount factor.", between(0, 1, low_open=True))
-    gae_lambda: float = setting(1.0, "GAE lambda; 1 gives the n-step returns.", between(0, 1))
-    update_freq: int = setting(20, "t_max: env steps per rollout between updates.", at_least(1))
-    entropy_coef: float = setting(0.01, "Weight of the entropy bonus.", at_least(0))
-    value_coef: float = setting(0.5, "Weight of the value loss.", at_least(0))
-    max_grad_norm: float = setting(40.0, "Clip gradients to this global norm.", above(0))
+    gamma: float = setting(
+        0.99, "Discount factor.", between(0, 1, low_open=True), search=near_one(1e-4, 0.03)
+    )
+    gae_lambda: float = setting(
+        1.0, "GAE lambda; 1 gives the n-step returns.", between(0, 1), search=near_one(1e-4, 0.1)
+    )
+    update_freq: int = setting(
+        20,
+        "t_max: env steps per rollout between updates.",
+        at_least(1),
+        search=choices(5, 8, 16, 32, 64, 128),
+    )
+    entropy_coef: float = setting(
+        0.01, "Weight of the entropy bonus.", at_least(0), search=log_range(1e-8, 0.1)
+    )
+    value_coef: float = setting(
+        0.5, "Weight of the value loss.", at_least(0), search=linear_range(0.1, 1.0)
+    )
+    max_grad_norm: float = setting(
+        40.0, "Clip gradients to this global norm.", above(0), search=linear_range(0.3, 2.0)
+    )
     hidden_units: tuple[int, ...] = setting(
         (128,),
         "Widths of the trunk's layers, comma-separated (both trunks' with --separate_value_trunk).",
         at_least(1),
+        search=choices((64, 64), (256, 256)),
     )
     # models.actor_critic.ACTIVATIONS: a test keeps the two equal (no TensorFlow import here).
-    activation: str = setting("relu", "Nonlinearity of the trunk's layers.", one_of("relu", "tanh"))
+    activation: str = setting(
+        "relu",
+        "Nonlinearity of the trunk's layers.",
+        one_of("relu", "tanh"),
+        search=choices("tanh", "relu"),
+    )
     separate_value_trunk: bool = setting(
         False,
         "Give the value head a trunk of its own (same widths) instead of sharing the "
@@ -112,6 +142,7 @@ class ActorCriticConfig:
         0.0,
         "Box actions: initial log standard deviation of the Gaussian policy (learned after).",
         between(-20, 2),
+        search=linear_range(-4.0, 1.0),
     )
     use_sde: bool = setting(
         False,

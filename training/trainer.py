@@ -212,12 +212,13 @@ class Trainer:
         self.stop.clear()  # a stop ends one call: this one goes on
         algorithm.update_history.clear()  # those of a failed call are not this call's
         algorithm.model.stop_training = False
-        logging.info(
-            "training %s (%s) for %s",
-            self.title,
-            algorithm.description,
-            budget(log, config.stop_at_eval_return),
-        )
+        if self.verbose:
+            logging.info(
+                "training %s (%s) for %s",
+                self.title,
+                algorithm.description,
+                budget(log, config.stop_at_eval_return),
+            )
         interval = config.eval_interval
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         self._updates = 0

@@ -44,12 +44,61 @@ def one_of(*choices: str) -> Rule:
     return Rule(lambda value: value in choices, f"must be one of {', '.join(choices)}")
 
 
-def setting(default: Any, help: str, rule: Rule | None = None) -> Any:  # noqa: A002
-    """A dataclass field with its help text and rule (checked by ``validate``).
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """Where a tuning study (``training/tuning.py``, Optuna) looks for a setting's value: one
+    of ``choices``, or a number in ``[low, high]``, on a log scale with ``log``; with
+    ``complement`` the number drawn is ``1 - value`` (a discount factor or GAE lambda near 1:
+    RL Zoo draws ``1 - gamma`` on a log scale). An int setting draws ints.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    complement: bool = False
+    choices: tuple = ()
+
+    def describe(self) -> str:
+        """The space in words: ``log [1e-05, 0.002]``, ``1 - log [0.0001, 0.03]``,
+        ``one of 8, 16``."""
+        if self.choices:
+            return "one of " + ", ".join(format_value(choice) for choice in self.choices)
+        scale = "log " if self.log else ""
+        span = f"{scale}[{self.low:g}, {self.high:g}]"
+        return f"1 - {span}" if self.complement else span
+
+
+def log_range(low: float, high: float) -> Search:
+    return Search(low, high, log=True)
+
+
+def linear_range(low: float, high: float) -> Search:
+    return Search(low, high)
+
+
+def near_one(low: float, high: float) -> Search:
+    """``1 - x`` with x drawn on a log scale in ``[low, high]``."""
+    return Search(low, high, log=True, complement=True)
+
+
+def choices(*values: Any) -> Search:
+    return Search(choices=tuple(values))
+
+
+def setting(
+    default: Any,
+    help: str,  # noqa: A002
+    rule: Rule | None = None,
+    search: Search | None = None,
+) -> Any:
+    """A dataclass field with its help text, rule (checked by ``validate``) and the space a
+    tuning study searches for it (``search``; None: tuned only where a study is told to).
 
     ``help`` is one sentence for ``--helpshort``; the rule's words are appended there.
     """
-    return dataclasses.field(default=default, metadata={"help": help, "rule": rule})
+    return dataclasses.field(
+        default=default, metadata={"help": help, "rule": rule, "search": search}
+    )
 
 
 def new_default(config_class: type, name: str, default: Any) -> Any:

@@ -1,0 +1,615 @@
+"""Tuning: an Optuna study over a config's hyperparameters, each trial a normal training run.
+
+RL Zoo's way (``python -m rl_zoo3.train -optimize``): a TPE sampler proposes the settings of
+each trial from those tried before; a trial is a training run with its own seed and budget,
+evaluated greedily a few times (``evaluations``); each evaluation's mean return is reported to
+the study, and a pruner stops a trial that is clearly worse than the others were at the same
+step (median, or successive halving). A trial's value is its best evaluation's mean, the
+model its run keeps. A trial that fails (NaN updates, an env fault, settings that do not go
+together) is recorded as failed with its reason, and the study goes on.
+
+The study lives in a storage Optuna can share: a journal file in the save directory by default,
+or a database URL. Several processes work on one study: ``jobs`` processes started here, or the
+same command with ``--resume`` on other machines with the same storage; each asks the storage
+for its next trial, so none runs one twice. An interrupted study goes on with ``--resume``,
+keeping its finished trials; a trial cut off by the interrupt is marked failed ("interrupted")
+and not counted.
+
+Search spaces are written once, beside each setting (``search`` in
+``config/hyperparameters.py``), and can be narrowed (``params``) or changed and widened (a JSON
+file, ``space_file``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import optuna
+from optuna.trial import TrialState
+
+from config.hyperparameters import ActorCriticConfig
+from training.callbacks import Callback, SignalStop
+from utils.errors import ConfigError, Interrupted, UsageError
+from utils.files import safe_name
+from utils.settings import Search, field_types, format_value
+
+# RL Zoo's TPE sampler: this many trials are sampled at random before TPE models the rest
+# (``--n-startup-trials``, 10 there); the median pruner waits for this many finished trials
+# and, in each trial, for the first evaluation.
+STARTUP_TRIALS = 10
+PRUNER_STARTUP_TRIALS = 5
+PRUNERS = ("median", "halving", "none")
+# Settings that only Box actions have.
+BOX_ONLY = ("log_std_init", "use_sde", "sde_sample_freq")
+TRIALS_DIRECTORY = "trials"
+
+
+class TuneOptions(NamedTuple):
+    """How a study runs (the command line's ``--trials`` and the flags beside it).
+
+    Attributes:
+        trials: trials the study is to have, finished (completed, pruned or failed), >= 1.
+        trial_steps: env steps of each trial's training, >= one rollout.
+        evaluations: greedy evaluations in each trial (every ``trial_steps / evaluations``
+            env steps), reported to the pruner.
+        jobs: processes on this machine that run trials at once.
+        params: the settings to tune (empty: every setting with a search space).
+        space_file: a JSON file of search spaces, ``{"lr": {"low": 1e-4, "high": 1e-2,
+            "log": true}, "update_freq": {"choices": [5, 16]}}`` ("" for none).
+        storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``) or a
+            journal file's path ("": ``<save_dir>/tune_<env>.journal``).
+        pruner: one of ``PRUNERS``.
+        resume: go on with the study the storage holds.
+        overwrite: delete the study the storage holds and start afresh.
+    """
+
+    trials: int
+    trial_steps: int
+    evaluations: int = 4
+    jobs: int = 1
+    params: tuple[str, ...] = ()
+    space_file: str = ""
+    storage: str = ""
+    pruner: str = "median"
+    resume: bool = False
+    overwrite: bool = False
+
+
+# Search spaces ---------------------------------------------------------------------------------
+
+
+def search_spaces(
+    config: ActorCriticConfig, continuous: bool, params=(), space_file: str = ""
+) -> dict[str, Search]:
+    """The settings a study tunes and where: the settings' own spaces (``search``), narrowed to
+    ``params`` and changed or extended by ``space_file``; Box-only settings are left out for
+    discrete actions.
+
+    Raises:
+        UsageError: one line, for an unknown setting, a file that cannot be read or is not
+            such JSON, or a space the setting cannot take (a range outside its rule, a log
+            range that is not positive, low >= high, a choice of the wrong type).
+    """
+    fields = {field.name: field for field in dataclasses.fields(config)}
+    spaces = {
+        name: field.metadata["search"]
+        for name, field in fields.items()
+        if field.metadata.get("search") is not None and (continuous or name not in BOX_ONLY)
+    }
+    if space_file:
+        try:
+            given = json.loads(Path(space_file).read_text())
+        except (OSError, ValueError) as error:
+            raise UsageError(
+                f"--tune_space={space_file}: cannot read it as JSON ({error})"
+            ) from None
+        if not isinstance(given, dict):
+            raise UsageError(f"--tune_space={space_file}: must map setting names to spaces")
+        for name, entry in given.items():
+            spaces[name] = parse_space(name, entry, space_file, fields)
+    if params:
+        unknown = [name for name in params if name not in fields]
+        if unknown:
+            raise UsageError(
+                f"--tune_params: {', '.join(unknown)}: no setting of {type(config).__name__} "
+                f"(tunable: {', '.join(spaces)})"
+            )
+        missing = [name for name in params if name not in spaces]
+        if missing:
+            raise UsageError(
+                f"--tune_params: {', '.join(missing)} has no search space here: give one in "
+                "--tune_space (a JSON file)"
+            )
+        spaces = {name: spaces[name] for name in params}
+    if not spaces:
+        raise UsageError("nothing to tune: give --tune_params or a --tune_space file")
+    for name, space in spaces.items():
+        check_space(name, space, fields[name], type(config))
+    return spaces
+
+
+def parse_space(name: str, entry: Any, source: str, fields: dict) -> Search:
+    """One entry of a ``--tune_space`` file as a ``Search``."""
+    where = f"--tune_space={source}: {name}"
+    if name not in fields:
+        raise UsageError(f"{where}: no such setting (the settings are the flags' names)")
+    keys = {"low", "high", "log", "complement", "choices"}
+    if not isinstance(entry, dict) or not entry or set(entry) - keys:
+        raise UsageError(
+            f'{where}: give {{"low": L, "high": H}} (with "log": true for a log scale, '
+            f'"complement": true for 1 - x) or {{"choices": [...]}}'
+        )
+    if "choices" in entry:
+        values = entry["choices"]
+        if not isinstance(values, list) or not values or set(entry) != {"choices"}:
+            raise UsageError(f'{where}: "choices" must be a non-empty list, alone')
+        return Search(choices=tuple(tuple(v) if isinstance(v, list) else v for v in values))
+    low, high = entry.get("low"), entry.get("high")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
+    if not numbers:
+        raise UsageError(f'{where}: "low" and "high" must both be numbers')
+    return Search(
+        float(low),
+        float(high),
+        log=bool(entry.get("log", False)),
+        complement=bool(entry.get("complement", False)),
+    )
+
+
+def check_space(name: str, space: Search, field, config_class: type) -> None:
+    """Refuses a space whose values the setting cannot take (its type and rule)."""
+    kind = field_types(config_class)[name]
+    rule = field.metadata.get("rule")
+    where = f"--tune_params: {name} in {space.describe()}"
+    if space.choices:
+        for choice in space.choices:
+            try:
+                config_class(**{name: choice, "max_steps": 1})
+            except ConfigError as error:
+                raise UsageError(f"{where}: {error}") from None
+        return
+    if kind not in (int, float):
+        raise UsageError(f'{where}: {name} is not a number; give it "choices"')
+    if not (math.isfinite(space.low) and math.isfinite(space.high)) or space.low >= space.high:
+        raise UsageError(f"{where}: needs finite low < high")
+    if space.log and space.low <= 0:
+        raise UsageError(f"{where}: a log scale needs low > 0")
+    ends = (1 - space.high, 1 - space.low) if space.complement else (space.low, space.high)
+    if rule is not None and not all(rule.test(end) for end in ends):
+        raise UsageError(f"{where}: {name} {rule.allowed}")
+
+
+def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) -> dict:
+    """The trial's settings, drawn from ``spaces`` (tuples as their comma-separated text, as
+    Optuna's categorical values must be plain)."""
+    types = field_types(config_class)
+    settings = {}
+    for name, space in spaces.items():
+        if space.choices:
+            labels = [format_value(choice) for choice in space.choices]
+            label = trial.suggest_categorical(name, labels)
+            settings[name] = space.choices[labels.index(label)]
+        elif space.complement:
+            settings[name] = 1.0 - trial.suggest_float(f"1-{name}", space.low, space.high, log=True)
+        elif types[name] is int:
+            settings[name] = trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
+        else:
+            settings[name] = trial.suggest_float(name, space.low, space.high, log=space.log)
+    return settings
+
+
+# Storage -----------------------------------------------------------------------------------------
+
+
+def storage_location(save_dir: str | Path, env_id: str, storage: str = "") -> str:
+    """Where the study is kept: ``storage`` as given, else the journal file
+    ``<save_dir>/tune_<env>.journal``."""
+    return storage or str(Path(save_dir) / f"tune_{safe_name(env_id)}.journal")
+
+
+def open_storage(location: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage: an RDB for a URL (``scheme://...``), else a journal file.
+
+    Raises:
+        UsageError: one line, if it cannot be opened.
+    """
+    try:
+        if "://" in location:
+            return optuna.storages.RDBStorage(location)
+        backend = optuna.storages.journal.JournalFileBackend(location)
+        return optuna.storages.JournalStorage(backend)
+    except Exception as error:  # SQLAlchemy, OS and Optuna errors all end here
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"--tune_storage={location}: cannot open it ({message})") from None
+
+
+def study_name(config: ActorCriticConfig) -> str:
+    return f"{config.algorithm}_{config.env}"
+
+
+# Trials --------------------------------------------------------------------------------------
+
+
+class ReportEvaluations(Callback):
+    """Reports each greedy evaluation's mean return to the trial (its step: env steps) and
+    stops the run, cleanly, once the pruner says the trial is worse than the others were."""
+
+    def __init__(self, trial: optuna.Trial):
+        super().__init__()
+        self.trial = trial
+        self.pruned_at: int | None = None
+        self.means: list[float] = []
+
+    def on_evaluation_end(self, index: int, logs: dict) -> None:
+        if self.pruned_at is not None:
+            return  # the final evaluation after the stop
+        mean, step = float(logs["mean_return"]), int(logs["env_steps"])
+        self.means.append(mean)
+        if not math.isfinite(mean):
+            return
+        self.trial.report(mean, step)
+        if self.trial.should_prune():
+            self.pruned_at = step
+            self.model.stop_training = True
+
+
+def trial_config(
+    base: ActorCriticConfig, settings: dict, seed: int, options: TuneOptions
+) -> ActorCriticConfig:
+    """A trial's config: ``base`` with the drawn ``settings``, its own seed, the trial budget
+    and its evaluations (never a stop at a threshold: every trial runs its budget).
+
+    Raises:
+        ConfigError: drawn settings that do not go together.
+    """
+    interval = max(1, options.trial_steps // options.evaluations)
+    return dataclasses.replace(
+        base,
+        **settings,
+        seed=seed,
+        max_steps=options.trial_steps,
+        max_eps=0,
+        eval_interval=interval,
+        stop_at_threshold=False,
+        stop_at_eval_return=float("-inf"),
+    )
+
+
+def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out) -> None:
+    """Asks the study for a trial, trains it, tells the study what it reached (completed,
+    pruned or failed, with the reason), and prints one line.
+
+    Raises:
+        Interrupted: a signal stopped the trial (it is recorded as failed, "interrupted").
+    """
+    trial = study.ask()
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
+    settings = suggest(trial, spaces, type(base))
+    seed = (base.seed + trial.number) % (2**31 - 1)
+    shown = " ".join(f"{name}={short(value)}" for name, value in settings.items())
+    started = time.perf_counter()
+    prefix = f"trial {trial.number}" + (f" (job {job})" if options.jobs > 1 else "")
+    reporter, stop = ReportEvaluations(trial), SignalStop()
+    try:
+        config = trial_config(base, settings, seed, options)
+        directory = Path(save_dir) / TRIALS_DIRECTORY / f"trial_{trial.number:04d}"
+        agent = agent_class.from_config(config, directory, overwrite=True, verbose=0)
+        agent.learn(callbacks=[reporter, stop])
+    except (KeyboardInterrupt, Interrupted):  # a signal outside training's own handling
+        trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    except Exception as error:  # a failed trial is recorded; the study goes on
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        trial.set_user_attr("failure", reason)
+        study.tell(trial, state=TrialState.FAIL)
+        out(f"{prefix}: {shown} -> failed: {reason}")
+        return
+    seconds = time.perf_counter() - started
+    trial.set_user_attr("seconds", round(seconds, 1))
+    trial.set_user_attr("seed", seed)
+    if stop.received:
+        trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=TrialState.FAIL)
+        raise Interrupted("interrupted; continue the study with --resume", 128 + stop.received[0])
+    finite = [mean for mean in reporter.means if math.isfinite(mean)]
+    if reporter.pruned_at is not None:
+        study.tell(trial, state=TrialState.PRUNED)
+        out(
+            f"{prefix}: {shown} -> pruned at {reporter.pruned_at} env steps "
+            f"(greedy {finite[-1]:.1f}), {seconds:.1f} s"
+        )
+        return
+    if not finite:
+        trial.set_user_attr("failure", "no finite evaluation")
+        study.tell(trial, state=TrialState.FAIL)
+        out(f"{prefix}: {shown} -> failed: no finite evaluation")
+        return
+    value = max(finite)
+    study.tell(trial, value)
+    best = study.best_trial
+    out(
+        f"{prefix}: {shown} -> greedy {value:.1f}, {seconds:.1f} s "
+        f"(best: trial {best.number}, {best.value:.1f})"
+    )
+
+
+def short(value: Any, digits: int = 3) -> str:
+    """A value for a trial's line: floats to ``digits`` significant digits."""
+    return f"{value:.{digits}g}" if isinstance(value, float) else format_value(value)
+
+
+def rounded(value: Any) -> Any:
+    """A float to 6 significant digits (what a preset writes), anything else as it is."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def counted(trial) -> bool:
+    """Whether a trial counts toward the study's number: finished, and not cut off by an
+    interrupt."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted")
+
+
+def release_abandoned(study) -> int:
+    """Marks failed ("interrupted") the running trials of this machine whose process is gone (a
+    study killed before it could record them); returns how many."""
+    host, released = socket.gethostname(), 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = trial.user_attrs.get("pid")
+        if trial.user_attrs.get("host") != host or pid is None or process_alive(pid):
+            continue
+        study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        released += 1
+    return released
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def make_sampler_and_pruner(options: TuneOptions, seed: int, warmup: int):
+    """RL Zoo's: a multivariate TPE sampler seeded per process, and the pruner asked for."""
+    sampler = optuna.samplers.TPESampler(
+        n_startup_trials=STARTUP_TRIALS, seed=seed, multivariate=True
+    )
+    if options.pruner == "median":
+        pruner = optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=warmup
+        )
+    elif options.pruner == "halving":
+        pruner = optuna.pruners.SuccessiveHalvingPruner()
+    else:
+        pruner = optuna.pruners.NopPruner()
+    return sampler, pruner
+
+
+def load_study(config, options, save_dir, job: int = 0) -> optuna.Study:
+    """The study in the storage (created by ``open_study``), with this process's sampler."""
+    storage = open_storage(storage_location(save_dir, config.env, options.storage))
+    warmup = max(1, options.trial_steps // options.evaluations)
+    sampler, pruner = make_sampler_and_pruner(options, config.seed + job, warmup)
+    return optuna.load_study(
+        study_name=study_name(config), storage=storage, sampler=sampler, pruner=pruner
+    )
+
+
+def check_study(config, options: TuneOptions, save_dir) -> None:
+    """Checks, before anything is written, that the storage can be opened and holds a study
+    exactly when ``resume`` says it does (or ``overwrite`` replaces it). A journal file that
+    does not exist yet is not created here.
+
+    Raises:
+        UsageError: a storage that cannot be opened, a study already there without
+            ``resume`` or ``overwrite``, or ``resume`` with none.
+    """
+    location = storage_location(save_dir, config.env, options.storage)
+    name = study_name(config)
+    if "://" not in location and not Path(location).exists():
+        exists = False
+    else:
+        storage = open_storage(location)
+        exists = name in optuna.study.get_all_study_names(storage)
+    if exists and not (options.resume or options.overwrite):
+        trials = len(optuna.load_study(study_name=name, storage=storage).trials)
+        raise UsageError(
+            f"{location} already holds the study {name} ({trials} trials): continue it with "
+            "--resume, replace it with --overwrite, or give another --save_dir"
+        )
+    if not exists and options.resume:
+        raise UsageError(f"--resume: {location} holds no study {name}; leave --resume out")
+
+
+def open_study(config, options: TuneOptions, save_dir) -> tuple[optuna.Study, int]:
+    """Opens the study ``check_study`` allowed: a new one, the one the storage holds
+    (``resume``), or a new one in its place (``overwrite``). Returns it and how many trials it
+    had."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    location = storage_location(save_dir, config.env, options.storage)
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    storage = open_storage(location)
+    name = study_name(config)
+    exists = name in optuna.study.get_all_study_names(storage)
+    if exists and options.overwrite:
+        optuna.delete_study(study_name=name, storage=storage)
+        exists = False
+    if not exists:
+        optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study = load_study(config, options, save_dir)
+    return study, len(study.trials)
+
+
+def run_study(agent_class, base, spaces, options, save_dir, job: int = 0, out=print) -> None:
+    """Runs trials until the study has ``options.trials`` counted ones (``counted``), this
+    process's share of them when others work on it too.
+
+    Raises:
+        Interrupted: a signal stopped a trial.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = load_study(base, options, save_dir, job)
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        running = sum(1 for trial in trials if trial.state == TrialState.RUNNING)
+        if sum(map(counted, trials)) + running >= options.trials:
+            return
+        run_trial(study, agent_class, base, spaces, options, save_dir, job, out)
+
+
+def job_main(algorithm: str, base, spaces, options, save_dir, job: int) -> None:
+    """A process of ``jobs`` (``multiprocessing``'s spawn): imports its agent class and runs
+    trials. Exits 130 after an interrupt, as the command line does."""
+    from a3c_keras import A2C, A3C
+
+    agent_class = {"a2c": A2C, "a3c": A3C}[algorithm]
+    try:
+        run_study(agent_class, base, spaces, options, save_dir, job, print)
+    except Interrupted as stopped:
+        raise SystemExit(stopped.status) from None
+    except KeyboardInterrupt:
+        raise SystemExit(128 + 2) from None
+
+
+def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) -> optuna.Study:
+    """Runs the study: ``options.jobs - 1`` processes besides this one, each running trials
+    until the study has ``options.trials``; returns the study as the storage holds it.
+
+    Call ``check_study`` first.
+
+    Raises:
+        Interrupted: a signal stopped it (the trials finished so far are kept).
+    """
+    study, before = open_study(base, options, save_dir)
+    released = release_abandoned(study)
+    counted_before = sum(map(counted, study.trials))
+    out(
+        f"tuning {base.algorithm.upper()} on {base.env}: {options.trials} trials of "
+        f"{options.trial_steps} env steps, {len(spaces)} settings "
+        f"({', '.join(f'{name} {space.describe()}' for name, space in spaces.items())}); "
+        f"study in {storage_location(save_dir, base.env, options.storage)}"
+        + (f", going on from {counted_before} trials" if before else "")
+        + (f" ({released} left running by a stopped process marked failed)" if released else "")
+    )
+    context = multiprocessing.get_context("spawn")
+    jobs = [
+        context.Process(
+            target=job_main, args=(base.algorithm, base, spaces, options, str(save_dir), job)
+        )
+        for job in range(1, options.jobs)
+    ]
+    for process in jobs:
+        process.start()
+    try:
+        run_study(agent_class, base, spaces, options, save_dir, 0, out)
+    except (KeyboardInterrupt, Interrupted) as stopped:
+        status = getattr(stopped, "status", 128 + 2)
+        raise Interrupted("interrupted; continue the study with --resume", status) from None
+    finally:
+        for process in jobs:
+            process.join()
+    return load_study(base, options, save_dir)
+
+
+# Results -------------------------------------------------------------------------------------
+
+
+def best_config(study, base: ActorCriticConfig, spaces, options) -> ActorCriticConfig:
+    """The best trial's config (its settings on ``base``, the trial budget)."""
+    settings = {}
+    params = study.best_trial.params
+    for name, space in spaces.items():
+        if space.choices:
+            labels = [format_value(choice) for choice in space.choices]
+            settings[name] = space.choices[labels.index(params[name])]
+        elif space.complement:
+            settings[name] = 1.0 - params[f"1-{name}"]
+        else:
+            settings[name] = params[name]
+    return dataclasses.replace(base, **settings, max_steps=options.trial_steps)
+
+
+def preset_entry(config: ActorCriticConfig) -> dict:
+    """The settings of ``config`` that differ from its class's defaults, but the env, seed and
+    evaluation schedule: what a preset for the env would hold."""
+    defaults = type(config)()
+    skip = {"env", "seed"}
+    return {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name not in skip and getattr(config, field.name) != getattr(defaults, field.name)
+    }
+
+
+def summary(study, base, spaces, options, program: str) -> list[str]:
+    """The end of a study in lines: its trials by state, the best trial, its settings as a
+    preset entry and the command that trains with them."""
+    trials = study.trials
+    states = {state: sum(1 for t in trials if t.state == state) for state in TrialState}
+    lines = [
+        f"study {study.study_name}: {len(trials)} trials: {states[TrialState.COMPLETE]} "
+        f"completed, {states[TrialState.PRUNED]} pruned, {states[TrialState.FAIL]} failed"
+    ]
+    if not states[TrialState.COMPLETE]:
+        return [*lines, "no trial completed: nothing to recommend"]
+    best = study.best_trial
+    config = best_config(study, base, spaces, options)
+    entry = {name: rounded(value) for name, value in preset_entry(config).items()}
+    lines.append(
+        f"best: trial {best.number}, greedy {best.value:.1f} (its best evaluation, seed "
+        f"{best.user_attrs.get('seed', '?')})"
+    )
+    settings = "".join(f"            {name!r}: {value!r},\n" for name, value in entry.items())
+    lines.append(
+        f"as a preset (config/presets.py):\n    {base.env!r}: Preset(\n        {{\n{settings}"
+        f'        }},\n        evidence=(),\n        command="python {program} --train '
+        f'--env={base.env}",\n    ),'
+    )
+    flags = " ".join(f"--{name}={format_value(value)}" for name, value in entry.items())
+    lines.append(f"re-run: python {program} --train --env={base.env} {flags}")
+    return lines
+
+
+def write_plots(study, save_dir: str | Path, env_id: str) -> list[Path]:
+    """Optuna's optimisation history and parameter importances (matplotlib) as PNGs in
+    ``save_dir``; the importances need two completed trials. Returns the files written."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as plots
+
+    written = []
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    makers = [("history", plots.plot_optimization_history, 1)]
+    if len({json.dumps(t.params, sort_keys=True) for t in complete}) >= 2:
+        makers.append(("importance", plots.plot_param_importances, 2))
+    for kind, make, needed in makers:
+        if len(complete) < needed:
+            continue
+        path = Path(save_dir) / f"tune_{safe_name(env_id)}_{kind}.png"
+        axes = make(study)
+        axes.figure.savefig(path, bbox_inches="tight")
+        plt.close(axes.figure)
+        written.append(path)
+    return written
