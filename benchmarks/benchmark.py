@@ -75,8 +75,9 @@ MOUNTAINCAR_CONTINUOUS_BEFORE = [
     "--eval-interval=50000",
 ]
 
-# BipedalWalker-v3: RL Zoo's A2C gSDE settings with Adam (the run of a2c-bipedalwalker).
-BIPEDAL_ADAM = [
+# BipedalWalker-v3: RL Zoo's A2C gSDE settings (the runs of a2c-bipedalwalker); with Adam
+# instead of PyTorch's RMSprop, a2c-bipedalwalker-adam.
+BIPEDAL = [
     "--use-sde",
     "--num-envs=16",
     "--update-freq=8",
@@ -84,8 +85,8 @@ BIPEDAL_ADAM = [
     "--hidden-units=64,64",
     "--activation=tanh",
     "--separate-value-trunk",
-    "--optimizer=adam",
-    "--lr=1e-3",
+    "--optimizer=rmsprop_torch",
+    "--lr=9.6e-4",
     "--lr-schedule=linear",
     "--gae-lambda=0.9",
     "--value-coef=0.4",
@@ -96,6 +97,7 @@ BIPEDAL_ADAM = [
     "--max-steps=5000000",
     "--eval-interval=250000",
 ]
+BIPEDAL_ADAM = [*BIPEDAL[:7], "--optimizer=adam", "--lr=1e-3", *BIPEDAL[9:]]
 
 RAY_THROUGHPUT = [
     "a3c_cartpole.py",
@@ -314,6 +316,16 @@ SUITES = {
         env="MountainCarContinuous-v0",
         target=90.0,
     ),
+    "a2c-mountaincar-continuous-nosde-target": Suite(
+        "A2C on MountainCarContinuous-v0, its preset without gSDE, stopped at the first "
+        "greedy evaluation of 90",
+        ["a2c_cartpole.py", "--train", "--env=MountainCarContinuous-v0", "--nouse-sde"]
+        + ["--stop-at-eval-return=90"],
+        "Wall time to the target without gSDE, beside a2c-mountaincar-continuous-sde-target.",
+        [0, 1, 2],
+        env="MountainCarContinuous-v0",
+        target=90.0,
+    ),
     "a2c-mountaincar-continuous-sde-target": Suite(
         "A2C on MountainCarContinuous-v0, its gSDE preset, stopped at the first greedy "
         "evaluation of 90",
@@ -465,23 +477,36 @@ SUITES = {
         target=475.0,
     ),
     "a2c-bipedalwalker": Suite(
-        "A2C on BipedalWalker-v3 with gSDE and Adam (5M env steps)",
-        ["a2c_cartpole.py", "--train", "--env=BipedalWalker-v3", *BIPEDAL_ADAM],
+        "A2C on BipedalWalker-v3 with gSDE, RL Zoo's settings (5M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=BipedalWalker-v3", *BIPEDAL],
         "RL Zoo's A2C gSDE settings for BipedalWalker-v3 (16 envs, t_max 8, GAE 0.9, value "
-        "weight 0.4, no entropy bonus, gradient norm 0.5, gSDE from log sigma -2, 64-64 tanh "
-        "with a value trunk of its own, observations normalised, rewards raw) with Adam 1e-3 "
-        "decayed linearly instead of RMSprop; evaluated every 250k steps on 10 episodes, the "
-        "best evaluated model kept; the greedy mean is its own over 10 new episodes. Target: "
-        "250 (RL Zoo's A2C: 299.8 +- 23.5 after 5M). About 30 minutes here: started by hand "
-        "in the background and recorded with --from-runs.",
+        "weight 0.4, no entropy bonus, gradient norm 0.5, PyTorch's RMSprop 9.6e-4 decayed "
+        "linearly, gSDE from log sigma -2, 64-64 tanh with a value trunk of its own, "
+        "observations normalised, rewards raw); evaluated every 250k steps on 10 episodes, "
+        "the best evaluated model kept; the greedy mean is its own over 10 new episodes. "
+        "Target: 250 (RL Zoo's A2C: 299.8 +- 23.5 after 5M). The run was stopped (Ctrl-C) at "
+        "1.09M steps to free a core, then continued with --resume: episodes and env steps "
+        "count the whole run; the whole process, env steps/s and peak memory are the "
+        "continuation's. Started by hand in the background and recorded with --from-runs.",
+        [0],
+        env="BipedalWalker-v3",
+        target=250.0,
+        by_hand=True,
+    ),
+    "a2c-bipedalwalker-adam": Suite(
+        "A2C on BipedalWalker-v3 with gSDE, RL Zoo's settings with Adam (5M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=BipedalWalker-v3", *BIPEDAL_ADAM],
+        "The a2c-bipedalwalker settings with Adam 1e-3 (decayed linearly) instead of "
+        "PyTorch's RMSprop, in the same session beside it (two runs sharing the 2 cores). "
+        "Target: 250. Started by hand and recorded with --from-runs.",
         [0],
         env="BipedalWalker-v3",
         target=250.0,
         by_hand=True,
     ),
     "a2c-bipedalwalker-throughput": Suite(
-        "A2C on BipedalWalker-v3, the same settings, 300k env steps (throughput)",
-        ["a2c_cartpole.py", "--train", "--env=BipedalWalker-v3", *BIPEDAL_ADAM[:-2]]
+        "A2C on BipedalWalker-v3, its preset (RL Zoo's settings), 300k env steps (throughput)",
+        ["a2c_cartpole.py", "--train", "--env=BipedalWalker-v3"]
         + ["--max-steps=300000", "--eval-interval=0"],
         "Env steps/s of the a2c-bipedalwalker settings, beside SB3's on RL Zoo's in the same "
         "session (the greedy mean after 300k steps says little).",
