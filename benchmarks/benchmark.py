@@ -243,12 +243,13 @@ SUITES = {
         "evaluation of the best evaluated model.",
     ),
     "a2c-pendulum": pendulum_suite(
-        "A2C on Pendulum-v1, its preset (1M env steps)",
-        ["a2c_cartpole.py", "--train", "--env=Pendulum-v1"],
+        "A2C on Pendulum-v1, its preset without gSDE (1M env steps)",
+        ["a2c_cartpole.py", "--train", "--env=Pendulum-v1", "--nouse-sde", "--log-std-init=-1"],
         "Continuous actions: the Gaussian policy with the preset of config/presets.py (8 envs, "
         "t_max 8, gamma and GAE 0.9, Adam 1e-3 decayed linearly, observations and rewards "
-        "normalised), evaluated every 50k steps; the greedy mean is the best evaluated model's "
-        "over 100 new episodes. Target: a greedy mean of -200.",
+        "normalised) and independent noise from log sigma -1 (the preset until gSDE), "
+        "evaluated every 50k steps; the greedy mean is the best evaluated model's over 100 new "
+        "episodes. Target: a greedy mean of -200.",
     ),
     "a2c-pendulum-target": pendulum_suite(
         "A2C on Pendulum-v1, its preset, stopped at the first greedy evaluation of -200",
@@ -258,7 +259,7 @@ SUITES = {
         "model's over 100 other episodes.",
     ),
     "a2c-pendulum-sde": pendulum_suite(
-        "A2C on Pendulum-v1, its preset with gSDE (1M env steps)",
+        "A2C on Pendulum-v1, its preset: gSDE (1M env steps)",
         ["a2c_cartpole.py", "--train", "--env=Pendulum-v1", "--use-sde", "--log-std-init=-2"],
         "The Pendulum preset with state-dependent exploration resampled at each rollout's "
         "start (every 8 steps) and RL Zoo's gSDE starting log sigma of -2, beside a2c-pendulum "

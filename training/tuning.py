@@ -344,7 +344,7 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
     )
 
 
-def short(value: Any, digits: int = 3) -> str:
+def short(value: Any, digits: int = 4) -> str:
     """A value for a trial's line: floats to ``digits`` significant digits."""
     return f"{value:.{digits}g}" if isinstance(value, float) else format_value(value)
 
