@@ -80,6 +80,7 @@ class ActorCriticConfig:
         "RMSProp (the A3C paper's and RL Zoo's Atari results) and SB3's RMSpropTFLike; or "
         "rmsprop_torch, epsilon outside the square root, as PyTorch's (SB3's A2C otherwise).",
         one_of("adam", "rmsprop", "rmsprop_tf1", "rmsprop_torch"),
+        search=choices("adam", "rmsprop_torch"),  # RL Zoo's use_rms_prop
     )
     lr_schedule: str = setting(
         "constant",
@@ -137,6 +138,7 @@ class ActorCriticConfig:
         "the trunk, 0.01 for the policy head and 1 for the value head (OpenAI Baselines' and "
         "Stable-Baselines3's A2C).",
         one_of("glorot", "orthogonal"),
+        search=choices("orthogonal", "glorot"),  # RL Zoo's ortho_init
     )
     log_std_init: float = setting(
         0.0,

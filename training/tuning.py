@@ -44,7 +44,8 @@ from utils.settings import Search, field_types, format_value
 
 # RL Zoo's TPE sampler: this many trials are sampled at random before TPE models the rest
 # (``--n-startup-trials``, 10 there); the median pruner waits for this many finished trials
-# and, in each trial, for the first evaluation.
+# and, in each trial, for a third of its budget (``n_warmup_steps``: a third of the
+# evaluations there), so a slow start is not pruned.
 STARTUP_TRIALS = 10
 PRUNER_STARTUP_TRIALS = 5
 PRUNERS = ("median", "halving", "none")
@@ -405,7 +406,7 @@ def make_sampler_and_pruner(options: TuneOptions, seed: int, warmup: int):
 def load_study(config, options, save_dir, job: int = 0) -> optuna.Study:
     """The study in the storage (created by ``open_study``), with this process's sampler."""
     storage = open_storage(storage_location(save_dir, config.env, options.storage))
-    warmup = max(1, options.trial_steps // options.evaluations)
+    warmup = max(1, options.trial_steps // 3)  # RL Zoo: a third of the evaluations
     sampler, pruner = make_sampler_and_pruner(options, config.seed + job, warmup)
     return optuna.load_study(
         study_name=study_name(config), storage=storage, sampler=sampler, pruner=pruner
@@ -550,7 +551,7 @@ def preset_entry(config: ActorCriticConfig) -> dict:
     """The settings of ``config`` that differ from its class's defaults, but the env, seed and
     evaluation schedule: what a preset for the env would hold."""
     defaults = type(config)()
-    skip = {"env", "seed"}
+    skip = {"env", "seed", "eval_episodes"}  # the study's evaluations are not the preset's
     return {
         field.name: getattr(config, field.name)
         for field in dataclasses.fields(config)
