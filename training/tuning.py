@@ -38,7 +38,7 @@ from optuna.trial import TrialState
 
 from config.hyperparameters import ActorCriticConfig
 from training.callbacks import Callback, SignalStop
-from utils.errors import ConfigError, Interrupted, UsageError
+from utils.errors import ConfigError, Interrupted, UsageError, first_line
 from utils.files import safe_name
 from utils.settings import Search, field_types, format_value
 
@@ -229,8 +229,8 @@ def open_storage(location: str) -> optuna.storages.BaseStorage:
         backend = optuna.storages.journal.JournalFileBackend(location)
         return optuna.storages.JournalStorage(backend)
     except Exception as error:  # SQLAlchemy, OS and Optuna errors all end here
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"--tune_storage={location}: cannot open it ({message})") from None
+        message = f"--tune_storage={location}: cannot open it ({first_line(error)})"
+        raise UsageError(message) from None
 
 
 def study_name(config: ActorCriticConfig) -> str:
@@ -311,7 +311,7 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
         study.tell(trial, state=TrialState.FAIL)
         raise
     except Exception as error:  # a failed trial is recorded; the study goes on
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         trial.set_user_attr("failure", reason)
         study.tell(trial, state=TrialState.FAIL)
         out(f"{prefix}: {shown} -> failed: {reason}")
@@ -533,7 +533,7 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
 
 
 def best_config(study, base: ActorCriticConfig, spaces, options) -> ActorCriticConfig:
-    """The best trial's config (its settings on ``base``, the trial budget)."""
+    """The best trial's config (its settings on ``base``, the trial budget in env steps)."""
     settings = {}
     params = study.best_trial.params
     for name, space in spaces.items():
@@ -544,7 +544,7 @@ def best_config(study, base: ActorCriticConfig, spaces, options) -> ActorCriticC
             settings[name] = 1.0 - params[f"1-{name}"]
         else:
             settings[name] = params[name]
-    return dataclasses.replace(base, **settings, max_steps=options.trial_steps)
+    return dataclasses.replace(base, **settings, max_steps=options.trial_steps, max_eps=0)
 
 
 def preset_entry(config: ActorCriticConfig) -> dict:
