@@ -402,7 +402,7 @@ SUITES = {
         "deterministic early and stays at -500): the preset before tuning (the flags after the "
         "env restate it since); the greedy mean is the best evaluated model's over 100 new "
         "episodes. Threshold -100.",
-        [0, 1, 2],
+        [100, 101, 102],
         env="Acrobot-v1",
         target=-100.0,
     ),
