@@ -151,9 +151,9 @@ def check_combinations(
 
 
 def tune_options(options: RunOptions, config: ActorCriticConfig):
-    """The study's ``training.tuning.TuneOptions`` from the run options (``--trial_steps=0``:
+    """The study's ``a3c_keras.tuning.TuneOptions`` from the run options (``--trial_steps=0``:
     the config's ``max_steps``)."""
-    from training.tuning import TuneOptions
+    from a3c_keras.tuning import TuneOptions
 
     return TuneOptions(
         trials=options.trials,
@@ -172,7 +172,7 @@ def tune_options(options: RunOptions, config: ActorCriticConfig):
 def check_tuning(options: RunOptions, config: ActorCriticConfig, dims: Dims) -> None:
     """Checks a study before it starts: its save directory, the base config as a training run
     would be checked, the search spaces, the trial budget against its evaluations, and the
-    storage (``training.tuning.check_study``); nothing is written.
+    storage (``a3c_keras.tuning.check_study``); nothing is written.
 
     Raises:
         UsageError: one line naming the flag.
@@ -184,7 +184,12 @@ def check_tuning(options: RunOptions, config: ActorCriticConfig, dims: Dims) -> 
         check_observations,
         rollout_steps,
     )
-    from training.tuning import check_study, search_spaces
+
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UsageError("--tune needs Optuna: pip install optuna") from None
+    from a3c_keras.tuning import check_study, search_spaces
 
     if options.overwrite and options.resume:
         raise UsageError(

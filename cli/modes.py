@@ -84,15 +84,15 @@ def tune_and_report(
     program: str,
     out=print,
 ) -> None:
-    """Runs an Optuna study (``training.tuning``; ``cli.checks.check_tuning`` has checked it)
+    """Runs an Optuna study (``a3c_keras.tuning``; ``cli.checks.check_tuning`` has checked it)
     with ``config`` as the base of every trial; prints each trial, then the best settings as a
     preset entry and the command that trains with them, and writes Optuna's plots.
 
     Raises:
         Interrupted: a signal stopped it (``--resume`` goes on with the study).
     """
+    from a3c_keras import tuning
     from cli.checks import tune_options
-    from training import tuning
 
     study_options = tune_options(options, config)
     spaces = tuning.search_spaces(

@@ -11,11 +11,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from a3c_keras import A2C
+from a3c_keras import A2C, tuning
 from config.hyperparameters import A2CConfig
 from tests.custom_envs import Corridor
 from tests.programs import error_line, run, start
-from training import tuning
 from utils.settings import Search
 
 # A trial of a few seconds: CartPole, 4 envs x t_max 8, two evaluations of 3 episodes.

@@ -46,7 +46,7 @@ def one_of(*choices: str) -> Rule:
 
 @dataclasses.dataclass(frozen=True)
 class Search:
-    """Where a tuning study (``training/tuning.py``, Optuna) looks for a setting's value: one
+    """Where a tuning study (``a3c_keras/tuning.py``, Optuna) looks for a setting's value: one
     of ``choices``, or a number in ``[low, high]``, on a log scale with ``log``; with
     ``complement`` the number drawn is ``1 - value`` (a discount factor or GAE lambda near 1:
     RL Zoo draws ``1 - gamma`` on a log scale). An int setting draws ints.
