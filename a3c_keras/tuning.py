@@ -6,8 +6,9 @@ evaluated greedily a few times (``evaluations``); each evaluation's mean return 
 the study, and a pruner stops a trial that is clearly worse than the others were at the same
 step (median, or successive halving). A trial's value is its last evaluation's mean, as RL
 Zoo's (the best of a few noisy evaluations favoured lucky trials: a MountainCar study's best,
--105.5 over 20 episodes, gave -116 to -136 on fresh seeds). A trial that fails (NaN updates, an env fault, settings that do not go
-together) is recorded as failed with its reason, and the study goes on.
+-105.5 over 20 episodes, gave -116 to -136 on fresh seeds). A trial that fails (NaN updates,
+an env fault, settings that do not go together) is recorded as failed with its reason, and the
+study goes on.
 
 The study lives in a storage Optuna can share: a journal file in the save directory by default,
 or a database URL. Several processes work on one study: ``jobs`` processes started here, or the
