@@ -191,6 +191,24 @@ def check_space(name: str, space: Search, field, config_class: type) -> None:
         raise UsageError(f"{where}: {name} {rule.allowed}")
 
 
+def base_params(config: ActorCriticConfig, spaces: dict[str, Search]) -> dict:
+    """``config``'s own values as a trial's params (``suggest``'s names and labels), for the
+    settings whose value lies in its space; the sampler draws the others."""
+    params = {}
+    for name, space in spaces.items():
+        value = getattr(config, name)
+        if space.choices:
+            labels = [format_value(choice) for choice in space.choices]
+            if format_value(value) in labels:
+                params[name] = format_value(value)
+        elif space.complement:
+            if space.low <= 1.0 - value <= space.high:
+                params[f"1-{name}"] = 1.0 - value
+        elif space.low <= value <= space.high:
+            params[name] = value
+    return params
+
+
 def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) -> dict:
     """The trial's settings, drawn from ``spaces`` (tuples as their comma-separated text, as
     Optuna's categorical values must be plain)."""
@@ -501,6 +519,8 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
         Interrupted: a signal stopped it (the trials finished so far are kept).
     """
     study, before = open_study(base, options, save_dir)
+    if not before:  # the first trial runs the base settings: the study shows if it beat them
+        study.enqueue_trial(base_params(base, spaces), skip_if_exists=True)
     released = release_abandoned(study)
     counted_before = sum(map(counted, study.trials))
     out(

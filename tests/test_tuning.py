@@ -49,6 +49,7 @@ def test_a_small_study_runs_reports_the_best_settings_and_writes_its_plots(tmp_p
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
     assert set(study.trials[0].params) == {"lr", "entropy_coef"}
     assert [t.user_attrs["seed"] for t in study.trials] == [0, 1, 2]  # a seed of its own
+    assert study.trials[0].params["lr"] == A2CConfig().lr  # trial 0: the base settings
     best = study.best_trial
     assert f"best: trial {best.number}, greedy {best.value:.1f}" in result.stdout
     # The best settings as a preset entry that Python reads back, and the command.
