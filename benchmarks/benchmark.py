@@ -437,12 +437,12 @@ SUITES = {
         target=-110.0,
     ),
     "a2c-mountaincar-tuned": Suite(
-        "A2C on MountainCar-v0, its preset found by an Optuna study (300k env steps)",
+        "A2C on MountainCar-v0, its preset found by Optuna studies (1M env steps)",
         ["a2c_cartpole.py", "--train", "--env=MountainCar-v0"],
         "`python a2c_cartpole.py --train --env=MountainCar-v0` with nothing else: the best "
-        "trial of a 30-trial study (docs/TUNING.md; its seeds were 0-29), re-measured on fresh "
-        "seeds; evaluated every 100k steps, the best evaluated model kept, its greedy mean over "
-        "100 new episodes. Threshold -110.",
+        "trial of two studies (docs/TUNING.md, config/presets.py; their seeds were 0-29), "
+        "re-measured on fresh seeds; evaluated every 100k steps, the best evaluated model "
+        "kept, its greedy mean over 100 new episodes. Threshold -110.",
         [100, 101, 102],
         env="MountainCar-v0",
         target=-110.0,
