@@ -558,20 +558,21 @@ def best_config(study, base: ActorCriticConfig, spaces, options) -> ActorCriticC
     """The best trial's config (its settings on ``base``, the trial budget in env steps)."""
     settings = {}
     params = study.best_trial.params
-    for name, space in spaces.items():
-        if space.choices:
+    for name, space in spaces.items():  # a setting the best trial did not draw keeps base's
+        if space.choices and name in params:
             labels = [format_value(choice) for choice in space.choices]
-            settings[name] = space.choices[labels.index(params[name])]
-        elif space.complement:
+            if params[name] in labels:
+                settings[name] = space.choices[labels.index(params[name])]
+        elif space.complement and f"1-{name}" in params:
             settings[name] = 1.0 - params[f"1-{name}"]
-        else:
+        elif name in params:
             settings[name] = params[name]
     return dataclasses.replace(base, **settings, max_steps=options.trial_steps, max_eps=0)
 
 
 def preset_entry(config: ActorCriticConfig) -> dict:
-    """The settings of ``config`` that differ from its class's defaults, but the env, seed and
-    evaluation schedule: what a preset for the env would hold."""
+    """The settings of ``config`` that differ from its class's defaults, but the env, the seed
+    and the study's evaluation episodes: what a preset for the env would hold."""
     defaults = type(config)()
     skip = {"env", "seed", "eval_episodes"}  # the study's evaluations are not the preset's
     return {
