@@ -29,6 +29,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -543,6 +544,9 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
     try:
         run_study(agent_class, base, spaces, options, save_dir, 0, out)
     except (KeyboardInterrupt, Interrupted) as stopped:
+        for process in jobs:  # a signal to this process alone (kill) stops them too
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
         status = getattr(stopped, "status", 128 + 2)
         raise Interrupted("interrupted; continue the study with --resume", status) from None
     finally:
