@@ -116,7 +116,7 @@ def check_combinations(
                 raise UsageError(f"--{name} does nothing with --tune")
         return []
     if options.resume and what != "train":
-        raise UsageError("--resume continues a training run (or a study): add --train")
+        raise UsageError("--resume continues a training run: add --train (or --tune for a study)")
     if options.overwrite and what != "train":
         raise UsageError("--overwrite replaces a run in --save_dir by a new one: add --train")
     if options.overwrite and options.resume:

@@ -197,7 +197,9 @@ def test_saved_exported_and_resumed_models_act_the_same(tmp_path):
 
 
 def test_a_weights_file_without_gsde_is_refused_by_a_gsde_model(tmp_path):
-    plain = A2C("Pendulum-v1", save_dir=tmp_path, max_steps=800, eval_interval=0, **QUIET)
+    plain = A2C(
+        "Pendulum-v1", save_dir=tmp_path, use_sde=False, max_steps=800, eval_interval=0, **QUIET
+    )
     plain.save(tmp_path / "plain.weights.h5")
     played = run(
         "--env=Pendulum-v1", "--use-sde", f"--model={tmp_path}/plain.weights.h5", "--evaluate"
