@@ -410,7 +410,7 @@ SUITES = {
         target=195.0,
     ),
     "a2c-acrobot": Suite(
-        "A2C on Acrobot-v1, its hand-tuned preset (200k env steps)",
+        "A2C on Acrobot-v1, its preset (200k env steps)",
         ["a2c_cartpole.py", "--train", "--env=Acrobot-v1", *ACROBOT_BY_HAND],
         "Swinging the two links up with an entropy bonus of 0.01 (without it the policy turns "
         "deterministic early and stays at -500): the preset before tuning (the flags after the "
