@@ -212,20 +212,33 @@ def base_params(config: ActorCriticConfig, spaces: dict[str, Search]) -> dict:
 
 def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) -> dict:
     """The trial's settings, drawn from ``spaces`` (tuples as their comma-separated text, as
-    Optuna's categorical values must be plain)."""
+    Optuna's categorical values must be plain; ``settings_of`` turns them back)."""
     types = field_types(config_class)
-    settings = {}
     for name, space in spaces.items():
         if space.choices:
-            labels = [format_value(choice) for choice in space.choices]
-            label = trial.suggest_categorical(name, labels)
-            settings[name] = space.choices[labels.index(label)]
+            trial.suggest_categorical(name, [format_value(choice) for choice in space.choices])
         elif space.complement:
-            settings[name] = 1.0 - trial.suggest_float(f"1-{name}", space.low, space.high, log=True)
+            trial.suggest_float(f"1-{name}", space.low, space.high, log=True)
         elif types[name] is int:
-            settings[name] = trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
+            trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
         else:
-            settings[name] = trial.suggest_float(name, space.low, space.high, log=space.log)
+            trial.suggest_float(name, space.low, space.high, log=space.log)
+    return settings_of(trial.params, spaces)
+
+
+def settings_of(params: dict, spaces: dict[str, Search]) -> dict:
+    """The settings a trial's ``params`` stand for (``suggest``'s names and labels); a setting
+    the trial did not draw is left out."""
+    settings = {}
+    for name, space in spaces.items():
+        if space.choices and name in params:
+            labels = [format_value(choice) for choice in space.choices]
+            if params[name] in labels:
+                settings[name] = space.choices[labels.index(params[name])]
+        elif space.complement and f"1-{name}" in params:
+            settings[name] = 1.0 - params[f"1-{name}"]
+        elif not space.choices and not space.complement and name in params:
+            settings[name] = params[name]
     return settings
 
 
@@ -559,18 +572,9 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
 
 
 def best_config(study, base: ActorCriticConfig, spaces, options) -> ActorCriticConfig:
-    """The best trial's config (its settings on ``base``, the trial budget in env steps)."""
-    settings = {}
-    params = study.best_trial.params
-    for name, space in spaces.items():  # a setting the best trial did not draw keeps base's
-        if space.choices and name in params:
-            labels = [format_value(choice) for choice in space.choices]
-            if params[name] in labels:
-                settings[name] = space.choices[labels.index(params[name])]
-        elif space.complement and f"1-{name}" in params:
-            settings[name] = 1.0 - params[f"1-{name}"]
-        elif name in params:
-            settings[name] = params[name]
+    """The best trial's config (its settings on ``base``, the trial budget in env steps); a
+    setting the best trial did not draw (a study resumed with other spaces) keeps base's."""
+    settings = settings_of(study.best_trial.params, spaces)
     return dataclasses.replace(base, **settings, max_steps=options.trial_steps, max_eps=0)
 
 

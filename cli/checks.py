@@ -160,7 +160,7 @@ def tune_options(options: RunOptions, config: ActorCriticConfig):
         trial_steps=options.trial_steps or config.max_steps,
         evaluations=options.trial_evaluations,
         jobs=options.tune_jobs,
-        params=tuple(name for name in options.tune_params.split(",") if name.strip()),
+        params=tuple(name.strip() for name in options.tune_params.split(",") if name.strip()),
         space_file=options.tune_space,
         storage=options.tune_storage,
         pruner=options.tune_pruner,
