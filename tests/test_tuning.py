@@ -141,7 +141,9 @@ def test_an_interrupted_study_resumes_with_the_trials_it_had(tmp_path):
     finished = [t for t in before if tuning.counted(t)]
     assert len(finished) >= 2
     cut = [t for t in before if t.user_attrs.get("interrupted")]
-    assert len(cut) == 1 and cut[0].state == TrialState.FAIL  # the one running, not counted
+    # The trial running when the signal came (none if it came between two trials): failed,
+    # not counted.
+    assert len(cut) <= 1 and all(t.state == TrialState.FAIL for t in cut)
     wanted = len(finished) + 1
     refused = tune(*args)  # the study is there: --resume or --overwrite
     assert refused.returncode == 2 and "--resume" in error_line(refused)
@@ -155,17 +157,19 @@ def test_an_interrupted_study_resumes_with_the_trials_it_had(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_share_one_study_without_running_a_trial_twice(tmp_path):
-    flags = ["--trials=6", "--tune-jobs=2", "--tune-pruner=none", f"--save_dir={tmp_path}"]
+    # 10 trials of a few seconds: the second process (a new Python importing TensorFlow)
+    # starts asking while the first still has trials to run, even on a busy machine.
+    flags = ["--trials=10", "--tune-jobs=2", "--tune-pruner=none", f"--save_dir={tmp_path}"]
     result = tune(*SMALL, *flags, process=True)
     assert result.returncode == 0, result.stderr[-3000:]
     trials = load(tmp_path).trials
-    assert sorted(t.number for t in trials) == list(range(6))
+    assert sorted(t.number for t in trials) == list(range(10))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # both processes ran trials
-    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 6
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10
     assert "(job 1)" in result.stdout
     directories = sorted(p.name for p in (tmp_path / "trials").iterdir())
-    assert directories == [f"trial_{n:04d}" for n in range(6)]
+    assert directories == [f"trial_{n:04d}" for n in range(10)]
 
 
 @pytest.mark.parametrize(
