@@ -161,11 +161,10 @@ def parse_space(name: str, entry: Any, source: str, fields: dict) -> Search:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
     if not numbers:
         raise UsageError(f'{where}: "low" and "high" must both be numbers')
+    complement = bool(entry.get("complement", False))
+    # 1 - x is drawn on a log scale unless the file says "log": false (as RL Zoo draws 1 - gamma)
     return Search(
-        float(low),
-        float(high),
-        log=bool(entry.get("log", False)),
-        complement=bool(entry.get("complement", False)),
+        float(low), float(high), log=bool(entry.get("log", complement)), complement=complement
     )
 
 
@@ -218,7 +217,7 @@ def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) 
         if space.choices:
             trial.suggest_categorical(name, [format_value(choice) for choice in space.choices])
         elif space.complement:
-            trial.suggest_float(f"1-{name}", space.low, space.high, log=True)
+            trial.suggest_float(f"1-{name}", space.low, space.high, log=space.log)
         elif types[name] is int:
             trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
         else:

@@ -201,6 +201,16 @@ def test_a_space_file_narrows_widens_and_is_checked(tmp_path):
     spaces = tuning.search_spaces(A2CConfig(), False, ("lr", "num_envs"), str(good))
     assert spaces["lr"] == Search(1e-4, 1e-2, log=True)
     assert spaces["num_envs"].choices == (2, 4)
+    # A complement ("1 - x") range is drawn on a log scale unless the file says otherwise.
+    for extra, log in [({}, True), ({"log": False}, False)]:
+        good.write_text(
+            json.dumps({"gamma": {"low": 1e-3, "high": 0.1, "complement": True, **extra}})
+        )
+        spaces = tuning.search_spaces(A2CConfig(), False, ("gamma",), str(good))
+        assert spaces["gamma"] == Search(1e-3, 0.1, log=log, complement=True)
+        trial = optuna.create_study().ask()
+        gamma = tuning.suggest(trial, spaces, A2CConfig)["gamma"]
+        assert trial.distributions["1-gamma"].log is log and 0.9 <= gamma <= 0.999
     assert "log_std_init" in tuning.search_spaces(A2CConfig(), True)  # Box actions only
     assert "log_std_init" not in tuning.search_spaces(A2CConfig(), False)
     for entry, words in [
