@@ -275,11 +275,14 @@ def study_name(config: ActorCriticConfig) -> str:
 
 class ReportEvaluations(Callback):
     """Reports each greedy evaluation's mean return to the trial (its step: env steps) and
-    stops the run, cleanly, once the pruner says the trial is worse than the others were."""
+    stops the run, cleanly, once the pruner says the trial is worse than the others were. The
+    evaluation at the end of the budget (``trial_steps`` env steps) is not put to the pruner:
+    a trial that has run its budget is complete, and its value tells the sampler more."""
 
-    def __init__(self, trial: optuna.Trial):
+    def __init__(self, trial: optuna.Trial, trial_steps: int):
         super().__init__()
         self.trial = trial
+        self.trial_steps = trial_steps
         self.pruned_at: int | None = None
         self.means: list[float] = []
 
@@ -291,7 +294,7 @@ class ReportEvaluations(Callback):
         if not math.isfinite(mean):
             return
         self.trial.report(mean, step)
-        if self.trial.should_prune():
+        if step < self.trial_steps and self.trial.should_prune():
             self.pruned_at = step
             self.model.stop_training = True
 
@@ -333,7 +336,7 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
     shown = " ".join(f"{name}={short(value)}" for name, value in settings.items())
     started = time.perf_counter()
     prefix = f"trial {trial.number}" + (f" (job {job})" if options.jobs > 1 else "")
-    reporter, stop = ReportEvaluations(trial), SignalStop()
+    reporter, stop = ReportEvaluations(trial, options.trial_steps), SignalStop()
     try:
         config = trial_config(base, settings, seed, options)
         directory = Path(save_dir) / TRIALS_DIRECTORY / f"trial_{trial.number:04d}"

@@ -97,6 +97,18 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path, monkeypatch):
     assert "-> pruned at 1024 env steps (greedy -4.0)" in lines[1]
     log = (tmp_path / "trials/trial_0001/TunedCorridor-v0_episodes.csv").read_text()
     assert int(log.splitlines()[-1].split(",")[6]) <= 1024 + 32  # stopped there, not at 2048
+    # The evaluation at the end of the budget is not put to the pruner: with one evaluation a
+    # trial, the same two trials both run their budget and are complete, with their values.
+    study_options = options(trial_steps=1024, evaluations=1)
+    config = base(env="TunedCorridor-v0", max_steps=1024)
+    tuning.check_study(config, study_options, tmp_path / "one")
+    study, _ = tuning.open_study(config, study_options, tmp_path / "one")
+    study.enqueue_trial({"lr": "0.03"})
+    study.enqueue_trial({"lr": "1e-09"})
+    tuning.run_study(A2C, config, spaces, study_options, tmp_path / "one", out=lines.append)
+    trials = load(tmp_path / "one", "TunedCorridor-v0").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE], lines
+    assert trials[0].value > -3.9 and trials[1].value == pytest.approx(-4.0)
 
 
 def test_a_failed_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path):
