@@ -154,9 +154,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # 1. 40 trials of 500k steps (seeds 0-39; 16 completed, 24 pruned; 10.9 minutes, 2
         #    processes) over the learning rate, the optimizer, the initialisation, the
         #    activation, gamma, GAE lambda, t_max, the entropy and value weights and the
-        #    gradient clip. Every trial above 100 had PyTorch's RMSprop, orthogonal
-        #    initialisation, tanh and GAE lambda near 1 (0.9997-0.9999); its three best gave
-        #    161-237 on seeds 50-52 at 500k steps: short of 200 on two seeds of three.
+        #    gradient clip. Every trial that finished above 100 had PyTorch's RMSprop,
+        #    orthogonal initialisation, tanh and GAE lambda near 1 (0.9997-0.9999); its three
+        #    best gave 161-237 on seeds 50-52 at 500k steps, each below 200 on one seed or two.
         # 2. 20 trials of 1M steps (seeds 0-19; 8 completed, 12 pruned; 12.9 minutes, 2
         #    processes) from study 1's third best (trial 36), with those four fixed, over
         #    narrowed ranges (docs/tuning/lunarlander_study2.json), evaluations of 50 episodes.
