@@ -870,14 +870,24 @@ docs and presets cite a section by its anchor (`BENCHMARKS.md#a2c`).
 """
 
 
-def script_section(key: str, title: str, purpose: str, command: str, body: str) -> str:
+def script_section(
+    key: str,
+    title: str,
+    purpose: str,
+    command: str,
+    body: str,
+    root: Path | None = ROOT,
+    date: str = "",
+) -> str:
     """A section of BENCHMARKS.md written by a script other than this one (thread_costs.py,
-    ray_costs.py): heading, purpose, the command (with how it aggregates), when, at which
-    commit, on which machine, with which versions, then ``body`` (its table or lines)."""
+    ray_costs.py, tuning_studies.py): heading, purpose, the command (with how it aggregates),
+    when (``date``, default today), at which commit (``root``'s; None: one not recorded), on
+    which machine, with which versions, then ``body`` (its table or lines)."""
+    commit = revision(root) if root is not None else "an unrecorded commit"
     return (
         f"## `{key}`: {title}\n\n{purpose}\n\n"
         f"- Command: {command}.\n"
-        f"- Measured {time.strftime('%Y-%m-%d')} at {revision(ROOT)} on {machine()}.\n"
+        f"- Measured {date or time.strftime('%Y-%m-%d')} at {commit} on {machine()}.\n"
         f"- Versions: {versions()}.\n\n{body}"
     )
 

@@ -162,7 +162,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         #    narrowed ranges (docs/tuning/lunarlander_study2.json), evaluations of 50 episodes.
         #    Its best (trial 16, 278.0) gave 266.0, 274.4 and 195.2 on seeds 50-52, the
         #    runner-up (trial 10) 212.8, 213.3, 213.3: this preset is trial 16.
-        #    The two studies' commands are in docs/TUNING.md.
+        #    The two studies, trial by trial, with their commands: docs/BENCHMARKS.md:
+        #    tune-lunarlander-1, tune-lunarlander-2.
         "LunarLander-v3": Preset(
             {
                 "optimizer": "rmsprop_torch",
@@ -206,6 +207,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         #   python a2c_cartpole.py --tune --env=MountainCar-v0 --trials=12 \
         #     --trial-steps=1000000 --eval-episodes=20 --tune-jobs=2 \
         #     --tune-params=optimizer,weight_init,lr,update_freq,gamma
+        #    Both studies, trial by trial: docs/BENCHMARKS.md: tune-mountaincar-1, -2.
         "MountainCar-v0": Preset(
             {
                 "num_envs": 16,

@@ -2,6 +2,7 @@
 keeps an older measurement of the suite it does, marked superseded; a stop while writing keeps
 the file whole."""
 
+import subprocess
 import sys
 
 import pytest
@@ -80,3 +81,80 @@ def test_a_script_section_says_its_command_date_commit_and_versions_and_merges_a
     assert date and commit and "- Versions: Python" in text and text.endswith("| t |\n")
     merged = evidence.merge_sections(OLD, {"a3c-x": text}, order=["a2c"])
     assert evidence.parse(merged)[1]["a3c-x"].startswith(heading + '\n<a id="a3c-x"></a>')
+
+
+def test_a_tuning_study_is_recorded_trial_by_trial_into_the_benchmarks_file(tmp_path):
+    import datetime
+
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import FrozenTrial, TrialState
+
+    from a3c_keras import tuning
+
+    storage = str(tmp_path / "tune_LunarLander-v3.journal")
+    study = optuna.create_study(
+        study_name="a2c_LunarLander-v3", storage=tuning.open_storage(storage)
+    )
+    start = datetime.datetime(2026, 11, 27, 12, 0, 0)
+    spaces = {
+        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "1-gamma": FloatDistribution(1e-4, 0.03),
+    }
+
+    def trial(state, minutes, params, steps, value=None, user_attrs=None):
+        study.add_trial(
+            FrozenTrial(
+                number=0,  # the storage numbers them
+                state=state,
+                value=value,
+                datetime_start=start + datetime.timedelta(minutes=minutes),
+                datetime_complete=start + datetime.timedelta(minutes=minutes + 2),
+                params=params,
+                distributions=spaces,
+                user_attrs=user_attrs,
+                system_attrs={},
+                intermediate_values=steps,
+                trial_id=0,
+            )
+        )
+
+    trial(
+        TrialState.COMPLETE,
+        0,
+        {"lr": 1e-3, "1-gamma": 0.01},
+        {500: 10.0, 1000: 250.25},
+        value=250.25,
+        user_attrs={"seed": 0, "seconds": 61.5, "pid": 1},
+    )
+    trial(
+        TrialState.PRUNED,
+        1,
+        {"lr": 1e-4, "1-gamma": 0.02},
+        {500: -80.0},
+        user_attrs={"seed": 1, "seconds": 30.0, "pid": 2},
+    )
+    trial(
+        TrialState.FAIL,
+        3,
+        {"lr": 9e-3, "1-gamma": 0.001},
+        {},
+        user_attrs={"seed": 2, "failure": "updates went NaN", "pid": 1},
+    )
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text("# Benchmarks\n\n## `a2c`: kept\n\nits table\n")
+    script = [sys.executable, "benchmarks/tuning_studies.py", "--study=tune-lunarlander-2"]
+    arguments = [f"--storage={storage}", "--unknown-commit", f"--output={output}"]
+    result = subprocess.run(script + arguments, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sections = evidence.parse(output.read_text())[1]
+    assert list(sections) == ["a2c", "tune-lunarlander-2"]  # the older section kept
+    text = sections["tune-lunarlander-2"]
+    assert "- Measured 2026-11-27 at an unrecorded commit" in text
+    assert (
+        "3 trials (1 completed, 1 pruned, 1 failed); 5.0 minutes" in text and "2 processes" in text
+    )
+    assert "| 0 | completed | 250.2 | 1000 | 61.5 | 0 | lr=0.001 gamma=0.99 |" in text
+    assert "| 1 | pruned | -80.0 | 500 | 30.0 | 1 | lr=0.0001 gamma=0.98 |" in text
+    assert "| 2 | failed | updates went NaN | 0 |  | 2 | lr=0.009 gamma=0.999 |" in text
+    assert "Best: trial 0, 250.2 (lr=0.001 gamma=0.99)." in text
