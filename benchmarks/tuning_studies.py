@@ -32,6 +32,7 @@ from benchmark import SUITES, script_section  # noqa: E402
 from evidence import write_sections  # noqa: E402
 
 from a3c_keras.tuning import open_storage, short  # noqa: E402
+from utils.errors import UsageError  # noqa: E402
 
 
 class Study(NamedTuple):
@@ -192,7 +193,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.study not in STUDIES:
         sys.exit(f"error: --study={args.study}: give one of {', '.join(STUDIES)}")
-    storage = open_storage(args.storage)
+    if "://" not in args.storage and not Path(args.storage).is_file():
+        sys.exit(f"error: --storage={args.storage}: no such file (the study's journal file)")
+    try:
+        storage = open_storage(args.storage)
+    except UsageError as error:
+        sys.exit("error: " + str(error).replace("--tune_storage", "--storage", 1))
     names = [summary.study_name for summary in optuna.get_all_study_summaries(storage)]
     name = args.name or (names[0] if len(names) == 1 else "")
     if name not in names:
