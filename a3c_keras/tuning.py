@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import optuna
+from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from config.hyperparameters import ActorCriticConfig
@@ -142,7 +143,13 @@ def search_spaces(
 
 
 def parse_space(name: str, entry: Any, source: str, fields: dict) -> Search:
-    """One entry of a ``--tune_space`` file as a ``Search``."""
+    """One entry of a ``--tune_space`` file as a ``Search``: ``{"low": L, "high": H}`` (with
+    ``"log": true`` for a log scale; ``"complement": true`` for a setting of 1 - x, x drawn on a
+    log scale unless ``"log": false``) or ``{"choices": [...]}``.
+
+    Raises:
+        UsageError: a setting that does not exist, or an entry of another form.
+    """
     where = f"--tune_space={source}: {name}"
     if name not in fields:
         raise UsageError(f"{where}: no such setting (the settings are the flags' names)")
@@ -209,19 +216,35 @@ def base_params(config: ActorCriticConfig, spaces: dict[str, Search]) -> dict:
     return params
 
 
-def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) -> dict:
-    """The trial's settings, drawn from ``spaces`` (tuples as their comma-separated text, as
-    Optuna's categorical values must be plain; ``settings_of`` turns them back)."""
+def distributions(spaces: dict[str, Search], config_class: type) -> dict[str, Any]:
+    """The Optuna distribution each space draws from, by the trial's param name (``1-gamma``
+    for a complement range; choices as their comma-separated text, as Optuna's categorical
+    values must be plain; an int setting draws ints)."""
     types = field_types(config_class)
+    drawn = {}
     for name, space in spaces.items():
         if space.choices:
-            trial.suggest_categorical(name, [format_value(choice) for choice in space.choices])
+            labels = [format_value(choice) for choice in space.choices]
+            drawn[name] = optuna.distributions.CategoricalDistribution(labels)
         elif space.complement:
-            trial.suggest_float(f"1-{name}", space.low, space.high, log=space.log)
+            drawn[f"1-{name}"] = FloatDistribution(space.low, space.high, log=space.log)
         elif types[name] is int:
-            trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
+            drawn[name] = IntDistribution(int(space.low), int(space.high), log=space.log)
         else:
-            trial.suggest_float(name, space.low, space.high, log=space.log)
+            drawn[name] = FloatDistribution(space.low, space.high, log=space.log)
+    return drawn
+
+
+def suggest(trial: optuna.Trial, spaces: dict[str, Search], config_class: type) -> dict:
+    """The trial's settings, drawn from ``spaces`` (``settings_of`` turns Optuna's params back
+    into settings)."""
+    for name, drawn in distributions(spaces, config_class).items():
+        if isinstance(drawn, IntDistribution):
+            trial.suggest_int(name, drawn.low, drawn.high, log=drawn.log)
+        elif isinstance(drawn, FloatDistribution):
+            trial.suggest_float(name, drawn.low, drawn.high, log=drawn.log)
+        else:
+            trial.suggest_categorical(name, drawn.choices)
     return settings_of(trial.params, spaces)
 
 
@@ -274,28 +297,32 @@ def study_name(config: ActorCriticConfig) -> str:
 
 
 class ReportEvaluations(Callback):
-    """Reports each greedy evaluation's mean return to the trial (its step: env steps) and
-    stops the run, cleanly, once the pruner says the trial is worse than the others were. The
-    evaluation at the end of the budget (``trial_steps`` env steps) is not put to the pruner:
-    a trial that has run its budget is complete, and its value tells the sampler more."""
+    """Reports each greedy evaluation's mean return to the trial and stops the run, cleanly,
+    once the pruner says the trial is worse than the others were. An evaluation is reported
+    at the step it was planned for (the k-th at ``k * trial_steps // evaluations`` env steps),
+    not the env steps it came after (a multiple of the trial's rollout size), so trials with
+    other t_max are compared with each other. The evaluation at the end of the budget is not
+    put to the pruner: a trial that has run its budget is complete, and its value tells the
+    sampler more."""
 
-    def __init__(self, trial: optuna.Trial, trial_steps: int):
+    def __init__(self, trial: optuna.Trial, trial_steps: int, evaluations: int):
         super().__init__()
         self.trial = trial
         self.trial_steps = trial_steps
+        self.interval = max(1, trial_steps // evaluations)
         self.pruned_at: int | None = None
         self.means: list[float] = []
 
     def on_evaluation_end(self, index: int, logs: dict) -> None:
         if self.pruned_at is not None:
             return  # the final evaluation after the stop
-        mean, step = float(logs["mean_return"]), int(logs["env_steps"])
+        mean, env_steps = float(logs["mean_return"]), int(logs["env_steps"])
         self.means.append(mean)
         if not math.isfinite(mean):
             return
-        self.trial.report(mean, step)
-        if step < self.trial_steps and self.trial.should_prune():
-            self.pruned_at = step
+        self.trial.report(mean, min(index * self.interval, self.trial_steps))
+        if env_steps < self.trial_steps and self.trial.should_prune():
+            self.pruned_at = env_steps
             self.model.stop_training = True
 
 
@@ -336,7 +363,10 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
     shown = " ".join(f"{name}={short(value)}" for name, value in settings.items())
     started = time.perf_counter()
     prefix = f"trial {trial.number}" + (f" (job {job})" if options.jobs > 1 else "")
-    reporter, stop = ReportEvaluations(trial, options.trial_steps), SignalStop()
+    reporter, stop = (
+        ReportEvaluations(trial, options.trial_steps, options.evaluations),
+        SignalStop(),
+    )
     try:
         config = trial_config(base, settings, seed, options)
         directory = Path(save_dir) / TRIALS_DIRECTORY / f"trial_{trial.number:04d}"
@@ -449,14 +479,17 @@ def load_study(config, options, save_dir, job: int = 0) -> optuna.Study:
     )
 
 
-def check_study(config, options: TuneOptions, save_dir) -> None:
+def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = None) -> None:
     """Checks, before anything is written, that the storage can be opened and holds a study
-    exactly when ``resume`` says it does (or ``overwrite`` replaces it). A journal file that
-    does not exist yet is not created here.
+    exactly when ``resume`` says it does (or ``overwrite`` replaces it), and that a resumed
+    study's trials drew each setting in ``spaces`` the way it is drawn now (Optuna refuses a
+    setting drawn as a category in one trial and as a number, or on another scale, in the
+    next; a range may move). A journal file that does not exist yet is not created here.
 
     Raises:
         UsageError: a storage that cannot be opened, a study already there without
-            ``resume`` or ``overwrite``, or ``resume`` with none.
+            ``resume`` or ``overwrite``, ``resume`` with none, or a space that the resumed
+            study drew otherwise.
     """
     location = storage_location(save_dir, config.env, options.storage)
     name = study_name(config)
@@ -473,6 +506,18 @@ def check_study(config, options: TuneOptions, save_dir) -> None:
         )
     if not exists and options.resume:
         raise UsageError(f"--resume: {location} holds no study {name}; leave --resume out")
+    if exists and options.resume and spaces:
+        drawn = distributions(spaces, type(config))
+        for trial in optuna.load_study(study_name=name, storage=storage).trials:
+            for param, before in trial.distributions.items():
+                try:
+                    if param in drawn:
+                        optuna.distributions.check_distribution_compatibility(before, drawn[param])
+                except ValueError:
+                    raise UsageError(
+                        f"--resume: the study drew {param} as {before}, not as {drawn[param]}: "
+                        "give its space as the study had it, or start a new study (--overwrite)"
+                    ) from None
 
 
 def open_study(config, options: TuneOptions, save_dir) -> tuple[optuna.Study, int]:

@@ -209,8 +209,8 @@ def check_tuning(options: RunOptions, config: ActorCriticConfig, dims: Dims) -> 
             f"of a trial needs at least one rollout ({rollout} env steps) before it; give "
             f"--trial_steps >= {study.evaluations * rollout} or fewer --trial_evaluations"
         )
-    search_spaces(config, dims.continuous, study.params, study.space_file)
-    check_study(config, study, options.save_dir)
+    spaces = search_spaces(config, dims.continuous, study.params, study.space_file)
+    check_study(config, study, options.save_dir, spaces)
 
 
 def check_sde_sample_freq(config: ActorCriticConfig, given: Callable[[str], bool]) -> None:

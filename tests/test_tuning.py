@@ -99,8 +99,10 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path, monkeypatch):
     assert int(log.splitlines()[-1].split(",")[6]) <= 1024 + 32  # stopped there, not at 2048
     # The evaluation at the end of the budget is not put to the pruner: with one evaluation a
     # trial, the same two trials both run their budget and are complete, with their values.
-    study_options = options(trial_steps=1024, evaluations=1)
-    config = base(env="TunedCorridor-v0", max_steps=1024)
+    # The evaluation is reported at the step planned for it (1000), not at the 1024 env steps
+    # of whole rollouts it came after, so trials of other rollout sizes meet at one step.
+    study_options = options(trial_steps=1000, evaluations=1)
+    config = base(env="TunedCorridor-v0", max_steps=1000)
     tuning.check_study(config, study_options, tmp_path / "one")
     study, _ = tuning.open_study(config, study_options, tmp_path / "one")
     study.enqueue_trial({"lr": "0.03"})
@@ -109,6 +111,7 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path, monkeypatch):
     trials = load(tmp_path / "one", "TunedCorridor-v0").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE], lines
     assert trials[0].value > -3.9 and trials[1].value == pytest.approx(-4.0)
+    assert trials[1].intermediate_values == {1000: pytest.approx(-4.0)}
 
 
 def test_a_failed_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path):
@@ -223,6 +226,19 @@ def test_a_space_file_narrows_widens_and_is_checked(tmp_path):
         trial = optuna.create_study().ask()
         gamma = tuning.suggest(trial, spaces, A2CConfig)["gamma"]
         assert trial.distributions["1-gamma"].log is log and 0.9 <= gamma <= 0.999
+    # A resumed study must draw each setting as its trials did (Optuna refuses another scale).
+    study_options = options(trials=1)
+    tuning.check_study(base(), study_options, tmp_path / "study")
+    study, _ = tuning.open_study(base(), study_options, tmp_path / "study")
+    log_gamma = {"gamma": Search(1e-3, 0.1, log=True, complement=True)}
+    tuning.suggest(study.ask(), log_gamma, A2CConfig)
+    resumed = options(trials=2, resume=True)
+    tuning.check_study(base(), resumed, tmp_path / "study", log_gamma)  # the same: fine
+    wider = {"gamma": Search(1e-4, 0.2, log=True, complement=True)}
+    tuning.check_study(base(), resumed, tmp_path / "study", wider)  # a range may move
+    linear_gamma = {"gamma": Search(1e-3, 0.1, complement=True)}
+    with pytest.raises(Exception, match="--resume: the study drew 1-gamma as Float.*log=True"):
+        tuning.check_study(base(), resumed, tmp_path / "study", linear_gamma)
     assert "log_std_init" in tuning.search_spaces(A2CConfig(), True)  # Box actions only
     assert "log_std_init" not in tuning.search_spaces(A2CConfig(), False)
     for entry, words in [
