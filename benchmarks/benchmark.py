@@ -498,7 +498,7 @@ SUITES = {
         target=-110.0,
     ),
     "a2c-lunarlander": Suite(
-        "A2C on LunarLander-v3, its preset (1.5M env steps)",
+        "A2C on LunarLander-v3, its hand-tuned preset (1.5M env steps)",
         ["a2c_cartpole.py", "--train", "--env=LunarLander-v3", *LUNARLANDER_BY_HAND],
         "The preset before tuning (the flags after the env restate it since): gamma 0.995, GAE "
         "0.9, normalised, entropy bonus 0.01, 64-64 ReLU trunk, Adam 1e-3 decayed linearly, "

@@ -79,44 +79,50 @@ ACROBOT_STUDY2 = (
 STUDIES = {
     "tune-mountaincar-1": Study(
         "Optuna study 1 on MountainCar-v0: 30 trials of 300k env steps",
-        "From the hand-tuned preset (trial 0), nine settings searched; each trial judged by the "
-        "best of 4 greedy evaluations of 20 episodes (the code of the time; trials are judged "
-        "by their last since), median pruner. Its best trial gave -135.9, -127.3 and -116.0 on "
-        "fresh seeds (docs/TUNING.md): a lucky trial.",
+        "Nine settings searched over the hand-tuned preset (the settings not searched; trial 0 "
+        "was drawn like the others: the code of the time did not run the base settings first); "
+        "each trial judged by the best of 4 greedy evaluations of 20 episodes (its value here; "
+        "trials are judged by their last since), median pruner. Its best trial gave -135.9, "
+        "-127.3 and -116.0 on fresh seeds (docs/TUNING.md): a lucky trial.",
         MOUNTAINCAR_STUDY1,
     ),
     "tune-mountaincar-2": Study(
         "Optuna study 2 on MountainCar-v0: 12 trials of 1M env steps",
-        "From study 1's best (the preset of the time, trial 0 here), five settings searched; "
-        "each trial judged by the last of 4 greedy evaluations of 20 episodes. Its trial 11 is "
-        "the MountainCar-v0 preset (a2c-mountaincar-tuned).",
+        "Five settings searched over study 1's best (the preset of the time: the settings not "
+        "searched; trial 0 was drawn like the others); each trial judged by the last of 4 "
+        "greedy evaluations of 20 episodes. Its trial 11 is the MountainCar-v0 preset "
+        "(a2c-mountaincar-tuned).",
         MOUNTAINCAR_STUDY2,
     ),
     "tune-acrobot-1": Study(
         "Optuna study 1 on Acrobot-v1: 30 trials of 200k env steps",
-        "From the hand-tuned preset (trial 0), every setting with a search space; each trial "
-        "judged by the best of its greedy evaluations of 20 episodes (the code of the time). "
-        "Its best gave -500, -84.4 and -500 on fresh seeds (a2c-acrobot-tuned): not a preset.",
+        "Every setting with a search space, over the hand-tuned preset (trial 0 was drawn like "
+        "the others: the code of the time did not run the base settings first); each trial "
+        "judged by the best of 4 greedy evaluations of 20 episodes (its value here). Its best "
+        "gave -500, -84.4 and -500 on fresh seeds (a2c-acrobot-tuned): not a preset.",
         ACROBOT_STUDY1,
     ),
     "tune-acrobot-2": Study(
         "Optuna study 2 on Acrobot-v1: stopped after 20 of 24 trials of 200k env steps",
-        "From the hand-tuned preset, stated in full (trial 0), every setting with a search "
-        "space; each trial judged by the last of its greedy evaluations of 20 episodes. Stopped "
-        "by hand: its two running trials are recorded as interrupted. Its best did not reach "
-        "the hand-tuned preset's, which stays.",
+        "Every setting with a search space, from the hand-tuned preset stated in flags: trial 0 "
+        "ran it where it lay in the spaces (GAE 1 and a 128-unit trunk did not, and were "
+        "drawn); each trial judged by the last of 4 greedy evaluations of 20 episodes. Stopped "
+        "by hand after 20 counted trials: its two running trials are recorded as interrupted. "
+        "None reached the hand-tuned preset's measurements, which stays the preset.",
         ACROBOT_STUDY2,
     ),
     "tune-lunarlander-1": Study(
         "Optuna study 1 on LunarLander-v3: 40 trials of 500k env steps",
-        "From the hand-tuned preset (trial 0), ten settings searched; each trial judged by the "
-        "last of 4 greedy evaluations of 20 episodes, median pruner. Its three best trials, "
-        "trained again on seeds 50-52, gave 161-237 (docs/TUNING.md).",
+        "Ten settings searched from the hand-tuned preset (trial 0 runs it); each trial judged "
+        "by the last of 4 greedy evaluations of 20 episodes, median pruner. It ran before a "
+        "trial's last evaluation was kept from the pruner: trial 37, pruned at 500k env steps, "
+        "ran its budget. Its three best trials, trained again on seeds 50-52, gave 161-237 "
+        "(docs/TUNING.md).",
         LUNAR_STUDY1,
     ),
     "tune-lunarlander-2": Study(
         "Optuna study 2 on LunarLander-v3: 20 trials of 1M env steps",
-        "From study 1's trial 36 (trial 0 here), with PyTorch's RMSprop, orthogonal "
+        "From study 1's trial 36 (trial 0 runs it), with PyTorch's RMSprop, orthogonal "
         "initialisation, tanh and GAE lambda fixed, six settings in narrowed ranges; each trial "
         "judged by the last of 4 greedy evaluations of 50 episodes. It ran before a trial's last "
         "evaluation was kept from the pruner: a trial pruned at 1M env steps ran its budget. "
@@ -136,30 +142,38 @@ def settings(trial: FrozenTrial) -> str:
     return " ".join(words)
 
 
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
 def outcome(trial: FrozenTrial) -> tuple[str, str]:
-    """(state, value) of a trial's row."""
+    """(state, value) of a finished trial's row: "completed" and the value the study judged it
+    by; "pruned" and the evaluation that stopped it; "interrupted" (a signal; not counted by
+    the study) and nothing; "failed" and its reason."""
     if trial.state == TrialState.COMPLETE:
         return "completed", f"{trial.value:.1f}"
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        last = max(trial.intermediate_values)
-        return "pruned", f"{trial.intermediate_values[last]:.1f}"
+    if trial.state == TrialState.PRUNED:
+        last = max(trial.intermediate_values, default=None)
+        return "pruned", "" if last is None else f"{trial.intermediate_values[last]:.1f}"
     if trial.user_attrs.get("interrupted"):
         return "interrupted", ""
     return "failed", str(trial.user_attrs.get("failure", ""))[:80]
 
 
-def body(study: optuna.Study) -> str:
-    """The study's lines and its table of trials."""
-    trials = [t for t in study.trials if t.state != TrialState.RUNNING]
+def body(study: optuna.Study, trials: list[FrozenTrial]) -> str:
+    """The lines and the table of a study's finished ``trials`` (at least one): the trials by
+    state, minutes from the first one's start to the last one's end, the processes that ran
+    them, a row each, and the best completed one."""
     states = collections.Counter(outcome(trial)[0] for trial in trials)
     started = min(t.datetime_start for t in trials)
     ended = max(t.datetime_complete for t in trials)
     processes = len({(t.user_attrs.get("host"), t.user_attrs.get("pid")) for t in trials})
+    running = len(study.trials) - len(trials)
     lines = [
-        f"- Study `{study.study_name}`: {len(trials)} trials ("
+        f"- Study `{study.study_name}`: {len(trials)} trial{'s' if len(trials) > 1 else ''} ("
         + ", ".join(f"{count} {state}" for state, count in states.items())
         + f"); {(ended - started).total_seconds() / 60:.1f} minutes from the first trial's "
-        f"start to the last one's end, {processes} process{'es' if processes > 1 else ''}.",
+        f"start to the last one's end, {processes} process{'es' if processes > 1 else ''}"
+        + (f"; {running} not finished, left out." if running else "."),
         "",
         "| trial | state | value | env steps | seconds | seed | settings |",
         "|---:|---|---:|---:|---:|---:|---|",
@@ -171,8 +185,12 @@ def body(study: optuna.Study) -> str:
         seed = trial.user_attrs.get("seed", "")
         row = [trial.number, state, value, steps, seconds, seed, settings(trial)]
         lines.append("| " + " | ".join(map(str, row)) + " |")
-    best = study.best_trial
-    lines += ["", f"Best: trial {best.number}, {best.value:.1f} ({settings(best)})."]
+    completed = [trial for trial in trials if trial.state == TrialState.COMPLETE]
+    if completed:
+        best = max(completed, key=lambda trial: trial.value)
+        lines += ["", f"Best: trial {best.number}, {best.value:.1f} ({settings(best)})."]
+    else:
+        lines += ["", "No trial completed."]
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +201,9 @@ def main() -> None:
     parser.add_argument(
         "--name", default="", help="the study's name, where the storage holds several"
     )
-    parser.add_argument("--run-checkout", default=str(ROOT), help="the checkout the study ran in")
+    parser.add_argument(
+        "--run-checkout", default="", help="the checkout the study ran in, at the commit it ran"
+    )
     parser.add_argument(
         "--unknown-commit",
         action="store_true",
@@ -193,28 +213,36 @@ def main() -> None:
     args = parser.parse_args()
     if args.study not in STUDIES:
         sys.exit(f"error: --study={args.study}: give one of {', '.join(STUDIES)}")
-    if "://" not in args.storage and not Path(args.storage).is_file():
-        sys.exit(f"error: --storage={args.storage}: no such file (the study's journal file)")
+    if bool(args.run_checkout) == args.unknown_commit:
+        sys.exit("error: give --run-checkout=CHECKOUT (where the study ran) or --unknown-commit")
+    local = args.storage.removeprefix("sqlite:///")  # a file: a journal or an SQLite database
+    if "://" not in local and not Path(local).is_file():
+        sys.exit(f"error: --storage={args.storage}: no such file")
     try:
         storage = open_storage(args.storage)
     except UsageError as error:
         sys.exit("error: " + str(error).replace("--tune_storage", "--storage", 1))
     names = [summary.study_name for summary in optuna.get_all_study_summaries(storage)]
-    name = args.name or (names[0] if len(names) == 1 else "")
-    if name not in names:
+    if not names:
+        sys.exit(f"error: --storage={args.storage} holds no study")
+    if args.name and args.name not in names:
+        sys.exit(f"error: --storage={args.storage} holds no study {args.name} (it holds {names})")
+    if not args.name and len(names) > 1:
         sys.exit(f"error: --storage={args.storage} holds the studies {names}: give --name")
+    name = args.name or names[0]
     study = optuna.load_study(study_name=name, storage=storage)
-    if not study.trials:
-        sys.exit(f"error: the study {name} has no trials")
+    trials = [t for t in study.trials if t.state in FINISHED and t.datetime_complete]
+    if not trials:
+        sys.exit(f"error: the study {name} has no finished trial")
     entry = STUDIES[args.study]
-    started = min(t.datetime_start for t in study.trials if t.datetime_start)
+    started = min(t.datetime_start for t in trials)
     text = script_section(
         args.study,
         entry.title,
         entry.purpose,
         f"`{entry.command}`; recorded by `python benchmarks/tuning_studies.py "
         f"--study={args.study} --storage=...`",
-        body(study),
+        body(study, trials),
         root=None if args.unknown_commit else Path(args.run_checkout),
         date=started.strftime("%Y-%m-%d"),
     )

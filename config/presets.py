@@ -129,7 +129,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             command="python a2c_cartpole.py --train --env=CartPole-v0",
         ),
         # Acrobot needs an entropy bonus, or the policy turns deterministic too early and stays
-        # at -500. An Optuna study (docs/TUNING.md; 30 trials of 200k steps, seeds 0-29, 11.3
+        # at -500. An Optuna study (docs/TUNING.md; 30 trials of 200k steps, seeds 0-29, 11.2
         # minutes) picked PyTorch's RMSprop, orthogonal initialisation, t_max 5 and next to no
         # entropy bonus (best of 4 evaluations: -77.5); on fresh seeds 100-102 it gave -500,
         # -84.4 and -500 (docs/BENCHMARKS.md: a2c-acrobot-tuned), so this preset stays.
@@ -149,16 +149,17 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         # LunarLander-v3: found by two Optuna studies (docs/TUNING.md) from the hand-tuned
         # preset (gamma 0.995, GAE 0.9, an entropy bonus of 0.01, Adam 1e-3 decayed linearly,
-        # ReLU; 1.5M steps for greedy 248.1, docs/BENCHMARKS.md: a2c-lunarlander), with its
+        # ReLU; 1.5M steps for greedy 256.7 median, docs/BENCHMARKS.md: a2c-lunarlander), with its
         # normalisation and 64-64 trunk; every trial was judged by its last evaluation:
-        # 1. 40 trials of 500k steps (seeds 0-39; 16 completed, 24 pruned; 10.9 minutes, 2
+        # 1. 40 trials of 500k steps (seeds 0-39; 16 completed, 24 pruned; 10.7 minutes, 2
         #    processes) over the learning rate, the optimizer, the initialisation, the
         #    activation, gamma, GAE lambda, t_max, the entropy and value weights and the
-        #    gradient clip. Every trial that finished above 100 had PyTorch's RMSprop,
-        #    orthogonal initialisation, tanh and GAE lambda near 1 (0.9997-0.9999); its three
-        #    best gave 161-237 on seeds 50-52 at 500k steps, each below 200 on one seed or two.
-        # 2. 20 trials of 1M steps (seeds 0-19; 8 completed, 12 pruned; 12.9 minutes, 2
-        #    processes) from study 1's third best (trial 36), with those four fixed, over
+        #    gradient clip. Every trial that ran its budget and ended above 100 had PyTorch's
+        #    RMSprop, orthogonal initialisation, tanh and GAE lambda near 1 (0.9996-0.9999); its
+        #    three best gave 161-237 on seeds 50-52 at 500k steps, each below 200 on one seed or
+        #    two.
+        # 2. 20 trials of 1M steps (seeds 0-19; 8 completed, 12 pruned; 12.8 minutes, 2
+        #    processes) from study 1's second best (trial 36), with those four fixed, over
         #    narrowed ranges (docs/tuning/lunarlander_study2.json), evaluations of 50 episodes.
         #    Its best (trial 16, 278.0) gave 266.0, 274.4 and 195.2 on seeds 50-52, the
         #    runner-up (trial 10) 212.8, 213.3, 213.3: this preset is trial 16.
@@ -183,7 +184,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_steps": 1_000_000,
                 "eval_interval": 100_000,
             },
-            evidence=("a2c-lunarlander-tuned", "a2c-lunarlander", "sb3-a2c-lunarlander"),
+            evidence=("a2c-lunarlander-tuned", "sb3-a2c-lunarlander"),
             command="python a2c_cartpole.py --train --env=LunarLander-v3",
         ),
         # MountainCar-v0: -1 a step until the car reaches the flag, so nothing is learned until an
@@ -192,14 +193,14 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # a2c-mountaincar-relu). The rest was found by two Optuna studies (docs/TUNING.md) from
         # the hand-tuned preset (RL Zoo's 16 envs, t_max 5, lr 7e-4, with Adam and Glorot;
         # greedy -125.5 after 1M steps, docs/BENCHMARKS.md: a2c-mountaincar):
-        # 1. 30 trials of 300k steps (seeds 0-29; 14 completed, 16 pruned; 6.4 minutes) over
+        # 1. 30 trials of 300k steps (seeds 0-29; 14 completed, 16 pruned; 6.3 minutes) over
         #    the learning rate, gamma, GAE lambda, t_max, the entropy and value weights, the
         #    gradient clip, the optimizer and the initialisation, each trial judged by its best
         #    of 4 evaluations of 20 episodes. Its best (Adam 4.5e-5, t_max 8, GAE 0.92, value
         #    weight 0.21, clip 1.28, orthogonal; -105.5) gave -135.9, -127.3 and -116.0 on
         #    fresh seeds 100-102: the best of four noisy evaluations had picked a lucky trial
         #    (trials are now judged by their last evaluation, as RL Zoo's).
-        # 2. 12 trials of 1M steps from study 1's best (seeds 0-11; 11 completed, 1 pruned; 6.1
+        # 2. 12 trials of 1M steps from study 1's best (seeds 0-11; 11 completed, 1 pruned; 5.9
         #    minutes, 2 processes) over the optimizer, the initialisation, the learning rate,
         #    t_max and gamma, judged by the last evaluation: its best (trial 11, -105.3 over 20
         #    episodes) is this preset. PyTorch's RMSprop with orthogonal initialisation was in

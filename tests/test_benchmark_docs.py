@@ -112,7 +112,7 @@ def test_a_tuning_study_is_recorded_trial_by_trial_into_the_benchmarks_file(tmp_
                 datetime_complete=start + datetime.timedelta(minutes=minutes + 2),
                 params=params,
                 distributions=spaces,
-                user_attrs=user_attrs,
+                user_attrs=user_attrs or {},
                 system_attrs={},
                 intermediate_values=steps,
                 trial_id=0,
@@ -139,7 +139,7 @@ def test_a_tuning_study_is_recorded_trial_by_trial_into_the_benchmarks_file(tmp_
         3,
         {"lr": 9e-3, "1-gamma": 0.001},
         {},
-        user_attrs={"seed": 2, "failure": "updates went NaN", "pid": 1},
+        user_attrs={"failure": "updates went NaN", "pid": 1},  # no seed: set after training
     )
     output = tmp_path / "BENCHMARKS.md"
     output.write_text("# Benchmarks\n\n## `a2c`: kept\n\nits table\n")
@@ -156,5 +156,16 @@ def test_a_tuning_study_is_recorded_trial_by_trial_into_the_benchmarks_file(tmp_
     )
     assert "| 0 | completed | 250.2 | 1000 | 61.5 | 0 | lr=0.001 gamma=0.99 |" in text
     assert "| 1 | pruned | -80.0 | 500 | 30.0 | 1 | lr=0.0001 gamma=0.98 |" in text
-    assert "| 2 | failed | updates went NaN | 0 |  | 2 | lr=0.009 gamma=0.999 |" in text
+    assert "| 2 | failed | updates went NaN | 0 |  |  | lr=0.009 gamma=0.999 |" in text
     assert "Best: trial 0, 250.2 (lr=0.001 gamma=0.99)." in text
+    # A study with no completed trial, and one still running, is recorded without them.
+    study = optuna.create_study(study_name="other", storage=tuning.open_storage(storage))
+    trial(TrialState.PRUNED, 0, {"lr": 1e-4, "1-gamma": 0.02}, {500: -80.0})
+    study.ask()  # running
+    result = subprocess.run(script + arguments + ["--name=other"], cwd=ROOT, capture_output=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = evidence.parse(output.read_text())[1]["tune-lunarlander-2"]
+    assert "`other`: 1 trial (1 pruned); 2.0 minutes" in text and "1 not finished, left out" in text
+    assert "No trial completed." in text
+    result = subprocess.run(script + arguments, cwd=ROOT, capture_output=True, text=True)
+    assert "holds the studies ['a2c_LunarLander-v3', 'other']: give --name" in result.stderr
