@@ -37,7 +37,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import optuna
-from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import TrialState
 
 from config.hyperparameters import ActorCriticConfig
@@ -216,7 +221,7 @@ def base_params(config: ActorCriticConfig, spaces: dict[str, Search]) -> dict:
     return params
 
 
-def distributions(spaces: dict[str, Search], config_class: type) -> dict[str, Any]:
+def distributions(spaces: dict[str, Search], config_class: type) -> dict[str, BaseDistribution]:
     """The Optuna distribution each space draws from, by the trial's param name (``1-gamma``
     for a complement range; choices as their comma-separated text, as Optuna's categorical
     values must be plain; an int setting draws ints)."""
@@ -225,7 +230,7 @@ def distributions(spaces: dict[str, Search], config_class: type) -> dict[str, An
     for name, space in spaces.items():
         if space.choices:
             labels = [format_value(choice) for choice in space.choices]
-            drawn[name] = optuna.distributions.CategoricalDistribution(labels)
+            drawn[name] = CategoricalDistribution(labels)
         elif space.complement:
             drawn[f"1-{name}"] = FloatDistribution(space.low, space.high, log=space.log)
         elif types[name] is int:
@@ -363,10 +368,8 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
     shown = " ".join(f"{name}={short(value)}" for name, value in settings.items())
     started = time.perf_counter()
     prefix = f"trial {trial.number}" + (f" (job {job})" if options.jobs > 1 else "")
-    reporter, stop = (
-        ReportEvaluations(trial, options.trial_steps, options.evaluations),
-        SignalStop(),
-    )
+    reporter = ReportEvaluations(trial, options.trial_steps, options.evaluations)
+    stop = SignalStop()
     try:
         config = trial_config(base, settings, seed, options)
         directory = Path(save_dir) / TRIALS_DIRECTORY / f"trial_{trial.number:04d}"
@@ -510,9 +513,10 @@ def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = No
         drawn = distributions(spaces, type(config))
         for trial in optuna.load_study(study_name=name, storage=storage).trials:
             for param, before in trial.distributions.items():
+                if param not in drawn:
+                    continue  # a setting this study no longer tunes
                 try:
-                    if param in drawn:
-                        optuna.distributions.check_distribution_compatibility(before, drawn[param])
+                    optuna.distributions.check_distribution_compatibility(before, drawn[param])
                 except ValueError:
                     raise UsageError(
                         f"--resume: the study drew {param} as {before}, not as {drawn[param]}: "
