@@ -67,8 +67,7 @@ class RunOptions:
     tune_params: str = setting(
         "",
         "With --tune: the settings to tune, comma-separated; empty: every setting with a "
-        "search space (lr, gamma, gae_lambda, update_freq, entropy_coef, value_coef, "
-        "max_grad_norm, hidden_units, activation; log_std_init for Box actions).",
+        "search space (docs/TUNING.md lists them: lr, gamma, update_freq, ...).",
     )
     tune_space: str = setting(
         "",

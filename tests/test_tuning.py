@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from a3c_keras import A2C, tuning
 from config.hyperparameters import A2CConfig
 from tests.custom_envs import Corridor
-from tests.programs import error_line, run, start
+from tests.programs import ROOT, error_line, run, start
 from utils.settings import Search
 
 # A trial of a few seconds: CartPole, 4 envs x t_max 8, two evaluations of 3 episodes.
@@ -240,6 +240,8 @@ def test_a_space_file_narrows_widens_and_is_checked(tmp_path):
     with pytest.raises(Exception, match="--resume: the study drew 1-gamma as Float.*log=True"):
         tuning.check_study(base(), resumed, tmp_path / "study", linear_gamma)
     assert "log_std_init" in tuning.search_spaces(A2CConfig(), True)  # Box actions only
+    table = (ROOT / "docs" / "TUNING.md").read_text()  # the docs list every space
+    assert all(f"| `{name}`" in table for name in tuning.search_spaces(A2CConfig(), True))
     assert "log_std_init" not in tuning.search_spaces(A2CConfig(), False)
     for entry, words in [
         ({"lr": {"low": 1e-2, "high": 1e-4}}, "needs finite low < high"),
