@@ -3,37 +3,38 @@
 The loop, in ``A2CAgent.advance``: all ``num_envs`` envs of a gymnasium vector env act together
 for t_max (``update_freq``) steps, one batched forward pass a step (``RolloutCollector``, which
 also masks the reset steps of gymnasium's autoreset); then the rollout of ``t_max x num_envs``
-transitions gives the returns, the advantages and the same ``compute_loss`` as A3C, and one
-gradient step of the one model (``learn``). The same seed gives the same run.
+transitions gives one gradient step of the one model (``_update``): the returns and advantages
+inside ``compute_loss`` under ``tf.GradientTape``, the gradient clipped to ``max_grad_norm``,
+and applied by the optimizer. The same seed gives the same run.
 
 ``A2CAgent`` is an algorithm for ``training.trainer.Trainer``, which runs it.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 
 import gymnasium as gym
 import keras
 import tensorflow as tf
 
+from agents.compiled import compiled
+from agents.losses import compute_loss
 from agents.memory import Rollout, rollout_spec
+from agents.on_policy import (
+    UpdateLog,
+    apply_if_finite,
+    collector_for,
+    loss_settings,
+    model_for,
+    rewards_for_loss,
+    update_metrics,
+    update_xla,
+)
 from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
-from agents.rollouts import RolloutCollector
-from agents.updates import (
-    HISTORY,
-    NonFiniteCounter,
-    RolloutFunction,
-    UpdateInfo,
-    apply_if_finite,
-    compute_gradients,
-    loss_stats,
-)
 from config.hyperparameters import A2CConfig
-from models import build_model
-from utils.envs import env_dims, make_vector_env
+from utils.envs import make_vector_env
 
 
 class A2CAgent:
@@ -66,31 +67,18 @@ class A2CAgent:
             envs = make_vector_env(config.env, config.num_envs, config.vector_mode)
         self.envs = envs
         self.envs_closed = False
-        if model is None:
-            dims = env_dims(envs.single_observation_space, envs.single_action_space)
-            model = build_model(dims, **config.model_options())
-        self.model = model
+        self.model = model if model is not None else model_for(config, envs)
         self.reward_scaler = (
             RewardScaler(config.num_envs, config.gamma) if config.normalize_rewards else None
         )
         self.optimizer = make_optimizer(config, self.model, config.update_freq * config.num_envs)
         self.rng = tf.random.Generator.from_seed(config.seed)
-        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update: UpdateInfo | None = None
-        self.updates = 0
-        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
-        self.collector = RolloutCollector(
-            envs,
-            self.model,
-            self.rng,
-            config.update_freq,
-            config.jit_compile,
-            config.sde_sample_freq,
-        )
+        self.update_log = UpdateLog(config.max_nonfinite_updates)
+        self.collector = collector_for(config, envs, self.model, self.rng)
         spec = rollout_spec(
             config.update_freq, config.num_envs, envs.single_observation_space, self.model
         )
-        self._learn = RolloutFunction(self._update_graph, spec, config.jit_compile)
+        self.update = compiled(self._update, spec, jit_compile=update_xla(config, spec))
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
 
     def checkpointables(self) -> dict:
@@ -119,11 +107,9 @@ class A2CAgent:
             TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
         """
         rollout = self.collect_rollout()
-        update = self.learn(rollout)
-        self.nonfinite.add(update)
-        self.last_update = update
-        self.updates += 1
-        self.update_history.append(update)
+        metrics, acting_weights = self.update(rollout)
+        self.collector.use_weights(acting_weights)
+        self.update_log.record(metrics)
 
     def collect_rollout(self) -> Rollout:
         """Steps all envs ``update_freq`` times; records the episodes that ended (the ``worker``
@@ -134,26 +120,25 @@ class A2CAgent:
             self.episode_log.record(episode.env, episode.episode_return, episode.length)
         return rollout
 
-    def learn(self, rollout: Rollout) -> UpdateInfo:
-        """Returns, advantages, the loss of ``rollout``, its gradient and one optimizer step,
-        compiled (``_update_graph``); the next rollout acts with the weights it leaves."""
-        stats, applied, acting_weights = self._learn(rollout)
-        self.collector.use_weights(acting_weights)
-        return UpdateInfo.of(stats, applied)
-
-    def _update_graph(self, rollout: Rollout):
-        """One gradient step on ``rollout``; then the observation statistics
-        (``normalize_observations``) take in its states, so acting and the update of a rollout
-        see the same ones. An update whose loss or gradient is not finite changes nothing.
+    def _update(self, rollout: Rollout):
+        """One A2C update on ``rollout`` (graph code, compiled once): the loss under the tape,
+        its gradient clipped, applied if finite; then the observation statistics
+        (``normalize_observations``) take in the rollout's states, so acting and the update of
+        a rollout see the same ones.
 
         Returns:
-            ``(loss_stats, whether it was applied, the weights the acting pass reads as they
-            are after it)``.
+            ``(metrics, acting weights)``: the update's metrics by name
+            (``agents.on_policy.METRICS``), and the weights the acting pass reads as this update
+            leaves them (the next rollout acts with them).
         """
-        model = self.model
-        gradients, loss, norm = compute_gradients(model, rollout, self.config, self.reward_scaler)
-        variables = model.trainable_variables
-        applied = apply_if_finite(self.optimizer, gradients, variables, loss.total, norm)
+        model, config = self.model, self.config
+        rollout = rewards_for_loss(rollout, config, self.reward_scaler)
+        with tf.GradientTape() as tape:
+            loss = compute_loss(model, rollout, **loss_settings(config))
+        gradients = tape.gradient(loss.total, model.trainable_variables)
+        gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
+        metrics = update_metrics(loss, norm)
+        applied = apply_if_finite(self.optimizer, gradients, model.trainable_variables, metrics)
         if model.normalizer is not None:
 
             def take_in_states():
@@ -161,8 +146,7 @@ class A2CAgent:
                 return tf.constant(True)
 
             tf.cond(applied, take_in_states, lambda: tf.constant(False))
-        acting_weights = self.collector.weights_for_acting()
-        return loss_stats(loss, norm), applied, acting_weights
+        return {**metrics, "applied": applied}, self.collector.acting_variables()
 
     def paused(self) -> contextlib.AbstractContextManager:
         """Nothing to pause: updates only happen inside ``advance``, on the caller's thread."""

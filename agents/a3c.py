@@ -28,89 +28,115 @@ docs/BENCHMARKS.md measures both.
 
 from __future__ import annotations
 
-import collections
 import threading
 
 import keras
 import tensorflow as tf
 
-from agents.memory import Rollout, rollout_spec
+from agents.compiled import compiled
+from agents.losses import compute_loss
+from agents.memory import Rollout, RolloutCollector, rollout_spec
+from agents.on_policy import (
+    UpdateLog,
+    apply_if_finite,
+    collector_for,
+    loss_settings,
+    merge_moments,
+    metrics_spec,
+    model_for,
+    moments_spec,
+    observation_moments,
+    rewards_for_loss,
+    update_metrics,
+    update_xla,
+)
 from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
-from agents.rollouts import RolloutCollector
-from agents.updates import (
-    HISTORY,
-    CompiledFunction,
-    NonFiniteCounter,
-    RolloutFunction,
-    UpdateInfo,
-    apply_flat_update,
-    compute_gradients,
-    flatten,
-    loss_stats,
-    moments_size,
-    observation_moments,
-    parameter_count,
-)
 from config.hyperparameters import A3CConfig
-from models import ActorCriticModel, build_model
-from utils.envs import env_dims, make_env, make_vector_env
+from models import ActorCriticModel
+from utils.envs import make_vector_env
 from utils.errors import TrainingError, WorkerError
 
 
-def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None):
-    """What every A3C worker acts with, on either backend: a vector env of ``envs_per_worker``
-    envs, a local model built for it, a ``RolloutCollector`` sampling with ``rng``, and the
-    compiled gradient of its rollouts (``local_gradient``, scaling rewards with
-    ``reward_scaler`` if given).
+def worker_gradients(model, rollout: Rollout, config: A3CConfig, reward_scaler=None):
+    """Step 2 of a worker (graph code, on either backend): d theta', the gradient of
+    ``compute_loss`` on ``rollout`` with respect to the local ``model``'s weights, clipped to
+    ``max_grad_norm``; no lock is held.
 
     Returns:
-        ``(envs, local_model, collector, compute_gradient)``; the caller closes ``envs``.
+        ``(gradients, moments, metrics)``: one gradient per trainable variable; the
+        ``observation_moments`` of the rollout's states, for the global statistics; the
+        update's metrics by name (``agents.on_policy.update_metrics``).
+    """
+    rollout = rewards_for_loss(rollout, config, reward_scaler)
+    with tf.GradientTape() as tape:
+        loss = compute_loss(model, rollout, **loss_settings(config))
+    gradients = tape.gradient(loss.total, model.trainable_variables)
+    gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
+    moments = observation_moments(model, rollout.states[:-1])
+    return gradients, moments, update_metrics(loss, norm)
+
+
+def apply_to_global(model, optimizer, gradients, moments, metrics):
+    """Step 3's update of theta (graph code, on either backend; the caller holds the update
+    lock or is the only thread that updates): ``gradients`` applied to the global ``model``'s
+    trainable weights by the shared ``optimizer`` unless not finite, and the rollout's
+    observation ``moments`` merged into its statistics.
+
+    Returns:
+        A bool scalar tensor: whether the update was applied.
+    """
+    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, metrics)
+    merge_moments(model, moments, applied)
+    return applied
+
+
+def worker_parts(config: A3CConfig, rng: tf.random.Generator):
+    """What an A3C worker acts with, on either backend: a vector env of ``envs_per_worker``
+    envs, a local model (theta') built for it, and a ``RolloutCollector`` sampling with
+    ``rng``.
+
+    Returns:
+        ``(envs, local_model, collector)``; the caller closes ``envs``.
     """
     envs = make_vector_env(config.env, config.envs_per_worker)
     try:
-        dims = env_dims(envs.single_observation_space, envs.single_action_space)
-        model = build_model(dims, **config.model_options())
-        collector = RolloutCollector(
-            envs, model, rng, config.update_freq, config.jit_compile, config.sde_sample_freq
-        )
-        spec = rollout_spec(
-            config.update_freq, config.envs_per_worker, envs.single_observation_space, model
-        )
-        compute_gradient = RolloutFunction(
-            lambda rollout: local_gradient(model, rollout, config, reward_scaler),
-            spec,
-            config.jit_compile,
-        )
+        model = model_for(config, envs)
+        collector = collector_for(config, envs, model, rng)
     except BaseException:
         envs.close()
         raise
-    return envs, model, collector, compute_gradient
+    return envs, model, collector
+
+
+def gradient_function(config: A3CConfig, model, collector: RolloutCollector, reward_scaler=None):
+    """``worker_gradients`` of ``model``'s rollouts, compiled once for the collector's
+    rollouts (with XLA as ``update_xla`` says)."""
+    spec = rollout_spec(
+        config.update_freq, config.envs_per_worker, collector.envs.single_observation_space, model
+    )
+    return compiled(
+        lambda rollout: worker_gradients(model, rollout, config, reward_scaler),
+        spec,
+        jit_compile=update_xla(config, spec),
+    )
+
+
+def update_specs(model) -> tuple:
+    """The ``tf.TensorSpec``s of what ``worker_gradients`` returns for ``model``: a gradient per
+    trainable variable, the observation moments, the metrics."""
+    gradients = [tf.TensorSpec(variable.shape) for variable in model.trainable_variables]
+    return gradients, moments_spec(model), metrics_spec()
 
 
 def new_model(config: A3CConfig) -> ActorCriticModel:
     """A new global model for ``config``'s env and settings (the caller seeds it), on either
     backend."""
-    probe = make_env(config.env)
-    dims = env_dims(probe.observation_space, probe.action_space)
-    probe.close()
-    return build_model(dims, **config.model_options())
-
-
-def local_gradient(model, rollout: Rollout, config: A3CConfig, reward_scaler=None):
-    """A worker's d theta' (graph code): the gradient of ``compute_loss`` on ``rollout`` with
-    respect to the local ``model``'s weights, clipped (``compute_gradients``), as the global
-    side takes it.
-
-    Returns:
-        ``(gradient, moments, stats)``: the gradient as one float32 vector ``(P,)``
-        (``flatten``), the observation moments of the rollout's states for the global
-        statistics (``observation_moments``), the loss's scalars and the norm before clipping
-        (``loss_stats``).
-    """
-    gradients, loss, norm = compute_gradients(model, rollout, config, reward_scaler)
-    moments = observation_moments(model, rollout.states[:-1])
-    return flatten(gradients), moments, loss_stats(loss, norm)
+    probe = make_vector_env(config.env, 1)
+    try:
+        return model_for(config, probe)
+    finally:
+        probe.close()
 
 
 class MasterAgent:
@@ -144,10 +170,7 @@ class MasterAgent:
         )
         self.update_lock = threading.Lock()
         self.stop = threading.Event()
-        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update: UpdateInfo | None = None
-        self.updates = 0  # by all workers, counted under the update lock
-        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
+        self.update_log = UpdateLog(config.max_nonfinite_updates)  # recorded under the lock
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.workers: list[Worker] = []
 
@@ -175,17 +198,6 @@ class MasterAgent:
         self.workers = [Worker(i, self) for i in range(self.config.workers)]
         for worker in self.workers:
             worker.start()
-
-    def record_update(self, update: UpdateInfo) -> None:
-        """Counts an applied or skipped update; the caller holds the update lock.
-
-        Raises:
-            TrainingError: after more than ``max_nonfinite_updates`` non-finite updates.
-        """
-        self.nonfinite.add(update)
-        self.last_update = update
-        self.updates += 1
-        self.update_history.append(update)
 
     def advance(self) -> None:
         """Lets the workers train for up to 0.2 s (less once the log is ``done``).
@@ -224,7 +236,8 @@ class MasterAgent:
 
 
 class Worker(threading.Thread):
-    """One actor-learner thread: its own envs and local model, updating the global model.
+    """One actor-learner thread (Algorithm S3): its own envs and local model theta', updating
+    the global model theta.
 
     Args:
         worker_id: 0-based id; the worker's env ``j`` is first reset with seed
@@ -243,16 +256,14 @@ class Worker(threading.Thread):
         self.error: BaseException | None = None
         config = master.config
         scaler = master.reward_scalers[worker_id] if master.reward_scalers else None
-        built = build_worker(config, master.rngs[worker_id], scaler)
-        self.envs, self.local_model, self.collector, self.compute_gradient = built
+        self.envs, self.local_model, self.collector = worker_parts(config, master.rngs[worker_id])
         self.local_model.set_weights(master.global_model.get_weights())
-        model = self.local_model
-        gradient = tf.TensorSpec([parameter_count(model.trainable_variables)])
-        moments = tf.TensorSpec([moments_size(model)])
-        self._apply = CompiledFunction(
-            self._apply_and_synchronise, (gradient, moments), config.jit_compile
+        self.compute_gradients = gradient_function(config, self.local_model, self.collector, scaler)
+        self.apply_gradients = compiled(
+            self._apply_and_synchronise,
+            *update_specs(self.local_model),
+            jit_compile=config.jit_compile,
         )
-        self._synchronise = CompiledFunction(self._copy_global_weights, (), config.jit_compile)
 
     def run(self) -> None:
         try:
@@ -272,48 +283,36 @@ class Worker(threading.Thread):
         while not (master.stop.is_set() or log.done.is_set()):
             # 1. Act for t_max steps with the local copy theta'.
             rollout, finished = self.collector.collect()
-            # 2. Returns, advantages, the loss and its gradient d theta' on theta': no lock.
-            gradient, moments, stats = self.compute_gradient(rollout)
+            # 2. d theta': the gradient of the loss on theta' (the tape in worker_gradients),
+            # clipped; no lock, so the workers compute at the same time.
+            gradients, moments, metrics = self.compute_gradients(rollout)
             if master.stop.is_set():
                 return
-            # 3. theta <- theta updated with d theta' by the shared optimizer; theta' <- theta.
+            # 3. theta <- apply d theta' with the shared optimizer; theta' <- theta.
             with master.update_lock:
-                master.record_update(self.apply_gradient(gradient, moments, stats))
+                applied, acting_weights = self.apply_gradients(gradients, moments, metrics)
+                master.update_log.record({**metrics, "applied": applied})
+            self.collector.use_weights(acting_weights)
             log.add_steps(config.update_freq * config.envs_per_worker)
             for episode in finished:
                 if log.record(self.worker_id, episode.episode_return, episode.length) is None:
                     return
 
-    def apply_gradient(self, gradient, moments, stats) -> UpdateInfo:
-        """Step 3 (the caller holds the update lock): ``local_gradient``'s results applied to
-        the global model and the global weights copied into the local one, which the next
-        rollout acts with. An update whose loss or gradient is not finite changes nothing of
-        the global model (weights, optimizer or statistics); the copy back still happens."""
-        update = UpdateInfo.of(stats)
-        if update.applied:
-            self.collector.use_weights(self._apply(gradient, moments))
-        else:
-            self.collector.use_weights(self._synchronise())
-        return update
-
-    def _apply_and_synchronise(self, gradient, moments):
-        """Graph code of step 3: ``apply_flat_update`` on the global model, then theta' <- theta
-        (weights and observation statistics).
+    def _apply_and_synchronise(self, gradients, moments, metrics):
+        """Step 3 (graph code, under the update lock): ``apply_to_global``, then theta' <- theta
+        (the weights and the observation statistics). An update whose loss or gradient is not
+        finite changes nothing of the global model; the copy back still happens.
 
         Returns:
-            The local weights the acting pass reads, as copied (``weights_for_acting``).
+            ``(applied, acting weights)``: whether the update was applied, and the local
+            weights the acting pass reads, as copied (the next rollout acts with them).
         """
         master = self.master
-        apply_flat_update(master.global_model, master.optimizer, gradient, moments)
-        return self._copy_global_weights()
-
-    def _copy_global_weights(self):
-        """Graph code: theta' <- theta (weights and observation statistics); returns the local
-        weights the acting pass reads, as copied (``weights_for_acting``)."""
+        applied = apply_to_global(
+            master.global_model, master.optimizer, gradients, moments, metrics
+        )
         for local, shared in zip(
-            self.local_model.synced_variables,
-            self.master.global_model.synced_variables,
-            strict=True,
+            self.local_model.synced_variables, master.global_model.synced_variables, strict=True
         ):
             local.assign(shared)
-        return self.collector.weights_for_acting()
+        return applied, self.collector.acting_variables()

@@ -5,12 +5,11 @@ The paper's asynchrony, with the global side on the driver (as RLlib's A3C did):
 as a worker thread of ``agents/a3c.py`` (``RemoteWorker.rollout_gradients``): it takes the
 newest global weights as its own (theta' = theta), acts for t_max steps (a
 ``(t_max, envs_per_worker)`` rollout), and returns the clipped gradient of the same
-``compute_loss`` on its local weights (``local_gradient``). The driver (``RayMasterAgent``, on
+``compute_loss`` on its local weights (``worker_gradients``). The driver (``RayMasterAgent``, on
 the trainer's thread) takes whichever gradient arrives first (``ray.wait``), applies it to the
-global model with the one optimizer (``apply_flat_update``, as the threads do), and sends that
+global model with the one optimizer (``apply_to_global``, as the threads do), and sends that
 worker the new weights with its next task.
-Weights and gradients travel as one float32 vector each (``flatten``), which halves the cost of
-sending them and of setting them (measured in docs/BENCHMARKS.md).
+Weights and gradients travel as lists of NumPy arrays, one per variable.
 There is no barrier between workers: a worker's gradient may be a few updates stale, as with
 the paper's threads.
 
@@ -33,7 +32,6 @@ A local Ray started by the run goes with it: ``close`` shuts it down, and a watc
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import re
@@ -48,20 +46,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from agents.a3c import build_worker, new_model
+from agents.a3c import apply_to_global, gradient_function, new_model, update_specs, worker_parts
+from agents.compiled import compiled
+from agents.on_policy import UpdateLog
 from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
-from agents.updates import (
-    HISTORY,
-    CompiledFunction,
-    NonFiniteCounter,
-    UpdateInfo,
-    apply_flat_update,
-    assign_flat,
-    flatten,
-    moments_size,
-    parameter_count,
-)
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from utils.envs import env_registration, register_registration
@@ -221,20 +210,21 @@ class RemoteWorker:
         scaler = (
             RewardScaler(config.envs_per_worker, config.gamma) if config.normalize_rewards else None
         )
-        built = build_worker(config, rng, scaler)
-        self.envs, self.model, self.collector, self.compute_gradient = built
+        self.envs, self.model, self.collector = worker_parts(config, rng)
+        self.compute_gradients = gradient_function(config, self.model, self.collector, scaler)
         variables = self.model.synced_variables
-        vector = tf.TensorSpec([parameter_count(variables)], tf.float32)
+        specs = [tf.TensorSpec(variable.shape) for variable in variables]
 
         def set_weights(weights):
             """theta' <- theta (graph code); returns what the acting pass reads of them."""
-            assign_flat(variables, weights)
-            return self.collector.weights_for_acting()
+            for variable, value in zip(variables, weights, strict=True):
+                variable.assign(value)
+            return self.collector.acting_variables()
 
-        self._set_weights = CompiledFunction(set_weights, (vector,), config.jit_compile)
+        self.set_weights = compiled(set_weights, specs, jit_compile=config.jit_compile)
         self.collector.reset(seed)
         # Compile now (XLA compiles at the first call), not in the first rollout's time.
-        self.compute_gradient(self.collector.collect()[0])
+        self.compute_gradients(self.collector.collect()[0])
         self.collector.reset(seed)
 
     def where(self) -> tuple[int, str]:
@@ -243,25 +233,25 @@ class RemoteWorker:
 
         return os.getpid(), ray.get_runtime_context().get_node_id()
 
-    def rollout_gradients(self, weights: np.ndarray):
+    def rollout_gradients(self, weights: list[np.ndarray]):
         """One turn of the actor-learner's loop, up to the gradient: theta' <- ``weights``, act
-        for t_max steps, d theta' (``agents.a3c.local_gradient``).
+        for t_max steps, d theta' (``agents.a3c.worker_gradients``).
 
         Args:
             weights: the global model's ``synced_variables`` (weights, then observation
-                statistics) as one float32 vector (``flatten``).
+                statistics), one NumPy array each.
 
         Returns:
-            ``(gradient, moments, stats, finished episodes, env steps)``: the gradient as one
-            float32 vector ``(P,)`` (clipped to ``max_grad_norm``), the rollout states'
-            ``observation_moments``, the loss's scalars and the norm before clipping
-            (``loss_stats``), the ``FinishedEpisode``s, and the env steps of the rollout.
+            ``(gradients, moments, metrics, finished episodes, env steps)``: a gradient per
+            trainable variable (clipped to ``max_grad_norm``), the rollout states'
+            ``observation_moments``, the update's metrics by name, the ``FinishedEpisode``s,
+            and the env steps of the rollout.
         """
-        self.collector.use_weights(self._set_weights(weights))
+        self.collector.use_weights(self.set_weights(weights))
         rollout, finished = self.collector.collect()
-        gradient, moments, stats = self.compute_gradient(rollout)
+        gradients, moments, metrics = self.compute_gradients(rollout)
         steps = self.config.update_freq * self.config.envs_per_worker
-        return gradient.numpy(), moments.numpy(), stats.numpy(), finished, steps
+        return gradients, moments, metrics, finished, steps
 
     def close(self) -> None:
         self.envs.close()
@@ -301,13 +291,10 @@ class RayMasterAgent:
         self.global_model = model if model is not None else new_model(config)
         steps_per_update = config.update_freq * config.envs_per_worker
         self.optimizer = make_optimizer(config, self.global_model, steps_per_update)
-        gradient = tf.TensorSpec([parameter_count(self.global_model.trainable_variables)])
-        moments = tf.TensorSpec([moments_size(self.global_model)])
-        self.apply = CompiledFunction(self._apply, (gradient, moments), config.jit_compile)
-        self.nonfinite = NonFiniteCounter(config.max_nonfinite_updates)
-        self.last_update: UpdateInfo | None = None
-        self.updates = 0
-        self.update_history: collections.deque[UpdateInfo] = collections.deque(maxlen=HISTORY)
+        self.apply = compiled(
+            self._apply, *update_specs(self.global_model), jit_compile=config.jit_compile
+        )
+        self.update_log = UpdateLog(config.max_nonfinite_updates)
         self.replaced = 0  # workers that died and were replaced
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.actors: dict[int, object] = {}
@@ -331,14 +318,13 @@ class RayMasterAgent:
         (a resumed run seeds new workers from the env steps so far)."""
         return {}
 
-    def _apply(self, gradient, moments):
-        """Graph code: one worker's ``local_gradient`` results applied to the global model
-        (``apply_flat_update``: the states' moments merged into the observation statistics
-        too); returns the new ``synced_variables`` as one vector, in the same call (cheaper
-        than ``get_weights``)."""
+    def _apply(self, gradients, moments, metrics):
+        """Graph code: one worker's ``worker_gradients`` results applied to the global model
+        (``apply_to_global``, as the threads do); returns whether it was applied and the new
+        ``synced_variables``, which that worker takes with its next task."""
         model = self.global_model
-        apply_flat_update(model, self.optimizer, gradient, moments)
-        return flatten(model.synced_variables)
+        applied = apply_to_global(model, self.optimizer, gradients, moments, metrics)
+        return applied, model.synced_variables
 
     def start(self, episode_log) -> None:
         """Starts the workers, waits until each has built its envs and model, and gives each
@@ -378,7 +364,7 @@ class RayMasterAgent:
                     raise WorkerError(
                         f"worker {worker_id} did not start: {creation_error(error)}"
                     ) from None
-        self.weights = flatten(self.global_model.synced_variables).numpy()
+        self.weights = [variable.numpy() for variable in self.global_model.synced_variables]
         self.last_result = time.perf_counter()
         for worker_id in self.actors:
             self._submit(worker_id)
@@ -528,7 +514,7 @@ class RayMasterAgent:
             self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
-                gradient, moments, stats, finished, steps = ray.get(ref)
+                gradients, moments, metrics, finished, steps = ray.get(ref)
             except ray.exceptions.RayActorError as error:
                 self.check_backend(now=True)  # its node, or Ray itself?
                 self._replace(worker_id, error)
@@ -540,13 +526,8 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
-            update = UpdateInfo.of(stats)  # applied only if finite
-            if update.applied:
-                self.weights = self.apply(gradient, moments).numpy()
-            self.nonfinite.add(update)
-            self.last_update = update
-            self.updates += 1
-            self.update_history.append(update)
+            applied, self.weights = self.apply(gradients, moments, metrics)
+            self.update_log.record({**metrics, "applied": applied})
             log.add_steps(steps)
             for episode in finished:
                 if log.record(worker_id, episode.episode_return, episode.length) is None:

@@ -29,7 +29,6 @@ from benchmark import SUITES, script_section  # noqa: E402
 from evidence import write_sections  # noqa: E402
 
 from agents.a3c_ray import RayMasterAgent, RemoteWorker  # noqa: E402
-from agents.updates import flatten  # noqa: E402
 from config.hyperparameters import A3CConfig  # noqa: E402
 from training.episode_log import EpisodeLog  # noqa: E402
 
@@ -37,7 +36,7 @@ from training.episode_log import EpisodeLog  # noqa: E402
 def time_worker(config: A3CConfig, rounds: int = 100) -> float:
     """Seconds of one rollout and its gradient in a worker, in this process."""
     worker = RemoteWorker(config, worker_id=0, seed=0)
-    weights = flatten(worker.model.synced_variables).numpy()
+    weights = [variable.numpy() for variable in worker.model.synced_variables]
     for _ in range(10):
         worker.rollout_gradients(weights)
     start = time.perf_counter()
@@ -66,12 +65,12 @@ def time_driver(config: A3CConfig, seconds: float) -> tuple[float, float, float]
             return result
 
         master.ray.wait = timed_wait
-        updates, steps, start = master.updates, log.env_steps, time.perf_counter()
+        updates, steps, start = master.update_log.count, log.env_steps, time.perf_counter()
         while time.perf_counter() - start < seconds:
             master.advance()
         elapsed = time.perf_counter() - start
         master.ray.wait = wait
-        done = master.updates - updates
+        done = master.update_log.count - updates
         return done / elapsed, (log.env_steps - steps) / elapsed, (elapsed - waiting) / done
     finally:
         master.close()

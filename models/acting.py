@@ -62,7 +62,6 @@ class NumpyPolicy:
         # The weights acting reads, in the order ``sync`` takes their values.
         self.variables = [variable for form in forms for variable in form.variables]
         self._shapes = [tuple(variable.shape) for variable in self.variables]
-        self._sizes = [int(np.prod(shape)) for shape in self._shapes]
         self.sync()
 
     @staticmethod
@@ -80,21 +79,19 @@ class NumpyPolicy:
         """Takes the model's current weights.
 
         Args:
-            values: the values of ``variables`` as one float32 vector, in order (``flatten``:
-                what a compiled update returns after applying its gradients), if the caller has
-                them; None reads each variable (a TensorFlow call each).
+            values: the values of ``variables``, in order (NumPy arrays: what a compiled update
+                returns after applying its gradients), if the caller has them; None reads each
+                variable (a TensorFlow call each).
         """
         if values is None:
             arrays = [np.asarray(variable.numpy(), np.float32) for variable in self.variables]
         else:
-            vector = np.asarray(values, np.float32)
-            if vector.size != sum(self._sizes):
+            arrays = [np.asarray(value, np.float32) for value in values]
+            shapes = [array.shape for array in arrays]
+            if shapes != self._shapes:
                 raise ValueError(
-                    f"sync takes {sum(self._sizes)} weights (those of variables, flattened), "
-                    f"got {vector.size}"
+                    f"sync takes the values of variables of shapes {self._shapes}, got {shapes}"
                 )
-            parts = np.split(vector, np.cumsum(self._sizes)[:-1]) if self._sizes else []
-            arrays = [part.reshape(shape) for part, shape in zip(parts, self._shapes, strict=True)]
         bound = []
         for form in [*self._torso_forms, self._core_form, self._head_form]:
             if form is None:

@@ -6,7 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import agents.updates
+import agents.a2c
+import agents.a3c
 from agents.a2c import A2CAgent
 from agents.a3c import MasterAgent, Worker
 from agents.losses import compute_loss
@@ -129,7 +130,8 @@ def test_a3c_and_a2c_train_through_the_one_compute_loss(tmp_path, monkeypatch):
         calls.append(kwargs["gamma"])
         return compute_loss(*args, **kwargs)
 
-    monkeypatch.setattr(agents.updates, "compute_loss", spy)
+    monkeypatch.setattr(agents.a2c, "compute_loss", spy)
+    monkeypatch.setattr(agents.a3c, "compute_loss", spy)
     A2CAgent(A2CConfig(num_envs=2, gamma=0.5, eval_interval=0)).close()  # traces its update
     Worker(0, MasterAgent(A3CConfig(workers=1, gamma=0.25)))  # traces its update
     assert 0.5 in calls and 0.25 in calls  # both traced their update through the spy
@@ -171,7 +173,8 @@ def test_every_algorithm_takes_its_gradient_through_the_one_compute_loss(monkeyp
         callers.append(threading.current_thread().name)
         return compute_loss(*args, **kwargs)
 
-    monkeypatch.setattr(agents.updates, "compute_loss", counted)
+    monkeypatch.setattr(agents.a2c, "compute_loss", counted)
+    monkeypatch.setattr(agents.a3c, "compute_loss", counted)
     agent = A2CAgent(A2CConfig(num_envs=2, update_freq=5))
     agent.start(EpisodeLog(max_steps=10**6))
     agent.advance()
@@ -187,16 +190,14 @@ def test_every_algorithm_takes_its_gradient_through_the_one_compute_loss(monkeyp
     assert callers, "no A3C worker's gradient went through it"
     callers.clear()
     worker = RemoteWorker(A3CConfig(backend="ray", workers=1, update_freq=5), worker_id=0, seed=0)
-    worker.rollout_gradients(agents.updates.flatten(worker.model.synced_variables).numpy())
+    worker.rollout_gradients([v.numpy() for v in worker.model.synced_variables])
     worker.close()
     assert callers, "the Ray worker's gradient did not go through compute_loss"
 
 
 def test_an_image_models_update_is_never_xla_compiled_and_a_flat_ones_is():
-    import tensorflow as tf
-
     from agents.memory import rollout_spec
-    from agents.updates import RolloutFunction
+    from agents.on_policy import update_xla
     from models import build_model
     from utils.envs import env_dims
 
@@ -206,6 +207,8 @@ def test_an_image_models_update_is_never_xla_compiled_and_a_flat_ones_is():
     ):
         model = build_model(env_dims(observations, gym.spaces.Discrete(2)), (8,))
         spec = rollout_spec(2, 3, observations, model)
-        update = RolloutFunction(lambda rollout: tf.reduce_sum(rollout.rewards), spec, True)
-        assert update.jit_compile is xla
-        assert not RolloutFunction(lambda r: tf.reduce_sum(r.rewards), spec, False).jit_compile
+        assert update_xla(A2CConfig(), spec) is xla
+        assert not update_xla(A2CConfig(jit_compile=False), spec)
+    agent = A2CAgent(A2CConfig(num_envs=2))
+    agent.close()
+    assert agent.update.jit_compile  # a flat model's update, as built

@@ -38,7 +38,7 @@ def test_each_worker_steps_several_envs_as_one_rollout(tmp_path):
     assert [e.index for e in episodes] == list(range(1, 51))
     worker = master.workers[0]
     assert worker.envs.num_envs == 3
-    rollout = worker.compute_gradient.spec  # what each gradient computation takes
+    (rollout,) = worker.compute_gradients.specs  # what each gradient computation takes
     assert rollout.actions.shape == (4, 3) and rollout.states.shape == (5, 3, 4)
 
 
@@ -85,7 +85,7 @@ def test_worker_threads_compute_gradients_at_once_and_update_the_global_model_on
     start_thread = Worker.start
 
     def instrumented_start(worker):
-        compute_gradient, apply_gradient = worker.compute_gradient, worker.apply_gradient
+        compute_gradient, apply_gradient = worker.compute_gradients, worker.apply_gradients
         first = {"gradient": True, "update": True}
 
         def gradient(rollout):
@@ -109,7 +109,7 @@ def test_worker_threads_compute_gradients_at_once_and_update_the_global_model_on
                     state["inside"] -= 1
                     condition.notify_all()
 
-        worker.compute_gradient, worker.apply_gradient = gradient, update
+        worker.compute_gradients, worker.apply_gradients = gradient, update
         start_thread(worker)
 
     class BothAtOnce:  # the update lock, entered by both workers at the same moment once
@@ -131,7 +131,8 @@ def test_worker_threads_compute_gradients_at_once_and_update_the_global_model_on
         master.advance()
     master.close()
     assert not inside_gradient.broken and not before_update.broken
-    assert master.updates >= 20 and len(state["lock held"]) == master.updates
+    count = master.update_log.count
+    assert count >= 20 and len(state["lock held"]) == count
     assert all(state["lock held"]) and state["most"] == 1
 
 
@@ -139,14 +140,13 @@ def test_a_worker_applies_no_update_whose_loss_or_gradient_is_not_finite():
     master = MasterAgent(A3CConfig(workers=1, max_eps=1, update_freq=5))
     worker = Worker(0, master)
     worker.collector.reset(seed=0)
-    gradient, moments, stats = worker.compute_gradient(worker.collector.collect()[0])
+    gradients, moments, metrics = worker.compute_gradients(worker.collector.collect()[0])
     before = master.global_model.get_weights()
-    nan_stats = stats.numpy().copy()
-    nan_stats[4] = np.nan  # a NaN anywhere in the gradient makes its global norm NaN
-    update = worker.apply_gradient(gradient * np.nan, moments, nan_stats)
-    assert not update.applied and int(master.optimizer.iterations) == 0
+    nan_gradients = [gradient * np.nan for gradient in gradients]
+    nan_metrics = {**metrics, "grad_norm": np.nan}  # a NaN gradient makes its global norm NaN
+    applied, _ = worker.apply_gradients(nan_gradients, moments, nan_metrics)
+    assert not applied and int(master.optimizer.iterations) == 0
     for a, b in zip(before, master.global_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert worker.apply_gradient(gradient, moments, stats).applied
-    assert int(master.optimizer.iterations) == 1
-    worker.envs.close()
+    applied, _ = worker.apply_gradients(gradients, moments, metrics)
+    assert applied and int(master.optimizer.iterations) == 1

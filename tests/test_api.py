@@ -94,7 +94,9 @@ def test_a_callback_sees_every_episode_and_update_and_can_stop_the_run(tmp_path)
         # Every episode, once, in order, with the log's numbers.
         assert [e[0] for e in recorder.episodes] == list(range(1, len(episodes) + 1))
         assert [e[1] for e in recorder.episodes] == [e.episode_return for e in episodes]
-        assert [e[0] for e in recorder.updates] == list(range(1, agent.algorithm.updates + 1))
+        assert [e[0] for e in recorder.updates] == list(
+            range(1, agent.algorithm.update_log.count + 1)
+        )
         # Stopped early (A2C after the rollout, A3C's threads within 0.2 s), cleanly: saved
         # as after Ctrl-C (model, checkpoint, episode log).
         assert 30 <= len(episodes) < (40 if agent_class is A2C else 1000)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from agents.losses import compute_loss
-from agents.rollouts import RolloutCollector
+from agents.memory import RolloutCollector
 from config.hyperparameters import A3CConfig
 from config.presets import with_preset
 from models import build_model
@@ -127,14 +127,14 @@ def test_a3c_trains_on_pong_with_threads_and_a_ray_worker_computes_its_gradient(
     assert "greedy return over 1 episodes: -2" in threads.stdout
     pytest.importorskip("ray")
     from agents.a3c_ray import RemoteWorker
-    from agents.updates import flatten
 
     config = with_preset(A3CConfig, PONG, backend="ray", workers=1, envs_per_worker=2)
     worker = RemoteWorker(config, worker_id=0, seed=0)
-    weights = flatten(worker.model.synced_variables).numpy()
-    gradient, _, stats, _, steps = worker.rollout_gradients(weights)
+    weights = [variable.numpy() for variable in worker.model.synced_variables]
+    gradients, _, metrics, _, steps = worker.rollout_gradients(weights)
     worker.close()
-    assert steps == 10 and gradient.shape == weights.shape and np.isfinite(stats).all()
+    assert steps == 10 and [g.shape for g in gradients] == [w.shape for w in weights]
+    assert all(np.isfinite(float(value)) for value in metrics.values())
 
 
 def test_images_refuse_observation_normalisation_in_one_line(tmp_path):

@@ -13,9 +13,8 @@ import tensorflow as tf
 from a3c_keras import A3C
 from agents.a2c import A2CAgent
 from agents.losses import compute_loss
-from agents.memory import Rollout
+from agents.memory import Rollout, RolloutCollector
 from agents.reward_scaling import RewardScaler
-from agents.rollouts import RolloutCollector
 from config.hyperparameters import A2CConfig, A3CConfig
 from config.presets import PRESETS, apply_preset, with_preset
 from models import ActorCriticModel, build_model

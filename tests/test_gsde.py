@@ -13,8 +13,7 @@ import tensorflow as tf
 
 from a3c_keras import A2C, A3C
 from agents.losses import compute_loss
-from agents.memory import Rollout
-from agents.rollouts import RolloutCollector
+from agents.memory import Rollout, RolloutCollector
 from config.hyperparameters import A3CConfig
 from config.presets import with_preset
 from models import ActorCriticModel

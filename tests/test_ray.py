@@ -1,7 +1,6 @@
 """A3C on Ray: worker processes, exact budgets, replaced workers, a two-node cluster, bad input,
 and Ray itself failing: a wrong address, a lost node, Ctrl-C while it starts, a killed driver."""
 
-import collections
 import contextlib
 import csv
 import http.server
@@ -17,10 +16,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import agents.updates
+import agents.a3c
+from agents.a3c import update_specs
 from agents.a3c_ray import RayMasterAgent, RemoteWorker
+from agents.compiled import compiled
 from agents.losses import compute_loss
-from agents.updates import NonFiniteCounter, UpdateInfo, flatten, unflatten
+from agents.on_policy import UpdateLog
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests.programs import error_line, run, start
@@ -84,7 +85,7 @@ def test_a_killed_worker_process_is_replaced_and_the_budget_still_met(tmp_path):
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
 
-    watcher = watch(master, lambda m: m.updates >= 20, kill_worker_0)
+    watcher = watch(master, lambda m: m.update_log.count >= 20, kill_worker_0)
     episodes = trainer.train()
     watcher.join()
     assert killed and master.replaced >= 1
@@ -114,7 +115,7 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_losing_one(tmp_path):
                 nodes.add(ray.get(actor.where.remote())[1])
             cluster.remove_node(second)
 
-        watcher = watch(master, lambda m: m.updates >= 20, note_nodes_then_remove_one)
+        watcher = watch(master, lambda m: m.update_log.count >= 20, note_nodes_then_remove_one)
         episodes = trainer.train()
         watcher.join()
         assert len(nodes) == 2  # the workers were spread over both nodes
@@ -123,26 +124,22 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_losing_one(tmp_path):
         cluster.shutdown()
 
 
-def test_weights_travel_as_one_vector_and_come_back_unchanged():
-    model = ActorCriticModel(3, (5, 4))
-    model.build_for(2)
-    variables = model.trainable_variables
-    vector = flatten(variables)
-    assert vector.shape == (sum(int(np.prod(v.shape)) for v in variables),)
-    assert vector.dtype == tf.float32
-    for part, variable in zip(unflatten(vector, variables), variables, strict=True):
-        np.testing.assert_array_equal(part.numpy(), variable.numpy())
+def synced_values(model) -> list[np.ndarray]:
+    return [variable.numpy() for variable in model.synced_variables]
 
 
 def test_a_worker_acts_with_the_weights_it_is_sent():
     worker = RemoteWorker(config(), worker_id=0, seed=1)
-    sent = np.arange(len(flatten(worker.model.synced_variables)), dtype=np.float32) * 1e-4
+    sent = [
+        np.full(v.shape, 1e-4 * i, np.float32) for i, v in enumerate(worker.model.synced_variables)
+    ]
     worker.rollout_gradients(sent)
     worker.close()
-    np.testing.assert_array_equal(flatten(worker.model.synced_variables).numpy(), sent)
+    for mine, theirs in zip(synced_values(worker.model), sent, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
 
 
-def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list():
+def test_the_driver_applies_a_workers_gradients_as_the_optimizer_applies_them():
     master = RayMasterAgent.__new__(RayMasterAgent)  # the global side only: no Ray started
     master.config = config()
     master.global_model = ActorCriticModel(2, (8,))
@@ -154,14 +151,12 @@ def test_the_driver_applies_a_gradient_vector_as_the_optimizer_applies_the_list(
     twin.set_weights(master.global_model.get_weights())
     twin_optimizer = keras.optimizers.Adam(0.1)
     gradients = [tf.random.normal(v.shape, seed=i) for i, v in enumerate(twin.trainable_variables)]
-    moments = tf.zeros([0])  # no observation statistics
-    weights = master._apply(flatten(gradients), moments)
+    metrics = {"loss": tf.constant(1.0), "grad_norm": tf.constant(1.0)}
+    applied, weights = master._apply(gradients, (), metrics)
     twin_optimizer.apply_gradients(zip(gradients, twin.trainable_variables, strict=True))
-    np.testing.assert_allclose(weights.numpy(), flatten(twin.trainable_variables).numpy(), 1e-6)
-    # The driver applies only finite updates (a NaN loss or norm is not applied).
-    assert UpdateInfo.of(np.ones(5)).applied
-    assert not UpdateInfo.of(np.array([np.nan, 1, 1, 1, 1])).applied
-    assert not UpdateInfo.of(np.array([1, 1, 1, 1, np.inf])).applied
+    assert bool(applied)
+    for mine, theirs in zip(weights, twin.trainable_variables, strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), 1e-6)
 
 
 def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
@@ -170,18 +165,28 @@ def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
     master.global_model = ActorCriticModel(2, (8,)).build_for(4)
     master.optimizer = keras.optimizers.Adam(0.1)
     master.optimizer.build(master.global_model.trainable_variables)
-    master.nonfinite = NonFiniteCounter(limit=5)
-    master.updates, master.last_result, master.weights = 0, 0.0, "the weights before"
-    master.update_history = collections.deque()
+    master.apply = compiled(master._apply, *update_specs(master.global_model))
+    master.update_log = UpdateLog(max_nonfinite=5)
+    master.last_result = 0.0
     master.next_health_check = float("inf")  # no Ray to check
     master.episode_log = EpisodeLog(max_steps=10**6)
-    size = len(flatten(master.global_model.trainable_variables))
+    shapes = [v.shape for v in master.global_model.trainable_variables]
+
+    def metrics(loss, norm):
+        return {
+            "loss": loss,
+            "policy_loss": 0.0,
+            "value_loss": 0.0,
+            "entropy": 0.0,
+            "grad_norm": norm,
+        }
+
     results = {
-        "nan loss": (np.ones(size, np.float32), np.zeros(0), np.array([np.nan, 0, 0, 0, 1])),
+        "nan loss": ([np.ones(s, np.float32) for s in shapes], (), metrics(np.nan, 1.0)),
         "nan gradient": (
-            np.full(size, np.nan, np.float32),
-            np.zeros(0),
-            np.array([1, 0, 0, 0, np.nan]),
+            [np.full(s, np.nan, np.float32) for s in shapes],
+            (),
+            metrics(1.0, np.nan),
         ),
     }
 
@@ -194,15 +199,16 @@ def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
 
     master.ray, master.tasks = StubRay(), {"nan loss": 0, "nan gradient": 1}
     master._submit = lambda worker_id: None
-    master.apply = lambda *args: pytest.fail("a non-finite update reached the global model")
     before = master.global_model.get_weights()
     master.advance()
     master.advance()
-    assert master.updates == 2 and master.nonfinite.count == 2
-    assert not master.last_update.applied and master.weights == "the weights before"
+    assert master.update_log.count == 2 and master.update_log.nonfinite == 2
+    assert not master.update_log.last["applied"]
     assert int(master.optimizer.iterations) == 0
     for a, b in zip(before, master.global_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(before, master.weights, strict=True):
+        np.testing.assert_array_equal(a, b)  # the workers are sent the unchanged weights
 
 
 def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
@@ -212,17 +218,19 @@ def test_ray_workers_train_through_the_one_compute_loss(monkeypatch):
         calls.append(kwargs["gamma"])
         return compute_loss(*args, **kwargs)
 
-    monkeypatch.setattr(agents.updates, "compute_loss", spy)
+    monkeypatch.setattr(agents.a3c, "compute_loss", spy)
     worker = RemoteWorker(config(gamma=0.75), worker_id=0, seed=3)  # traces its gradient
-    weights = flatten(worker.model.synced_variables).numpy()
-    gradient, moments, stats, finished, steps = worker.rollout_gradients(weights)
+    weights = synced_values(worker.model)
+    gradients, moments, metrics, finished, steps = worker.rollout_gradients(weights)
     worker.close()
     assert calls == [0.75]
-    assert steps == 10 and gradient.shape == weights.shape and gradient.dtype == np.float32
-    assert moments.shape == (0,)  # no observation statistics to send
-    loss = UpdateInfo.of(stats, applied=True)
-    assert loss.total == pytest.approx(
-        loss.policy_loss + 0.5 * loss.value_loss - 0.01 * loss.entropy
+    assert steps == 10
+    assert [g.shape for g in gradients] == [w.shape for w in weights]
+    assert all(g.dtype == np.float32 for g in gradients)
+    assert moments == ()  # no observation statistics to send
+    assert float(metrics["loss"]) == pytest.approx(
+        float(metrics["policy_loss"] + 0.5 * metrics["value_loss"] - 0.01 * metrics["entropy"]),
+        rel=1e-5,
     )
 
 
@@ -267,15 +275,13 @@ def test_ctrl_c_stops_every_worker_and_saves_and_resume_goes_on(tmp_path):
 def test_a_ray_worker_trains_an_lstm_and_carries_its_state_between_rollouts():
     recurrent = config(env="CartPoleNoVel-v1", recurrent=True, lstm_units=8, update_freq=5)
     worker = RemoteWorker(recurrent, worker_id=0, seed=2)
-    weights = flatten(worker.model.synced_variables).numpy()
-    gradient = worker.rollout_gradients(weights)[0]
+    gradients = worker.rollout_gradients(synced_values(worker.model))[0]
     carried = [np.asarray(part) for part in worker.collector.recurrent_state]
     worker.close()
     assert carried[0].shape == (1, 8) and np.any(carried[0])  # not reset: episodes are longer
     variables = worker.model.trainable_variables
     lstm = {id(v) for v in worker.model.core.trainable_weights}
-    parts = unflatten(gradient, variables)
-    lstm_parts = [p for p, v in zip(parts, variables, strict=True) if id(v) in lstm]
+    lstm_parts = [g for g, v in zip(gradients, variables, strict=True) if id(v) in lstm]
     assert len(lstm_parts) == 3 and all(np.abs(p).sum() > 0 for p in lstm_parts)
 
 

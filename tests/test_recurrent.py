@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from agents.losses import compute_loss, replay
+from agents.memory import RolloutCollector
 from agents.random_agent import RandomAgent
-from agents.rollouts import RolloutCollector
 from config.hyperparameters import A2CConfig
 from models import ActorCriticModel, build_model
 from models.export import LoadedPolicy, plain_model

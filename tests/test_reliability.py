@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.a3c import MasterAgent
+from agents.a3c import MasterAgent, worker_gradients
 from agents.memory import Memory
-from agents.updates import apply_if_finite, compute_gradients
+from agents.on_policy import apply_if_finite
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests import programs
@@ -80,9 +80,9 @@ def test_non_finite_updates_never_reach_the_weights():
     memory.store(np.ones(4), 0, float("nan"), True, False)
     rollout = memory.to_rollout(np.ones(4))
     before = model.get_weights()
-    gradients, loss, norm = compute_gradients(model, rollout, A3CConfig())
-    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, loss.total, norm)
-    assert not bool(applied) and not np.isfinite(float(loss.total))
+    gradients, _, metrics = worker_gradients(model, rollout, A3CConfig())
+    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, metrics)
+    assert not bool(applied) and not np.isfinite(float(metrics["loss"]))
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(optimizer.iterations) == 0

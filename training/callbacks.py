@@ -258,9 +258,9 @@ class ProgressLogger(Reports):
         if by_steps:
             line += f" | {len(episodes)} episodes"
         line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"
-        update = trainer.algorithm.last_update
+        update = trainer.algorithm.update_log.last
         if update is not None:
-            line += f" | entropy {update.entropy:.3f}"
+            line += f" | entropy {update['entropy']:.3f}"
         logging.info("%s", line)
 
 
@@ -295,7 +295,7 @@ class TensorBoard(Reports):
         episodes, env_steps = trainer.episode_log.snapshot()
         self.summaries.episodes(episodes[self._written :], env_steps)
         self._written = len(episodes)
-        update = trainer.algorithm.last_update
+        update = trainer.algorithm.update_log.last
         if update is not None:
             learning_rate = trainer.algorithm.optimizer.learning_rate
             self.summaries.update(env_steps, update, learning_rate, steps_per_second)

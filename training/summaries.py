@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from agents.updates import UpdateInfo
 from training.episode_log import Episode
 from training.evaluation import EvalResult
 
@@ -87,17 +86,16 @@ class Summaries:
         with self.writer.as_default():
             hparams.hparams(plain)
 
-    def update(
-        self, env_steps: int, update: UpdateInfo, learning_rate, steps_per_second: float
-    ) -> None:
-        """Writes the latest update's losses and the training speed."""
+    def update(self, env_steps: int, update: dict, learning_rate, steps_per_second: float) -> None:
+        """Writes the latest update's losses (its metrics by name,
+        ``agents.on_policy.METRICS``) and the training speed."""
         self._write(
             env_steps,
             {
-                "train/policy_loss": update.policy_loss,
-                "train/value_loss": update.value_loss,
-                "train/entropy": update.entropy,
-                "train/grad_norm": update.gradient_norm,
+                "train/policy_loss": update["policy_loss"],
+                "train/value_loss": update["value_loss"],
+                "train/entropy": update["entropy"],
+                "train/grad_norm": update["grad_norm"],
                 "train/learning_rate": learning_rate,
                 "train/env_steps_per_second": steps_per_second,
             },

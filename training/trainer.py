@@ -10,7 +10,6 @@ weights are.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import os
@@ -23,7 +22,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from agents.updates import UpdateInfo
+from agents.on_policy import UpdateLog
 from config.hyperparameters import ActorCriticConfig
 from training.callbacks import (
     Callback,
@@ -55,11 +54,10 @@ class Algorithm(Protocol):
         config: the run's hyperparameters.
         model: the (global) model that is evaluated, saved and checkpointed.
         optimizer: a built Keras optimizer; its ``iterations`` count the applied updates.
-        last_update: the newest update's ``agents.updates.UpdateInfo``, or None.
-        updates: updates made since ``start`` (a plain int: cheaper to read than the
-            optimizer's ``iterations`` after every A2C rollout).
-        update_history: each update's ``UpdateInfo``, appended as it is made (from any
-            thread); the trainer takes them out in order for the callbacks.
+        update_log: the ``agents.on_policy.UpdateLog`` of its updates: their count, the
+            newest one's metrics by name (``last``), and each update's metrics appended as it
+            is made (``history``, from any thread), which the trainer takes out in order for
+            the callbacks.
     """
 
     name: str
@@ -67,9 +65,7 @@ class Algorithm(Protocol):
     config: ActorCriticConfig
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
-    last_update: UpdateInfo | None
-    updates: int
-    update_history: collections.deque[UpdateInfo]
+    update_log: UpdateLog
 
     def checkpointables(self) -> dict:
         """Trackables a checkpoint saves besides model and optimizer (random generators, reward
@@ -210,7 +206,7 @@ class Trainer:
         if max_episodes is not None or max_steps is not None:
             log.set_budget(max_episodes or None, max_steps or None)
         self.stop.clear()  # a stop ends one call: this one goes on
-        algorithm.update_history.clear()  # those of a failed call are not this call's
+        algorithm.update_log.history.clear()  # those of a failed call are not this call's
         algorithm.model.stop_training = False
         if self.verbose:
             logging.info(
@@ -302,23 +298,11 @@ class Trainer:
                     "seconds": episode.seconds,
                 },
             )
-        updates = self.algorithm.update_history
+        updates = self.algorithm.update_log.history
         while updates:
-            update = updates.popleft()
+            metrics = updates.popleft()
             self._updates += 1
-            callbacks.call(
-                "on_update_end",
-                self._updates,
-                {
-                    "loss": update.total,
-                    "policy_loss": update.policy_loss,
-                    "value_loss": update.value_loss,
-                    "entropy": update.entropy,
-                    "grad_norm": update.gradient_norm,
-                    "applied": update.applied,
-                    "env_steps": log.env_steps,
-                },
-            )
+            callbacks.call("on_update_end", self._updates, {**metrics, "env_steps": log.env_steps})
 
     def _stop_clock(self) -> None:
         """Adds the seconds since the clock last started to the training time."""

@@ -321,7 +321,7 @@ def warn_no_time_limit(env_id: str) -> None:
 # env the same way: frames skipped 4 (the max of the last two), 84x84 grey, 4 stacked
 # (observations uint8 ``(4, 84, 84)``), up to 30 no-op starts. Episodes are whole games and
 # rewards raw, so reported returns are the game's score; training makes a lost life terminal
-# (agents/rollouts.py) and clips rewards (``--clip_rewards``) for the loss only.
+# (agents/memory.py) and clips rewards (``--clip_rewards``) for the loss only.
 ATARI_PREFIX = "ALE/"
 ATARI_PREPROCESSING = {"frame_skip": 4, "screen_size": 84, "noop_max": 30, "stack": 4}
 ATARI_PACKAGES = "pip install -r requirements-atari.txt (ale-py and opencv-python-headless)"
