@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -46,63 +47,73 @@ class Packing:
 
     def __init__(self, specs):
         self.specs = list(specs)
-        self.sizes = []
+        self.sizes, self.in_bytes = [], []
         for spec in self.specs:
             if spec.dtype not in (*BITCAST, *AS_FLOAT, *BYTES):
                 raise TypeError(f"compiled: cannot pack {spec}: float32, int32, bool or uint8")
             if not spec.shape.is_fully_defined():
                 raise TypeError(f"compiled: {spec} needs a fully known shape")
             self.sizes.append(spec.shape.num_elements())
-        self.in_bytes = [spec.dtype in BYTES for spec in self.specs]
+            self.in_bytes.append(spec.dtype in BYTES)
         self.has_words = not all(self.in_bytes)
         self.has_bytes = any(self.in_bytes)
+        self.words = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if not b)
+        self.bytes = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if b)
+        # Per value, worked out once: where it lies in which vector, and how it is read there
+        # ("float": float32; "int": int32 bits; "bool": 0.0 / 1.0; "byte": uint8).
+        self.plan = []
+        offsets = {False: 0, True: 0}
+        for spec, size, in_bytes in zip(self.specs, self.sizes, self.in_bytes, strict=True):
+            kind = {tf.float32: "float", tf.int32: "int", tf.bool: "bool", tf.uint8: "byte"}
+            start = offsets[in_bytes]
+            offsets[in_bytes] = start + size
+            self.plan.append((kind[spec.dtype], start, start + size, tuple(spec.shape), spec))
 
     def vector_specs(self) -> list[tf.TensorSpec]:
         """The specs of the packed vectors: float32 ``(words,)``, then uint8 ``(bytes,)``, each
         only if some value travels in it."""
         specs = []
         if self.has_words:
-            words = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if not b)
-            specs.append(tf.TensorSpec([words], tf.float32))
+            specs.append(tf.TensorSpec([self.words], tf.float32))
         if self.has_bytes:
-            data = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if b)
-            specs.append(tf.TensorSpec([data], tf.uint8))
+            specs.append(tf.TensorSpec([self.bytes], tf.uint8))
         return specs
 
     # NumPy side: what the caller sends and receives.
 
     def pack_arrays(self, values) -> list[np.ndarray]:
-        """NumPy arrays (or tensors) of ``specs`` -> the packed vectors."""
-        words, data = [], []
-        for value, spec, in_bytes in zip(values, self.specs, self.in_bytes, strict=True):
-            array = np.asarray(value, spec.dtype.as_numpy_dtype)
-            if array.size != spec.shape.num_elements():
-                raise ValueError(f"compiled: got shape {array.shape} for {spec}")
-            if in_bytes:
-                data.append(array.reshape(-1))
-            elif spec.dtype in AS_FLOAT:
-                words.append(array.reshape(-1).astype(np.float32))
-            else:
-                words.append(array.reshape(-1).view(np.float32))
-        vectors = []
-        if self.has_words:
-            vectors.append(np.concatenate(words) if len(words) > 1 else words[0])
-        if self.has_bytes:
-            vectors.append(np.concatenate(data) if len(data) > 1 else data[0])
-        return vectors
+        """NumPy arrays (or tensors) of ``specs`` -> the packed vectors.
+
+        Raises:
+            ValueError: a value of another size than its spec's.
+        """
+        words = np.empty(self.words, np.float32)
+        ints = words.view(np.int32)
+        data = np.empty(self.bytes, np.uint8)
+        for value, (kind, start, end, _, spec) in zip(values, self.plan, strict=True):
+            if np.size(value) != end - start:
+                raise ValueError(f"compiled: got shape {np.shape(value)} for {spec}")
+            target = ints if kind == "int" else data if kind == "byte" else words
+            target[start:end] = np.ravel(value)
+        return [words] * self.has_words + [data] * self.has_bytes
 
     def unpack_arrays(self, vectors) -> list[np.ndarray]:
-        """The packed vectors (NumPy) -> NumPy arrays of ``specs``."""
-        streams = self._streams(vectors)
+        """The packed vectors (NumPy) -> NumPy arrays of ``specs`` (views of them)."""
+        vectors = list(vectors)
+        words = vectors.pop(0) if self.has_words else None
+        data = vectors.pop(0) if self.has_bytes else None
+        ints = words.view(np.int32) if words is not None else None
         arrays = []
-        for spec, size, in_bytes in zip(self.specs, self.sizes, self.in_bytes, strict=True):
-            stream = streams[in_bytes]
-            part, streams[in_bytes] = stream[:size], stream[size:]
-            if spec.dtype in AS_FLOAT:
-                part = part != 0.0
-            elif spec.dtype != tf.float32 and not in_bytes:
-                part = part.view(spec.dtype.as_numpy_dtype)
-            arrays.append(part.reshape(spec.shape))
+        for kind, start, end, shape, _ in self.plan:
+            if kind == "float":
+                part = words[start:end]
+            elif kind == "int":
+                part = ints[start:end]
+            elif kind == "bool":
+                part = words[start:end] != 0.0
+            else:
+                part = data[start:end]
+            arrays.append(part.reshape(shape))
         return arrays
 
     # Graph side: what the compiled function receives and returns.
@@ -174,7 +185,7 @@ class Compiled:
         def packed(*vectors):
             args = tf.nest.pack_sequence_as(self.specs, self.inputs.unpack_tensors(vectors))
             results = function(*args)
-            leaves = [tf.convert_to_tensor(leaf) for leaf in tf.nest.flatten(results)]
+            leaves = [tf.convert_to_tensor(leaf) for leaf in keras.tree.flatten(results)]
             self._output_structure = results
             self.outputs = Packing([tf.TensorSpec(t.shape, t.dtype) for t in leaves])
             return self.outputs.pack_tensors(leaves)
@@ -184,9 +195,11 @@ class Compiled:
 
     def __call__(self, *args) -> Any:
         vectors = self.inputs.pack_arrays(tf.nest.flatten(args))
-        results = self.concrete(*vectors)
+        # Tensors made here, not by the call: its conversion of arrays costs far more.
+        results = self.concrete(*[tf.constant(vector) for vector in vectors])
         arrays = self.outputs.unpack_arrays([vector.numpy() for vector in results])
-        return tf.nest.pack_sequence_as(self._output_structure, arrays, expand_composites=False)
+        # keras.tree packs a structure ten times faster than tf.nest.
+        return keras.tree.pack_sequence_as(self._output_structure, arrays)
 
 
 def compiled(function: Callable, *specs, jit_compile: bool = False) -> Compiled:
