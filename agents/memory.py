@@ -137,6 +137,9 @@ class Memory:
         self._states[t] = state
         values = (action, reward, terminated, truncated, valid)
         for (name, array, size, entries), value in zip(self._slots, values, strict=True):
+            if getattr(value, "shape", None) == entries:  # one entry per env already
+                array[t] = value
+                continue
             if np.size(value) != size:
                 each = f" of shape {entries[1:]}" if entries[1:] else ""
                 raise ValueError(
@@ -144,8 +147,7 @@ class Memory:
                     f"{self.num_envs} entries "
                     f"(one per env){each}, got shape {np.shape(value)}"
                 )
-            # Per-step scalars of N envs come as (N,) already: no reshape on the hot path.
-            array[t] = value if np.ndim(value) == len(entries) else np.reshape(value, entries)
+            array[t] = np.reshape(value, entries)
         self._steps = t + 1
 
     def to_rollout(self, next_state, pad_to: int | None = None) -> Rollout:
@@ -182,6 +184,9 @@ class Memory:
     def _batched(self, state) -> np.ndarray:
         """Observations as ``(num_envs, *shape)``: uint8 images stay bytes, the rest becomes
         float32 ``(num_envs, obs_dim)``; one env's observation alone gets the env axis."""
+        if getattr(state, "dtype", None) == np.float32 and state.ndim == 2:
+            if state.shape[0] == self.num_envs:
+                return state  # (num_envs, obs_dim) floats, as a vector env gives them
         state = np.asarray(state)
         if state.dtype != np.uint8 or state.ndim < 3:
             return np.asarray(state, np.float32).reshape(self.num_envs, -1)
