@@ -33,7 +33,7 @@ from agents.updates import (
 )
 from config.hyperparameters import A2CConfig
 from models import build_model
-from utils.envs import env_dims, make_vector_env
+from utils.envs import env_dims_of, make_vector_env
 
 
 class A2CAgent:
@@ -67,7 +67,7 @@ class A2CAgent:
         self.envs = envs
         self.envs_closed = False
         if model is None:
-            dims = env_dims(envs.single_observation_space, envs.single_action_space)
+            dims = env_dims_of(envs)
             model = build_model(dims, **config.model_options())
         self.model = model
         self.reward_scaler = (

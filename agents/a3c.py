@@ -54,7 +54,7 @@ from agents.updates import (
 )
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel, build_model
-from utils.envs import env_dims, make_env, make_vector_env
+from utils.envs import env_dims_of, make_env, make_vector_env
 from utils.errors import TrainingError, WorkerError
 
 
@@ -69,7 +69,7 @@ def build_worker(config: A3CConfig, rng: tf.random.Generator, reward_scaler=None
     """
     envs = make_vector_env(config.env, config.envs_per_worker)
     try:
-        dims = env_dims(envs.single_observation_space, envs.single_action_space)
+        dims = env_dims_of(envs)
         model = build_model(dims, **config.model_options())
         collector = RolloutCollector(
             envs, model, rng, config.update_freq, config.jit_compile, config.sde_sample_freq
@@ -92,7 +92,7 @@ def new_model(config: A3CConfig) -> ActorCriticModel:
     """A new global model for ``config``'s env and settings (the caller seeds it), on either
     backend."""
     probe = make_env(config.env)
-    dims = env_dims(probe.observation_space, probe.action_space)
+    dims = env_dims_of(probe)
     probe.close()
     return build_model(dims, **config.model_options())
 
