@@ -131,6 +131,8 @@ def observation_fault(space: gym.Space, observations, batch: int | None, where: 
         return None
     shape = tuple(space.shape) if batch is None else (batch, *space.shape)
     array = np.asarray(observations)
+    if batch is not None and array.shape[:1] != (batch,):
+        return f"a batch{where} of shape {array.shape}; the batch has {batch} observations"
     integers = isinstance(space, INTEGER_SPACES)
     kinds = "biu" if integers else "biuf"
     if array.shape != shape or array.dtype.kind not in kinds:

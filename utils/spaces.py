@@ -6,11 +6,12 @@ Observations. Three kinds, each a class below: a flat ``Box`` goes to the model 
 dense trunk); uint8 images ``(channels, height, width)`` too (a convolutional trunk); and the
 spaces gymnasium already encodes as one flat vector, ``Discrete`` (one-hot), ``MultiDiscrete``
 (one one-hot per entry), ``MultiBinary`` (the bits), and ``Dict`` and ``Tuple`` of these and of
-flat ``Box`` (each part encoded, then concatenated in the space's order), as Stable-Baselines3's
+flat ``Box`` (each part encoded, then concatenated in the space's order: a Dict's keys sorted, as
+gymnasium keeps them), as Stable-Baselines3's
 ``MultiInputPolicy`` combines them: ``gymnasium.spaces.utils.flatten``, applied by gymnasium's
 ``FlattenObservation`` wrappers where ``utils.envs`` makes envs and vector envs (so training,
-evaluation, play and the probe before a run all see what the model takes) and by ``encode`` for
-observations given to ``predict``, as float32.
+evaluation, play and the probe before a run all see what the model takes) and by ``batch`` for
+observations given to ``predict``.
 
 Actions. ``action_spec`` reads an action space into the record the model's distribution is
 chosen from (``models.distributions.distribution_for``): ``Discrete`` (a categorical policy),
@@ -194,8 +195,8 @@ class Flattened(ObservationEncoder):
     """``Discrete``, ``MultiDiscrete``, ``MultiBinary``, and ``Dict`` and ``Tuple`` of these and
     of flat ``Box`` (nested too): encoded by gymnasium (``gymnasium.spaces.utils.flatten``:
     one-hot for a Discrete, one one-hot per entry of a MultiDiscrete, a MultiBinary's bits, a
-    Box as it is; a Dict's or Tuple's parts concatenated in its order), as float32
-    ``(flatdim,)``, for a dense trunk."""
+    Box as it is; a Dict's or Tuple's parts concatenated in its order), ``(flatdim,)`` numbers
+    the model takes as float32, for a dense trunk."""
 
     kind = "flattened"
 
@@ -212,11 +213,13 @@ class Flattened(ObservationEncoder):
         return (int(gym.spaces.utils.flatdim(self.space)),)
 
     def wrap(self, env: gym.Env) -> gym.Env:
-        return gym.wrappers.DtypeObservation(gym.wrappers.FlattenObservation(env), np.float32)
+        """gymnasium's ``FlattenObservation`` (its dtype the parts' common one: a rollout and
+        the acting pass take them as float32)."""
+        return gym.wrappers.FlattenObservation(env)
 
     def wrap_vector(self, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
-        flat = gym.wrappers.vector.FlattenObservation(envs)
-        return gym.wrappers.vector.DtypeObservation(flat, np.float32)
+        """gymnasium's vector ``FlattenObservation``: each env's observation flattened."""
+        return gym.wrappers.vector.FlattenObservation(envs)
 
     def batch(self, observations) -> tuple[np.ndarray, bool]:
         """As the vector env's wrappers encode a batch: each observation flattened by gymnasium,
@@ -227,13 +230,15 @@ class Flattened(ObservationEncoder):
                 of them (``utils.env_contract.observation_fault`` says what is wrong).
         """
         space = self.space
-        if space.contains(observations):
+        fault = observation_fault(space, observations, None)
+        if fault is None:
             return self._encode([observations]), True
         size = leading_size(space, observations)
-        fault = observation_fault(space, observations, size) if size else "no batch axis"
+        if size:  # not one observation: a batch of them?
+            fault = observation_fault(space, observations, size)
         if fault:
             raise ValueError(
-                f"observation {fault}: give one observation of {one_line(space)} or a batch of "
+                f"predict got {fault}: give one observation of {one_line(space)} or a batch of "
                 "them (a Dict's as a dict of arrays with a batch axis, a Tuple's as a tuple of "
                 "them)"
             )
