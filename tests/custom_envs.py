@@ -2,8 +2,10 @@
 module to make them. ``Corridor`` exists only as a class (registered nowhere); the envs of the
 spaces users bring (``DialLock``: MultiDiscrete actions, ``LightSwitches``: MultiBinary actions,
 ``DiscreteCorridor``: Discrete observations, ``GoalCorridor``: Dict observations) are also
-registered, on import, as ``<Name>-v0`` for the command line
-(``--env=tests.custom_envs:GoalCorridor-v0``)."""
+registered, on import, as ``spaces/<Name>-v0`` for the command line
+(``--env=tests.custom_envs:spaces/GoalCorridor-v0``; the namespace keeps the ids apart from the
+classes' own names, under which the Python API registers a class it is given). They take
+gymnasium's ``render_mode`` and render nothing."""
 
 import gymnasium as gym
 import numpy as np
@@ -54,7 +56,7 @@ class DialLock(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, steps: int = 4):
+    def __init__(self, steps: int = 4, render_mode=None):
         self.steps_per_episode = steps
         self.action_space = gym.spaces.MultiDiscrete([3, 4], start=[1, -1])
         self.observation_space = gym.spaces.Box(0.0, 1.0, (7,), np.float32)
@@ -91,7 +93,7 @@ class LightSwitches(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, steps: int = 4):
+    def __init__(self, steps: int = 4, render_mode=None):
         self.steps_per_episode = steps
         self.action_space = gym.spaces.MultiBinary(3)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), np.float32)
@@ -121,7 +123,7 @@ class DiscreteCorridor(Corridor):
     """``Corridor`` whose observation is the cell itself, ``Discrete(length)`` (the model sees
     it one-hot): the optimum going right returns ``1 - 0.1 * (length - 2)``."""
 
-    def __init__(self, length: int = 5, max_steps: int = 20):
+    def __init__(self, length: int = 5, max_steps: int = 20, render_mode=None):
         super().__init__(length, max_steps)
         self.observation_space = gym.spaces.Discrete(length)
 
@@ -139,7 +141,7 @@ class GoalCorridor(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, max_steps: int = 20):
+    def __init__(self, max_steps: int = 20, render_mode=None):
         self.max_steps = max_steps
         self.observation_space = gym.spaces.Dict(
             {
@@ -171,5 +173,5 @@ class GoalCorridor(gym.Env):
 
 
 for _env, _limit in ((DialLock, 4), (LightSwitches, 4), (DiscreteCorridor, 20), (GoalCorridor, 20)):
-    if f"{_env.__name__}-v0" not in gym.registry:
-        gym.register(f"{_env.__name__}-v0", entry_point=_env, max_episode_steps=_limit)
+    if f"spaces/{_env.__name__}-v0" not in gym.registry:
+        gym.register(f"spaces/{_env.__name__}-v0", entry_point=_env, max_episode_steps=_limit)

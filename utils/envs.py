@@ -247,13 +247,19 @@ def register_env(env, name: str | None = None) -> str:
             f"one's: {spaces[0]}, {spaces[1]}); give it another env_name"
         )
     gym.registry.pop(env_name, None)  # this module's own, from before: replaced
-    gym.register(
-        env_name,
-        entry_point=entry_point,
-        max_episode_steps=limit,
-        reward_threshold=threshold,
-        disable_env_checker=True,
-    )
+    try:
+        gym.register(
+            env_name,
+            entry_point=entry_point,
+            max_episode_steps=limit,
+            reward_threshold=threshold,
+            disable_env_checker=True,
+        )
+    except gym.error.RegistrationError as error:  # MyEnv where MyEnv-v0 is registered, say
+        raise EnvError(
+            f"env_name={env_name!r} cannot be registered ({first_line(error)}); give the "
+            "factory another env_name"
+        ) from None
     FACTORY_SPECS[env_name] = gym.spec(env_name)
     FACTORY_SPACES[env_name] = spaces
     return env_name
