@@ -46,8 +46,8 @@ def architecture(
         before: the value a file written before this field was recorded had (files lacking it
             load as that); ``UNRECORDED`` for a field every file records.
         settings: the run settings (config fields, flags) it comes from; default its name.
-        read: the field's value from the settings (an object with them as attributes, or a
-            dict); default the setting of its name.
+        read: the field's value from the settings (a dict by name); default the setting of
+            its name.
         write: the settings (a dict) of the field's value; default the setting of its name.
         recorded: False for a setting that only starts the weights (an initialisation): not
             recorded in files, not compared when one loads, free to change on ``--resume``.
