@@ -35,6 +35,7 @@ from a3c_keras.checks import (
     check_actions,
     check_budget,
     check_memory,
+    check_observations,
     check_output_file,
     check_training,
 )
@@ -55,7 +56,6 @@ from training.evaluation import EvalResult, Evaluation, evaluate, play
 from training.state import saved_settings
 from training.trainer import REPORT_SEED_OFFSET, Trainer
 from utils.checkpoint import (
-    OLD_DEFAULTS,
     describe,
     export_model,
     keras_metadata,
@@ -83,9 +83,11 @@ from utils.errors import (
     WriteError,
 )
 from utils.logs import OwnInformation
+from utils.model_spec import ModelSpec
 from utils.plotting import plot_training_curve
 from utils.run_lock import RunLock
 from utils.settings import format_value
+from utils.spaces import FlatBox, Image, ObservationEncoder
 
 # Settings a resumed run cannot change: the checkpoint holds what they built.
 FIXED_ON_RESUME = (
@@ -202,6 +204,7 @@ class ActorCriticAgent:
         self.verbose = int(verbose)
         self.dims = dims or probe_env(config.env)
         if dims is None:
+            check_observations(config, self.dims)
             check_actions(config, self.dims)
             check_memory(config, self.dims)  # before a model too large is built
         keras.utils.set_random_seed(config.seed)
@@ -408,7 +411,11 @@ class ActorCriticAgent:
         ``predict``.
 
         Args:
-            observation: ``(batch, *obs_shape)`` observations (or one, ``obs_shape``).
+            observation: observations of the env's space as the env gives them, a batch or
+                one: a Box's ``(batch, *obs_shape)`` (or ``obs_shape``); a Discrete's
+                ``(batch,)`` integers (or one); a Dict's a dict of such batches by key (or of
+                one observation each), a Tuple's a tuple of them, as Stable-Baselines3 takes
+                them. They are encoded as the env's are in training (``utils.spaces``).
             state: a recurrent model's state as the previous call returned it, ``(h, c)``
                 float32 ``(batch, units)`` each; None: zeros.
             episode_start: bool ``(batch,)``: the envs whose episode starts with this
@@ -421,21 +428,16 @@ class ActorCriticAgent:
         Returns:
             ``(actions, state)``: actions ready for ``env.step`` (int for Discrete, shifted
             by its ``start``; float32 clipped to the bounds for Box), ``(batch,)`` or
-            ``(batch, action_dim)``, or one action for one observation; the next recurrent
-            state, or None for a feed-forward model.
+            ``(batch, action_dim)``; for MultiDiscrete ``(batch, entries)`` shifted by its
+            ``start``, for MultiBinary ``(batch, bits)`` of 0 and 1, in the space's dtypes;
+            or one action for one observation; the next recurrent state, or None for a
+            feed-forward model.
 
         Raises:
-            ValueError: an observation of another shape than the env's.
+            ValueError: one line, for observations that are neither one of the env's space nor
+                a batch of them (of another shape, or outside a Discrete's range).
         """
-        obs_shape = self.dims.obs_shape
-        observation = np.asarray(observation)
-        single = observation.shape == obs_shape
-        batch = observation[None] if single else observation
-        if batch.ndim != len(obs_shape) + 1 or batch.shape[1:] != obs_shape:
-            raise ValueError(
-                f"observation of shape {observation.shape}: the env's are {obs_shape} (one) or "
-                f"(batch, {', '.join(map(str, obs_shape))})"
-            )
+        batch, single = self.encoder.batch(observation)
         policy = self._acting()
         size = len(batch)
         units = getattr(self.model, "recurrent_units", 0)
@@ -478,6 +480,16 @@ class ActorCriticAgent:
         else:
             self._policy.sync()
         return self._policy
+
+    @property
+    def encoder(self) -> ObservationEncoder:
+        """What turns the env's observations into the model's (``utils.spaces``)."""
+        if self.dims.observation_space is not None:
+            return self.dims.encoder
+        shape = self.dims.obs_shape  # Dims of sizes alone: a Box of that shape
+        return (Image if self.dims.image_shape else FlatBox)(
+            gym.spaces.Box(0, 255, shape, np.uint8 if self.dims.image_shape else np.float32)
+        )
 
     @property
     def action_space(self) -> gym.Space:
@@ -590,9 +602,12 @@ class ActorCriticAgent:
         agent = cls(env, env_name=env_name, save_dir=save_dir, **{**model_settings, **settings})
         if path.name.endswith(".keras"):
             model = agent.model
-            obs_shape = model.image_shape or int(agent.dims.obs_dim)
             loaded = load_model_file(
-                path, obs_shape, model.distribution.params_size, agent.config.env
+                path,
+                model.spec.observation.shape,
+                model.distribution.params_size,
+                agent.config.env,
+                spec=model.spec,
             )
             agent.model = LoadedPolicy(loaded, model.distribution)
         else:
@@ -614,22 +629,17 @@ def check_episodes_and_seed(episodes, seed) -> None:
 
 
 def architecture_settings(saved: dict) -> dict:
-    """The model settings (``MODEL_SETTINGS``) a model file records (``describe``'s
-    description: ``weights_metadata`` or ``keras_metadata``); a setting added after the file
-    was written takes the value it had then (``OLD_DEFAULTS``); a file that records nothing
-    gives nothing."""
-    saved = {**OLD_DEFAULTS, **saved} if saved else saved
-    units = saved.get("recurrent_units")
-    settings = {
-        "hidden_units": tuple(saved["hidden_units"]) if "hidden_units" in saved else None,
-        "activation": saved.get("activation"),
-        "separate_value_trunk": saved.get("separate_value_trunk"),
-        "normalize_observations": saved.get("normalize_observations"),
-        "recurrent": bool(units) if units is not None else None,
-        "lstm_units": units or None,
-        "use_sde": saved.get("use_sde"),
-    }
-    return {name: value for name, value in settings.items() if value is not None}
+    """The model settings (``MODEL_SETTINGS``) a model file records (``describe``'s record:
+    ``weights_metadata`` or ``keras_metadata``), read through ``ModelSpec.from_record`` (a
+    setting added after the file was written takes the value it had then); a file that
+    records nothing, or nothing this program can read, gives nothing (loading it then says
+    what is wrong)."""
+    if not saved:
+        return {}
+    try:
+        return ModelSpec.from_record(saved).settings()
+    except (KeyError, TypeError, ValueError, IndexError):
+        return {}
 
 
 def with_saved_architecture(
@@ -773,8 +783,7 @@ def resumed_config(
     if saved is None:
         return config  # a checkpoint from before settings were saved: the flags as given
     # A model setting added after the run started had, for it, the value it had then.
-    names = {field.name for field in dataclasses.fields(config)}
-    saved = {**{k: v for k, v in OLD_DEFAULTS.items() if k in names}, **saved}
+    saved = {**ModelSpec.settings_before(), **saved}
     kept, changed = {}, []
     for field in dataclasses.fields(config):
         name, now = field.name, getattr(config, field.name)

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 from config.hyperparameters import A2CConfig, A3CConfig, ActorCriticConfig
+from models.actor_critic import ActorCriticModel
+from models.layer_forms import model_size
 from training.state import checkpoint_prefixes
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory, run_files
@@ -29,7 +31,7 @@ from utils.files import (
 # when the run starts: the rest is TensorFlow's, the envs' and the other workers'.
 MEMORY_SHARE = 0.5
 # Bytes a float32 per-step number takes in a rollout and in its gradient computation, by the
-# measured peak of an A2C update (observations, actions, rewards, values, log-probs, the trunk's
+# measured peak of an A2C update (observations, actions, rewards, values, log-probs, the layers'
 # activations and their gradients: about four copies of the activations).
 FLOAT_BYTES = 4
 ACTIVATION_COPIES = 4
@@ -250,36 +252,40 @@ def check_actions(config: ActorCriticConfig, dims: Dims) -> None:
     """State-dependent exploration is for Box actions. ``dims``: the env's.
 
     Raises:
-        UsageError: for ``--use_sde`` on an env with discrete actions.
+        UsageError: for ``--use_sde`` on an env with other actions.
     """
     if config.use_sde and not dims.continuous:
+        action = dims.action
+        what = "discrete" if action.space == "Discrete" else f"{action}, not a Box"
         raise UsageError(
-            f"--use_sde: {config.env}'s actions are discrete (a categorical policy samples "
-            "them); state-dependent exploration is for Box actions: leave the flag out"
+            f"--use_sde: {config.env}'s actions are {what} (a "
+            f"{ACTION_POLICIES.get(action.space, 'categorical policy')} samples them); "
+            "state-dependent exploration is for Box actions: leave the flag out"
         )
+
+
+# How each kind of non-Box actions is sampled, for the messages.
+ACTION_POLICIES = {
+    "Discrete": "categorical policy",
+    "MultiDiscrete": "categorical per entry",
+    "MultiBinary": "Bernoulli per bit",
+}
 
 
 def check_memory(config: ActorCriticConfig, dims: Dims, available: int | None = None) -> None:
     """Refuses a rollout or a model that would not fit in memory, with its size.
 
-    Estimates (float32): a rollout keeps each step's observation and about four copies of the
-    trunk's activations through the update; the model keeps about four copies of its weights
-    (weights, gradient, two Adam moments), plus one per A3C worker thread; a worker thread takes
-    ``WORKER_THREAD_BYTES`` besides, a worker process of a local Ray ``RAY_WORKER_BYTES`` (a
-    cluster's workers use the cluster's memory, not this machine's).
+    The model is counted from its own blocks before it is built, each layer by its size form
+    (``models.layer_forms.model_size``: nothing allocated). Estimates (float32): a rollout
+    keeps each step's observation and about four copies of the layers' activations through
+    the update; the model keeps about four copies of its weights (weights, gradient, two Adam
+    moments), plus one per A3C worker thread; a worker thread takes ``WORKER_THREAD_BYTES``
+    besides, a worker process of a local Ray ``RAY_WORKER_BYTES`` (a cluster's workers use
+    the cluster's memory, not this machine's).
     """
     available = available_memory() if available is None else available
     if available is None:
         return
-    obs_dim, num_actions, continuous, _ = dims
-    outputs = 2 * num_actions if continuous else num_actions  # the policy's params
-    if config.use_sde:  # the mean, then a noise scale per feature and action dimension
-        features = config.lstm_units if config.recurrent else config.hidden_units[-1]
-        outputs = num_actions * (1 + features)
-    trunks = 2 if config.separate_value_trunk else 1
-    core = config.lstm_units if config.recurrent else 0  # an LSTM keeps 6 vectors a step
-    activations = trunks * sum(config.hidden_units) + 6 * core + outputs + 1
-    per_step = obs_dim + ACTIVATION_COPIES * activations + 8
     learners = 1
     if isinstance(config, A3CConfig) and config.backend == "threads":
         learners = config.workers
@@ -299,21 +305,16 @@ def check_memory(config: ActorCriticConfig, dims: Dims, available: int | None = 
             f"{gib(config.workers * RAY_WORKER_BYTES)} in all; {gib(available)} is available: "
             "use fewer workers, or a Ray cluster (--ray_address)"
         )
-    widths = [obs_dim, *config.hidden_units]
-    parameters = trunks * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-    if core:
-        parameters += 4 * core * (widths[-1] + core + 1)
-        widths.append(core)
-    parameters += (widths[-1] + 1) * (num_actions + 1) + (num_actions if continuous else 0)
+    size = model_size(ActorCriticModel(spec=config.model_spec(dims)))  # not built
     copies = WEIGHT_COPIES + (learners if learners > 1 else 0)
-    model = parameters * FLOAT_BYTES * copies
+    model = size.parameters * FLOAT_BYTES * copies
     if model > limit:
         raise UsageError(
             f"--hidden_units={','.join(map(str, config.hidden_units))}: a model of "
-            f"{parameters:,} weights would need about {gib(model)} of memory with its optimizer"
-            f"; {gib(available)} is available"
+            f"{size.parameters:,} weights would need about {gib(model)} of memory with its "
+            f"optimizer; {gib(available)} is available"
         )
-
+    per_step = dims.obs_dim + ACTIVATION_COPIES * size.activations + 8
     rollout = rollout_steps(config) * per_step * FLOAT_BYTES * learners
     if rollout > limit:
         raise UsageError(

@@ -54,7 +54,7 @@ from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
-from utils.envs import make_vector_env
+from utils.envs import make_env, make_vector_env
 from utils.errors import TrainingError, WorkerError
 
 
@@ -132,7 +132,7 @@ def update_specs(model) -> tuple:
 def new_model(config: A3CConfig) -> ActorCriticModel:
     """A new global model for ``config``'s env and settings (the caller seeds it), on either
     backend."""
-    probe = make_vector_env(config.env, 1)
+    probe = make_env(config.env)
     try:
         return model_for(config, probe)
     finally:

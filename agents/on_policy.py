@@ -16,7 +16,7 @@ from agents.memory import Rollout, RolloutCollector
 from config.hyperparameters import ActorCriticConfig
 from models import ActorCriticModel, build_model
 from models.normalization import Moments, batch_moments
-from utils.envs import env_dims
+from utils.envs import env_dims_of
 from utils.errors import TrainingError
 
 # Updates an algorithm keeps in its ``UpdateLog.history`` until the trainer takes them out (it
@@ -27,10 +27,12 @@ HISTORY = 10_000
 METRICS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm", "applied")
 
 
-def model_for(config: ActorCriticConfig, envs: gym.vector.VectorEnv) -> ActorCriticModel:
-    """A new model for ``envs``' spaces and ``config``'s architecture (the caller seeds it)."""
-    dims = env_dims(envs.single_observation_space, envs.single_action_space)
-    return build_model(dims, **config.model_options())
+def model_for(
+    config: ActorCriticConfig, envs: gym.Env | gym.vector.VectorEnv
+) -> ActorCriticModel:
+    """A new model for the spaces of ``envs`` (an env or vector env that ``utils.envs`` made)
+    and ``config``'s architecture (the caller seeds it)."""
+    return build_model(env_dims_of(envs), **config.model_options())
 
 
 def collector_for(

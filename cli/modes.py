@@ -136,8 +136,8 @@ def load_saved_model(
     model = agent.model
     path = Path(options.model) if options.model else model_path(options.save_dir, env)
     if path.suffix == ".keras":
-        obs_shape = model.image_shape or int(model.trunk[0].kernel.shape[0])
-        loaded = load_model_file(path, obs_shape, model.distribution.params_size, env)
+        obs_shape, params_size = model.spec.observation.shape, model.distribution.params_size
+        loaded = load_model_file(path, obs_shape, params_size, env, spec=model.spec)
         agent.model = LoadedPolicy(loaded, model.distribution)
         return agent
     if not path.name.endswith(".weights.h5"):

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from utils.envs import VECTOR_MODES
 from utils.errors import ConfigError
+from utils.model_spec import ModelSpec
 from utils.settings import (
     above,
     at_least,
@@ -33,18 +34,10 @@ BACKENDS = ("threads", "ray")
 MAX_SEED = 2**31 - 1
 
 
-# The settings that shape a model (``model_options`` turns them into its arguments, with
+# The settings that shape a model, as ``utils.model_spec.ModelSpec`` reads them (with
 # ``log_std_init`` and ``weight_init``, which only start it): playing, evaluating and exporting
 # a saved model read them, and a resumed run cannot change them.
-MODEL_SETTINGS = (
-    "hidden_units",
-    "activation",
-    "separate_value_trunk",
-    "recurrent",
-    "lstm_units",
-    "normalize_observations",
-    "use_sde",
-)
+MODEL_SETTINGS = ModelSpec.setting_names()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +56,8 @@ class ActorCriticConfig:
 
     env: str = setting(
         "CartPole-v1",
-        "gymnasium env id (Discrete or flat Box actions, flat Box observations); "
+        "gymnasium env id (Discrete, flat Box, MultiDiscrete or MultiBinary actions; flat Box, "
+        "image, Discrete, MultiDiscrete, MultiBinary, Dict or Tuple observations); "
         "module:EnvId imports module first. Envs with a preset (config/presets.py) take its "
         "settings for the flags not given.",
     )
@@ -213,17 +207,13 @@ class ActorCriticConfig:
     )
 
     def model_options(self) -> dict:
-        """The settings that shape the model: keyword arguments of ``models.build_model``."""
-        return {
-            "hidden_units": self.hidden_units,
-            "log_std_init": self.log_std_init,
-            "normalize_observations": self.normalize_observations,
-            "activation": self.activation,
-            "separate_value_trunk": self.separate_value_trunk,
-            "recurrent_units": self.lstm_units if self.recurrent else 0,
-            "weight_init": self.weight_init,
-            "use_sde": self.use_sde,
-        }
+        """The settings that shape the model, as ``utils.model_spec.ModelSpec``'s fields: the
+        keyword arguments of ``models.build_model``."""
+        return ModelSpec.options(self)
+
+    def model_spec(self, dims) -> ModelSpec:
+        """The spec of this run's model for an env of ``dims`` (``utils.envs.Dims``)."""
+        return ModelSpec.for_env(dims, **self.model_options())
 
     def __post_init__(self):
         validate(self)

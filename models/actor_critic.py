@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
-from models.distributions import Categorical, DiagonalGaussian, StateDependentGaussian
+from models.distributions import distribution_for
 from models.layer_forms import check_layers
 from models.normalization import ObservationNormalization
+from utils.model_spec import ModelSpec
+from utils.spaces import ActionSpec, ObservationSpec
 
 # The trunk's nonlinearities: ReLU (the A3C paper's), tanh (Stable-Baselines3's MLP policies).
 ACTIVATIONS = ("relu", "tanh")
@@ -32,13 +36,15 @@ class ActorCriticModel(keras.Model):
                                +-> [value_trunk] -> value_head -> V(s)
                                    (without a value trunk: the trunk's or core's output)
 
-    - ``encoder``: observations as both trunks see them: nothing, running normalisation
-      (``normalize_observations``: ``ObservationNormalization``, updated by the algorithms from
-      their rollouts, so a saved or exported model acts on raw observations), or for uint8
-      frames ``(channels, height, width)`` the convolutions of the A3C paper's Atari agents
-      (Mnih et al. 2016, section 8, after Mnih et al. 2013: 16 filters 8x8 stride 4, 32 filters
-      4x4 stride 2, ReLU; the model scales the bytes to [0, 1] itself, so rollouts keep them as
-      uint8).
+    - ``encoder``: observations as both trunks see them, chosen by their kind
+      (``spec.observation``, ``utils.spaces``): flat observations (a flat Box's, or a Discrete's
+      or Dict's that gymnasium flattened where the env was made) through nothing or running
+      normalisation (``normalize_observations``: ``ObservationNormalization``, updated by the
+      algorithms from their rollouts, so a saved or exported model acts on raw observations);
+      uint8 frames ``(channels, height, width)`` through the convolutions of the A3C paper's
+      Atari agents (Mnih et al. 2016, section 8, after Mnih et al. 2013: 16 filters 8x8 stride
+      4, 32 filters 4x4 stride 2, ReLU; the model scales the bytes to [0, 1] itself, so
+      rollouts keep them as uint8).
     - ``trunk``: ``Dense`` layers (ReLU or tanh). Sharing it between the heads follows Mnih et
       al. 2016 (arXiv:1602.01783, section 5.1: "a softmax output for the policy and a single
       linear output for the value function"). With ``separate_value_trunk`` the value head
@@ -51,14 +57,16 @@ class ActorCriticModel(keras.Model):
       caller: ``initial_state`` gives zeros, ``step`` takes one state and returns the next, and
       ``unroll`` runs a time-major sequence from a stored state, zeroing it where an episode
       started, which is how an update replays a rollout.
-    - ``policy_head``: made by the action distribution (``self.distribution``). Discrete
-      actions: ``Categorical``, a linear layer of logits, float32 ``(batch, num_actions)``. Box
-      actions (``continuous``): ``DiagonalGaussian``, whose ``GaussianHead`` gives a linear mean
-      per action dimension and one learned, state-independent log sigma beside it (starting at
-      ``log_std_init``): float32 ``(batch, 2 * num_actions)``. With ``use_sde``:
-      ``StateDependentGaussian`` (gSDE), whose head gives the mean and the noise scales of the
-      features it reads (the trunk's or core's output), float32 ``(batch, num_actions * (1 +
-      features))``.
+    - ``policy_head``: made by the action distribution (``self.distribution``, chosen by
+      ``models.distributions.distribution_for`` from ``spec.action``). Discrete actions:
+      ``Categorical``, a linear layer of logits, float32 ``(batch, n)``; MultiDiscrete:
+      ``MultiCategorical``, every entry's logits side by side, ``(batch, sum(nvec))``;
+      MultiBinary: ``Bernoulli``, a logit per bit, ``(batch, n)``. Box actions:
+      ``DiagonalGaussian``, whose ``GaussianHead`` gives a linear mean per action dimension and
+      one learned, state-independent log sigma beside it (starting at ``log_std_init``):
+      float32 ``(batch, 2 * dimensions)``. With ``use_sde``: ``StateDependentGaussian``
+      (gSDE), whose head gives the mean and the noise scales of the features it reads (the
+      trunk's or core's output), float32 ``(batch, dimensions * (1 + features))``.
     - ``value_head``: linear, V(s).
 
     Acting (``models/acting.py``, in NumPy) and export (``models/export.py``, Keras's own
@@ -67,22 +75,16 @@ class ActorCriticModel(keras.Model):
     not know, so the three cannot drift apart.
 
     Args:
-        num_actions: discrete actions (``env.action_space.n``), or with ``continuous`` the
-            action's dimensions (``env.action_space.shape[0]``); >= 1.
-        hidden_units: width of each trunk layer, all >= 1.
-        activation: the trunk's nonlinearity, one of ``ACTIVATIONS`` ("relu" or "tanh").
-        separate_value_trunk: give the value head its own trunk instead of the shared one
-            (feed-forward models only).
-        recurrent_units: width of the LSTM core; 0 (the default) for none.
-        image_shape: ``(channels, height, width)`` of uint8 image observations (a
-            convolutional trunk); ``()`` (the default) for flat float observations.
-        continuous: a Gaussian policy for Box actions instead of a categorical one.
-        log_std_init: the Gaussian's initial log standard deviation (ignored for discrete).
-        normalize_observations: normalise observations with running statistics.
-        weight_init: how the kernels start, one of ``WEIGHT_INITS`` ("glorot" or
-            "orthogonal").
-        use_sde: with ``continuous``, state-dependent exploration (gSDE,
-            ``models.distributions.StateDependentGaussian``) instead of independent noise.
+        spec: every setting of the model and the spaces it is for
+            (``utils.model_spec.ModelSpec``: ``action``, ``observation``, ``hidden_units``,
+            ``activation``, ``separate_value_trunk``, ``recurrent_units``,
+            ``normalize_observations``, ``use_sde``, ``log_std_init``, ``weight_init``); its
+            settings are the model's attributes too (``model.recurrent_units``).
+        *args, **kwargs: instead of ``spec``, a model from sizes: ``num_actions`` (discrete
+            actions, or with ``continuous=True`` a Box's dimensions), ``hidden_units``,
+            ``image_shape`` for image observations (else flat ones, whose size ``build_for``
+            takes), and the spec's settings by name (``spec_of_arguments``). Keras's ``name``,
+            ``trainable`` and ``dtype`` go to Keras.
 
     Call:
         ``model(states)`` with float32 ``states`` of shape ``(batch, obs_dim)`` returns
@@ -95,97 +97,78 @@ class ActorCriticModel(keras.Model):
     that ``keras.saving.load_model`` reads back wherever this module has been imported.
 
     Raises:
-        ValueError: if ``num_actions`` or a width in ``hidden_units`` is < 1, or
-            ``activation`` is not in ``ACTIVATIONS``, or ``weight_init`` not in
-            ``WEIGHT_INITS``, or ``recurrent_units`` is < 0 or comes
-            with ``separate_value_trunk``, or ``use_sde`` comes without ``continuous``.
+        ValueError: for a spec the model cannot be built from (``check_spec``), or
+            ``num_actions`` < 1.
     """
 
-    def __init__(
-        self,
-        num_actions: int,
-        hidden_units: tuple[int, ...] = (128,),
-        continuous: bool = False,
-        log_std_init: float = 0.0,
-        normalize_observations: bool = False,
-        activation: str = "relu",
-        separate_value_trunk: bool = False,
-        recurrent_units: int = 0,
-        image_shape: tuple[int, ...] = (),
-        weight_init: str = "glorot",
-        use_sde: bool = False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if num_actions < 1:
-            raise ValueError(f"num_actions must be >= 1, got {num_actions}")
-        if not hidden_units or any(units < 1 for units in hidden_units):
-            raise ValueError(f"hidden_units must be one or more widths >= 1, got {hidden_units}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if weight_init not in WEIGHT_INITS:
-            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
-        if use_sde and not continuous:
-            raise ValueError("use_sde (state-dependent exploration) needs continuous actions")
-        if recurrent_units < 0:
-            raise ValueError(f"recurrent_units must be >= 0, got {recurrent_units}")
-        if image_shape and (len(image_shape) != 3 or normalize_observations):
-            raise ValueError(
-                f"image_shape must be (channels, height, width) without normalize_observations, "
-                f"got {image_shape}"
-            )
-        if recurrent_units and separate_value_trunk:
-            raise ValueError(
-                "a recurrent model's value head reads the LSTM core; it has no separate value trunk"
-            )
-        self.num_actions = int(num_actions)
-        self.hidden_units = tuple(int(units) for units in hidden_units)
-        self.continuous = bool(continuous)
-        self.log_std_init = float(log_std_init)
-        self.normalize_observations = bool(normalize_observations)
-        self.activation = activation
-        self.separate_value_trunk = bool(separate_value_trunk)
-        self.recurrent_units = int(recurrent_units)
-        self.image_shape = tuple(int(size) for size in image_shape)
-        self.weight_init = weight_init
-        self.use_sde = bool(use_sde)
+    def __init__(self, *args, spec: ModelSpec | None = None, **kwargs):
+        keras_arguments = {name: kwargs.pop(name) for name in KERAS_ARGUMENTS if name in kwargs}
+        super().__init__(**keras_arguments)
+        if spec is None:
+            spec = spec_of_arguments(*args, **kwargs)
+        elif args or kwargs:
+            raise TypeError("ActorCriticModel takes a spec or the settings, not both")
+        check_spec(spec)
+        self.spec = spec
+        # The settings as attributes (model.hidden_units, model.recurrent_units, ...).
+        for field in ModelSpec.setting_fields():
+            setattr(self, field.name, getattr(spec, field.name))
         # The blocks, each a tuple of layers run in order (tuples: tf.train.Checkpoint tracks
         # the layers in them, where it loses Keras's tracked lists). ``models/layer_forms.py``
         # derives acting and export from these blocks, and ``build_for`` refuses a layer
         # outside them.
-        # Observations -> features, the input of both trunks: running normalisation, or the
-        # A3C paper's convolutions on Atari frames.
-        if self.image_shape:
-            # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
-            # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
-            # not take (a C++ error line at the first update).
-            self.encoder = (
-                keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
-                keras.layers.Permute((2, 3, 1), name="channels_last"),
-                self._conv(16, 8, strides=4, name="conv_0"),
-                self._conv(32, 4, strides=2, name="conv_1"),
-                keras.layers.Flatten(name="flatten"),
-            )
-        elif normalize_observations:
-            self.encoder = (ObservationNormalization(name="observation_normalization"),)
-        else:
-            self.encoder = ()
+        self.encoder = self._encoder()
         self.trunk = self._dense_stack("trunk")
-        self.value_trunk = self._dense_stack("value_trunk") if separate_value_trunk else ()
-        self.core = keras.layers.LSTMCell(recurrent_units, name="lstm") if recurrent_units else None
-        if self.use_sde:  # the noise reads the features the policy head reads
-            features = self.recurrent_units or self.hidden_units[-1]
-            self.distribution = StateDependentGaussian(self.num_actions, features)
-        elif self.continuous:
-            self.distribution = DiagonalGaussian(self.num_actions)
-        else:
-            self.distribution = Categorical(self.num_actions)
+        self.value_trunk = self._dense_stack("value_trunk") if self.separate_value_trunk else ()
+        units = self.recurrent_units
+        self.core = keras.layers.LSTMCell(units, name="lstm") if units else None
+        # The noise of gSDE reads the features the policy head reads.
+        features = self.recurrent_units or self.hidden_units[-1]
+        self.distribution = distribution_for(spec.action, self.use_sde, features)
         self.policy_head = self.distribution.policy_head(
             self.log_std_init, self._kernel_initializer("policy")
         )
         self.value_head = keras.layers.Dense(
             1, kernel_initializer=self._kernel_initializer("value"), name="value"
         )
+
+    def _encoder(self) -> tuple:
+        """The encoder block, by the kind of observations (``spec.observation.kind``; the one
+        place it is chosen): for images the A3C paper's convolutions, for flat observations
+        (a flat Box's, or a Dict's flattened by gymnasium) running normalisation or nothing."""
+        observation = self.spec.observation
+        if observation is not None and observation.kind == "image":
+            # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
+            # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
+            # not take (a C++ error line at the first update).
+            return (
+                keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
+                keras.layers.Permute((2, 3, 1), name="channels_last"),
+                self._conv(16, 8, strides=4, name="conv_0"),
+                self._conv(32, 4, strides=2, name="conv_1"),
+                keras.layers.Flatten(name="flatten"),
+            )
+        if self.normalize_observations:
+            return (ObservationNormalization(name="observation_normalization"),)
+        return ()
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """``(channels, height, width)`` of image observations, else ``()``."""
+        observation = self.spec.observation
+        return observation.shape if observation and observation.kind == "image" else ()
+
+    @property
+    def num_actions(self) -> int:
+        """Discrete: the actions; Box: the action's dimensions; MultiDiscrete: its entries;
+        MultiBinary: its bits."""
+        sizes = self.spec.action.sizes
+        return len(sizes) if self.spec.action.space == "MultiDiscrete" else sizes[0]
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the actions are a Box (a Gaussian policy)."""
+        return self.spec.action.space == "Box"
 
     def _kernel_initializer(self, block: str):
         """The kernel initialiser of a block ("trunk", "policy" or "value") under
@@ -311,39 +294,118 @@ class ActorCriticModel(keras.Model):
             states = tf.convert_to_tensor(states, tf.float32)
             self.normalizer.update(tf.reshape(states, [-1, states.shape[-1]]))
 
-    def build_for(self, obs_dim: int) -> ActorCriticModel:
-        """Creates the weights for observations of ``obs_dim`` floats (or of ``image_shape``,
-        with one); returns ``self``.
+    def build_for(self, obs_dim: int | None = None) -> ActorCriticModel:
+        """Creates the weights for the observations of ``spec`` (for a model made from sizes
+        alone, flat observations of ``obs_dim`` floats, which the spec then records); returns
+        ``self``.
 
         Keras 3 subclassed models have no weights until first called; saving, loading and
         ``set_weights`` all need them.
 
         Raises:
             ValueError: naming the layer, if the model holds one that acting or export do not
-                know, or one outside its blocks (``models.layer_forms.check_layers``).
+                know, or one outside its blocks (``models.layer_forms.check_layers``); an
+                ``obs_dim`` other than the spec's.
         """
-        if self.image_shape:
-            self(tf.zeros((1, *self.image_shape), tf.uint8))
-        else:
-            self(tf.zeros((1, obs_dim), tf.float32))
+        observation = self.spec.observation
+        if observation is None:
+            observation = ObservationSpec("flat", (int(obs_dim),))
+            self.spec = dataclasses.replace(self.spec, observation=observation)
+        elif observation.kind != "image" and obs_dim not in (None, *observation.shape):
+            raise ValueError(
+                f"build_for({obs_dim}): the model's observations are {observation.shape}"
+            )
+        dtype = tf.uint8 if observation.kind == "image" else tf.float32
+        self(tf.zeros((1, *observation.shape), dtype))
         check_layers(self)
         return self
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_actions": self.num_actions,
-            "hidden_units": list(self.hidden_units),
-            "continuous": self.continuous,
-            "log_std_init": self.log_std_init,
-            "normalize_observations": self.normalize_observations,
-            "activation": self.activation,
-            "separate_value_trunk": self.separate_value_trunk,
-            "recurrent_units": self.recurrent_units,
-            "image_shape": list(self.image_shape),
-            "weight_init": self.weight_init,
-            "use_sde": self.use_sde,
-        }
+        return {**super().get_config(), "spec": spec_config(self.spec)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(spec=spec_from_config(config.pop("spec")), **config)
+
+
+# Keras's own arguments of a model (the rest are the spec's).
+KERAS_ARGUMENTS = ("name", "trainable", "dtype")
+
+
+def spec_settings(spec: ModelSpec) -> dict:
+    """The settings of the spec's fields that files do not record (its initialisation)."""
+    return {"log_std_init": spec.log_std_init, "weight_init": spec.weight_init}
+
+
+def spec_config(spec: ModelSpec) -> dict:
+    """The spec as a Keras config (JSON): its record and its initialisation."""
+    return {**spec.record(), **spec_settings(spec)}
+
+
+def spec_from_config(config: dict) -> ModelSpec:
+    """The spec of ``spec_config``'s."""
+    spec = ModelSpec.from_record(config)
+    return dataclasses.replace(spec, **{k: config[k] for k in spec_settings(spec) if k in config})
+
+
+def spec_of_arguments(
+    num_actions: int,
+    hidden_units: tuple[int, ...] = (128,),
+    continuous: bool = False,
+    image_shape: tuple[int, ...] = (),
+    **settings,
+) -> ModelSpec:
+    """The spec of a model made from sizes (``ActorCriticModel(2, (64,), continuous=True)``):
+    ``num_actions`` discrete actions (or with ``continuous`` a Box of that many dimensions),
+    ``image_shape`` for image observations (else flat ones, their size given to
+    ``build_for``), and ``ModelSpec``'s other settings by name.
+
+    Raises:
+        ValueError: if ``num_actions`` < 1.
+    """
+    if num_actions < 1:
+        raise ValueError(f"num_actions must be >= 1, got {num_actions}")
+    action = ActionSpec("Box" if continuous else "Discrete", (int(num_actions),))
+    observation = ObservationSpec("image", tuple(image_shape)) if image_shape else None
+    return ModelSpec(
+        action=action, observation=observation, hidden_units=tuple(hidden_units), **settings
+    )
+
+
+def check_spec(spec: ModelSpec) -> None:
+    """Checks that the model can be built from ``spec``.
+
+    Raises:
+        ValueError: if a width in ``hidden_units`` is < 1, ``activation`` is not in
+            ``ACTIVATIONS``, ``weight_init`` not in ``WEIGHT_INITS``, ``recurrent_units`` is
+            < 0 or comes with ``separate_value_trunk``, ``use_sde`` comes without Box actions,
+            or image observations with ``normalize_observations`` or of another rank than 3.
+    """
+    if not spec.hidden_units or any(units < 1 for units in spec.hidden_units):
+        raise ValueError(f"hidden_units must be one or more widths >= 1, got {spec.hidden_units}")
+    if spec.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {spec.activation!r}")
+    if spec.weight_init not in WEIGHT_INITS:
+        raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {spec.weight_init!r}")
+    if spec.use_sde and spec.action.space != "Box":
+        raise ValueError("use_sde (state-dependent exploration) needs continuous actions")
+    if spec.recurrent_units < 0:
+        raise ValueError(f"recurrent_units must be >= 0, got {spec.recurrent_units}")
+    observation = spec.observation
+    if (
+        observation is not None
+        and observation.kind == "image"
+        and (len(observation.shape) != 3 or spec.normalize_observations)
+    ):
+        raise ValueError(
+            f"image_shape must be (channels, height, width) without normalize_observations, "
+            f"got {observation.shape}"
+        )
+    if spec.recurrent_units and spec.separate_value_trunk:
+        raise ValueError(
+            "a recurrent model's value head reads the LSTM core; it has no separate value trunk"
+        )
 
 
 def run_layers(layers, inputs):
@@ -353,31 +415,12 @@ def run_layers(layers, inputs):
     return inputs
 
 
-def build_model(
-    dims,
-    hidden_units: tuple[int, ...] = (128,),
-    log_std_init: float = 0.0,
-    normalize_observations: bool = False,
-    activation: str = "relu",
-    separate_value_trunk: bool = False,
-    recurrent_units: int = 0,
-    weight_init: str = "glorot",
-    use_sde: bool = False,
-) -> ActorCriticModel:
-    """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``:
-    ``obs_dim``, ``num_actions``, ``continuous`` and ``image_shape``, which chooses the trunk:
-    convolutional for images, dense otherwise); the other arguments are the model's."""
-    model = ActorCriticModel(
-        dims.num_actions,
-        hidden_units,
-        continuous=dims.continuous,
-        log_std_init=log_std_init,
-        normalize_observations=normalize_observations,
-        activation=activation,
-        separate_value_trunk=separate_value_trunk,
-        recurrent_units=recurrent_units,
-        image_shape=dims.image_shape,
-        weight_init=weight_init,
-        use_sde=use_sde,
-    )
-    return model.build_for(dims.obs_dim)
+def build_model(dims, hidden_units: tuple[int, ...] | None = None, **options) -> ActorCriticModel:
+    """An ``ActorCriticModel`` with weights, for an env's ``dims`` (``utils.envs.Dims``: its
+    actions, which choose the distribution, and observations, which choose the encoder:
+    convolutional for images, dense otherwise) or a ready ``utils.model_spec.ModelSpec``;
+    ``hidden_units`` and ``options`` are the spec's settings (``config.model_options()``)."""
+    if hidden_units is not None:
+        options["hidden_units"] = hidden_units
+    spec = dims if isinstance(dims, ModelSpec) else ModelSpec.for_env(dims, **options)
+    return ActorCriticModel(spec=spec).build_for()

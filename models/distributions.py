@@ -2,33 +2,106 @@
 log-probability and entropy (TensorFlow, for the loss), sampling and the greedy action (NumPy,
 for acting).
 
-``compute_loss`` sees a policy only through ``log_prob`` and ``entropy``, and the model builds
-its policy head with ``distribution.policy_head``, so another distribution (a Gaussian for
-continuous actions) plugs in beside ``Categorical`` without touching the loss or the model.
-Acting runs in NumPy (``models.acting``): a rollout's random noise is drawn
-at once from a seeded ``np.random.Generator`` (``noise``), and each step turns the policy's
-params and its slice of the noise into actions (``sample``). Each function takes the policy
-head's output ``params`` with any leading batch shape ``(...)``. A distribution whose
-``holds_noise`` is True (``StateDependentGaussian``) keeps one draw of its noise for several
-steps: the collector draws it once per resample and reuses it until the next.
+``Distribution`` is the interface: ``compute_loss`` sees a policy only through ``log_prob`` and
+``entropy``, acting through ``noise``, ``sample`` and ``greedy``, and the model builds its policy
+head with ``policy_head``. ``distribution_for`` is the one place an env's action space
+(``utils.spaces.ActionSpec``) is matched to its distribution, from ``DISTRIBUTIONS``: Discrete
+``Categorical``, Box ``DiagonalGaussian`` (``StateDependentGaussian`` with gSDE), MultiDiscrete
+``MultiCategorical``, MultiBinary ``Bernoulli``. Acting runs in NumPy (``models.acting``): a
+rollout's random noise is drawn at once from a seeded ``np.random.Generator`` (``noise``), and
+each step turns the policy's params and its slice of the noise into actions (``sample``). Each
+function takes the policy head's output ``params`` with any leading batch shape ``(...)``. A
+distribution whose ``holds_noise`` is True (``StateDependentGaussian``) keeps one draw of its
+noise for several steps: the collector draws it once per resample and reuses it until the next.
 """
 
 from __future__ import annotations
 
+import abc
 import math
+from typing import ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from utils.spaces import ActionSpec
 
-class Categorical:
-    """pi(a|s) = softmax(logits)_a over ``num_actions`` discrete actions.
+
+class Distribution(abc.ABC):
+    """A policy's distribution over one env's actions.
+
+    Class attributes:
+        space: the action space it is for, as gymnasium names its class (``"Discrete"``):
+            ``distribution_for`` picks it by this.
+        action_dtype: the ``tf.DType`` of its actions (int32 or float32).
+        holds_noise: whether one draw of ``noise`` serves several steps (gSDE).
+
+    Instances have ``action_shape``, the shape of one env's action (``()`` for one integer),
+    and ``params_size``, the width of the policy head's output.
+    """
+
+    space: ClassVar[str] = ""
+    action_dtype: ClassVar[tf.DType]
+    action_shape: tuple[int, ...]
+    holds_noise: ClassVar[bool] = False
+
+    @classmethod
+    def for_action(cls, action: ActionSpec) -> Distribution:
+        """The distribution of an action space's sizes (``ActionSpec.sizes``)."""
+        return cls(*action.sizes)
+
+    @property
+    @abc.abstractmethod
+    def params_size(self) -> int:
+        """Width of the policy head's output."""
+
+    @abc.abstractmethod
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> keras.layers.Layer:
+        """The layer that gives the params from the policy's features, float32 ``(batch,
+        features)`` -> ``(batch, params_size)``; a kind of layer ``models/layer_forms.py``
+        knows."""
+
+    @abc.abstractmethod
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """The random numbers ``sample`` turns into actions, for ``batch_shape`` draws."""
+
+    @abc.abstractmethod
+    def sample(self, params: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Actions drawn from the policy, NumPy: params ``(..., params_size)`` and a slice of
+        ``noise``'s -> ``(..., *action_shape)`` of ``action_dtype``."""
+
+    @abc.abstractmethod
+    def greedy(self, params: np.ndarray) -> np.ndarray:
+        """The most likely action (a Gaussian's mean), NumPy: ``(..., params_size)`` ->
+        ``(..., *action_shape)``."""
+
+    @abc.abstractmethod
+    def log_prob(self, params, actions):
+        """log pi(a|s), TensorFlow: params ``(..., params_size)``, actions ``(...,
+        *action_shape)`` -> float32 ``(...)``."""
+
+    @abc.abstractmethod
+    def entropy(self, params):
+        """H(pi(.|s)), TensorFlow: ``(..., params_size)`` -> float32 ``(...)``."""
+
+
+def logits_head(size: int, kernel_initializer) -> keras.layers.Dense:
+    """The policy head of logits: linear, ``size`` units, its kernel started by
+    ``kernel_initializer``."""
+    return keras.layers.Dense(size, kernel_initializer=kernel_initializer, name="policy_logits")
+
+
+class Categorical(Distribution):
+    """pi(a|s) = softmax(logits)_a over ``num_actions`` discrete actions (a ``Discrete`` space).
 
     ``params`` are the logits, float32 ``(..., num_actions)``; actions are int32 ``(...)``.
     Math: the softmax policy of Mnih et al. 2016 (arXiv:1602.01783, section 5.1).
     """
 
+    space = "Discrete"
     action_dtype = tf.int32
     action_shape: tuple[int, ...] = ()  # one action per env is a scalar
     holds_noise = False  # fresh noise at every step
@@ -49,9 +122,7 @@ class Categorical:
         """The layer that gives the logits from the policy's features: linear, one unit per
         action, its kernel started by ``kernel_initializer`` (``log_std_init`` is for Gaussian
         policies; a categorical one has none)."""
-        return keras.layers.Dense(
-            self.params_size, kernel_initializer=kernel_initializer, name="policy_logits"
-        )
+        return logits_head(self.params_size, kernel_initializer)
 
     def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
         """Standard Gumbel noise for ``sample``: float32 ``(*batch_shape, num_actions)``."""
@@ -81,8 +152,9 @@ class Categorical:
         return np.argmax(logits, axis=-1).astype(np.int32)
 
 
-class DiagonalGaussian:
-    """pi(a|s) = N(a; mu(s), diag(sigma^2)) over ``action_dim`` continuous actions.
+class DiagonalGaussian(Distribution):
+    """pi(a|s) = N(a; mu(s), diag(sigma^2)) over ``action_dim`` continuous actions (a flat
+    ``Box`` space).
 
     ``params`` are float32 ``(..., 2 * action_dim)``: the mean mu, then log sigma (the model
     broadcasts one learned log sigma per action dimension, independent of the state, as
@@ -97,6 +169,7 @@ class DiagonalGaussian:
     continuous action control) with the entropy of a Gaussian.
     """
 
+    space = "Box"
     action_dtype = tf.float32
     holds_noise = False  # fresh noise at every step
 
@@ -318,3 +391,173 @@ class StateDependentNoiseHead(GaussianHead):
         scales = tf.stop_gradient(features)[:, :, None] * sigma[None]
         scales = tf.reshape(scales, [-1, sigma.shape[0] * self.action_dim])
         return tf.concat([mean, scales], axis=-1)
+
+
+class MultiCategorical(Distribution):
+    """Independent categoricals, one per entry of a ``MultiDiscrete`` space:
+    ``pi(a|s) = prod_i softmax(logits_i)_{a_i}``, entry i choosing among ``nvec[i]``.
+
+    ``params`` are the entries' logits concatenated, float32 ``(..., sum(nvec))``; actions are
+    int32 ``(..., k)`` for the ``k`` entries, each in ``0..nvec[i]-1`` (the env receives them
+    shifted by its ``start``: ``utils.envs.action_clipper``). The log-probability and the
+    entropy are the sums of the entries' (independence), as Stable-Baselines3's
+    ``MultiCategoricalDistribution``; sampling is ``Categorical``'s Gumbel-max per entry.
+
+    Args:
+        *nvec: each entry's number of choices, >= 1 each, at least one entry.
+    """
+
+    space = "MultiDiscrete"
+    action_dtype = tf.int32
+
+    def __init__(self, *nvec: int):
+        if not nvec or min(nvec) < 1:
+            raise ValueError(f"nvec must be one or more sizes >= 1, got {nvec}")
+        self.nvec = tuple(int(size) for size in nvec)
+        self.action_shape: tuple[int, ...] = (len(self.nvec),)
+        ends = np.cumsum(self.nvec)
+        self._segments = list(zip(ends - self.nvec, ends, strict=True))  # each entry's logits
+
+    @property
+    def params_size(self) -> int:
+        """Width of the policy head: every entry's logits."""
+        return sum(self.nvec)
+
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> keras.layers.Dense:
+        """Linear logits of every entry, side by side (``log_std_init`` is for Gaussians)."""
+        return logits_head(self.params_size, kernel_initializer)
+
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """Standard Gumbel noise for ``sample``: float32 ``(*batch_shape, sum(nvec))``."""
+        return generator.gumbel(size=(*batch_shape, self.params_size)).astype(np.float32)
+
+    def sample(self, logits: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a_i ~ softmax(logits_i) for each entry, NumPy: float32 ``(..., sum(nvec))`` logits
+        and Gumbel ``noise`` of the same shape -> int32 ``(..., k)``: the Gumbel-max trick
+        (``Categorical.sample``) on each entry's slice."""
+        return self.greedy(logits + noise)
+
+    def greedy(self, logits: np.ndarray) -> np.ndarray:
+        """argmax of each entry's logits, NumPy: ``(..., sum(nvec))`` -> int32 ``(..., k)``."""
+        logits = np.asarray(logits)
+        entries = [np.argmax(logits[..., start:end], axis=-1) for start, end in self._segments]
+        return np.stack(entries, axis=-1).astype(np.int32)
+
+    def _log_probs(self, logits) -> list:
+        return [tf.nn.log_softmax(part) for part in tf.split(logits, list(self.nvec), axis=-1)]
+
+    def log_prob(self, logits, actions):
+        """log pi(a|s) = sum_i log softmax(logits_i)_{a_i}: logits float32 ``(...,
+        sum(nvec))``, actions int32 ``(..., k)`` -> ``(...)``."""
+        actions = tf.convert_to_tensor(actions, tf.int32)
+        batch_dims = len(actions.shape) - 1
+        taken = [
+            tf.gather(log_probs, actions[..., i], axis=-1, batch_dims=batch_dims)
+            for i, log_probs in enumerate(self._log_probs(logits))
+        ]
+        return tf.add_n(taken)
+
+    def entropy(self, logits):
+        """H = sum_i H(softmax(logits_i)), each ``-sum_a p log p``: ``(..., sum(nvec))`` ->
+        ``(...)``."""
+        return tf.add_n(
+            [-tf.reduce_sum(tf.exp(lp) * lp, axis=-1) for lp in self._log_probs(logits)]
+        )
+
+
+class Bernoulli(Distribution):
+    """Independent Bernoullis, one per bit of a ``MultiBinary`` space:
+    ``pi(a|s) = prod_j sigma(l_j)^{a_j} (1 - sigma(l_j))^{1 - a_j}`` with ``sigma`` the
+    logistic sigmoid of the bit's logit ``l_j``.
+
+    ``params`` are the logits, float32 ``(..., n)``; actions are int32 ``(..., n)`` of 0 and 1
+    (the env receives them in its space's dtype). Log-probability and entropy are sums over
+    the bits (independence), as Stable-Baselines3's ``BernoulliDistribution``:
+    ``log pi = sum_j a_j log sigma(l_j) + (1 - a_j) log sigma(-l_j)`` and ``H = sum_j
+    sigma(l_j) softplus(-l_j) + sigma(-l_j) softplus(l_j)`` (as ``-log sigma(l) =
+    softplus(-l)``). A bit is sampled as ``l_j + L_j > 0`` with ``L_j`` standard logistic noise,
+    which holds with probability ``P(L > -l) = sigma(l)``.
+
+    Args:
+        bits: the number of bits, >= 1.
+    """
+
+    space = "MultiBinary"
+    action_dtype = tf.int32
+
+    def __init__(self, bits: int):
+        if bits < 1:
+            raise ValueError(f"bits must be >= 1, got {bits}")
+        self.bits = int(bits)
+        self.action_shape: tuple[int, ...] = (self.bits,)
+
+    @property
+    def params_size(self) -> int:
+        """Width of the policy head: one logit per bit."""
+        return self.bits
+
+    def policy_head(
+        self, log_std_init: float = 0.0, kernel_initializer="glorot_uniform"
+    ) -> keras.layers.Dense:
+        """Linear logits, one per bit (``log_std_init`` is for Gaussians)."""
+        return logits_head(self.params_size, kernel_initializer)
+
+    def noise(self, generator: np.random.Generator, batch_shape) -> np.ndarray:
+        """Standard logistic noise for ``sample``: float32 ``(*batch_shape, bits)``."""
+        return generator.logistic(size=(*batch_shape, self.bits)).astype(np.float32)
+
+    def sample(self, logits: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a_j = [l_j + L_j > 0], NumPy: float32 ``(..., bits)`` logits and logistic ``noise``
+        of the same shape -> int32 ``(..., bits)`` of 0 and 1."""
+        return (np.asarray(logits) + noise > 0).astype(np.int32)
+
+    def greedy(self, logits: np.ndarray) -> np.ndarray:
+        """Each bit's likelier value, [l_j > 0], NumPy: ``(..., bits)`` -> int32."""
+        return (np.asarray(logits) > 0).astype(np.int32)
+
+    def log_prob(self, logits, actions):
+        """log pi(a|s): logits float32 ``(..., bits)``, actions int32 ``(..., bits)`` ->
+        ``(...)``; each bit's term is minus its sigmoid cross-entropy."""
+        labels = tf.cast(actions, logits.dtype)
+        terms = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return -tf.reduce_sum(terms, axis=-1)
+
+    def entropy(self, logits):
+        """H(pi(.|s)) = sum_j sigma(l_j) softplus(-l_j) + sigma(-l_j) softplus(l_j):
+        ``(..., bits)`` -> ``(...)``."""
+        p = tf.sigmoid(logits)
+        return tf.reduce_sum(
+            p * tf.nn.softplus(-logits) + (1.0 - p) * tf.nn.softplus(logits), axis=-1
+        )
+
+
+# Each action space's distribution, by the space's name (``utils.spaces.ActionSpec.space``).
+DISTRIBUTIONS: dict[str, type[Distribution]] = {
+    distribution.space: distribution
+    for distribution in (Categorical, DiagonalGaussian, MultiCategorical, Bernoulli)
+}
+
+
+def distribution_for(action: ActionSpec, use_sde: bool = False, features: int = 0) -> Distribution:
+    """The distribution of a policy over ``action`` (``utils.spaces.ActionSpec``): the one
+    place an action space is matched to its distribution (``DISTRIBUTIONS``). With
+    ``use_sde``, a Box's is ``StateDependentGaussian`` over ``features`` (the width of what
+    the policy head reads).
+
+    Raises:
+        ValueError: for a space no distribution is for, or ``use_sde`` with another than Box.
+    """
+    if action.space not in DISTRIBUTIONS:
+        raise ValueError(
+            f"no distribution for actions {action}; there are for {', '.join(DISTRIBUTIONS)}"
+        )
+    if use_sde:
+        if action.space != "Box":
+            raise ValueError(
+                "use_sde (state-dependent exploration) needs continuous actions (a Box), "
+                f"not {action}"
+            )
+        return StateDependentGaussian(action.sizes[0], features)
+    return DISTRIBUTIONS[action.space].for_action(action)

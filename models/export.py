@@ -9,7 +9,9 @@ state-independent log sigmas as the bias of a zero-kernel ``Dense``). The traine
 copied in, so later training does not change it.
 
 Call: float32 ``(batch, obs_dim)`` raw observations (uint8 ``(batch, C, H, W)`` frames for an
-image model) -> ``[params, value]``: ``params`` float32 ``(batch, P)`` (logits; or the mean
+image model; for an env whose observations gymnasium flattens, a Discrete's or a Dict's, the
+flattened ones: ``gymnasium.spaces.utils.flatten(space, observation)``, as float32) ->
+``[params, value]``: ``params`` float32 ``(batch, P)`` (logits; or the mean
 then log sigma; with gSDE the mean then the noise scales) and ``value`` float32 ``(batch,)``.
 A model with an LSTM core takes ``[observations, h, c]`` and returns ``[params, value, h,
 c]``, the state float32 ``(batch, units)``: zeros at an episode's start, then what the last
@@ -47,7 +49,7 @@ def plain_model(model) -> keras.Model:
     if model.image_shape:
         observations = keras.Input(model.image_shape, dtype="uint8", name="observations")
     else:
-        observations = keras.Input((observation_size(model),), name="observations")
+        observations = keras.Input(model.spec.observation.shape, name="observations")
     features = run(model.encoder, observations)
     hidden = run(model.trunk, features)
     inputs, state_outputs = [observations], []
@@ -70,13 +72,6 @@ def plain_model(model) -> keras.Model:
     return plain
 
 
-def observation_size(model) -> int:
-    """The number of floats of one flat observation ``model`` was built for."""
-    first = (*model.encoder, *model.trunk)[0]
-    weight = first.weights[0]  # the normalisation's mean, or the first Dense kernel
-    return int(weight.shape[0])
-
-
 class LoadedPolicy:
     """A model loaded from a ``.keras`` file, with the action distribution of the env it acts
     in: what greedy evaluation and play call (``initial_state``, ``step`` and
@@ -85,8 +80,8 @@ class LoadedPolicy:
     Args:
         model: ``plain_model``'s: float32 ``(batch, obs_dim)`` observations -> ``[params,
             value]``; with an LSTM core, ``[observations, h, c]`` -> ``[params, value, h, c]``.
-        distribution: ``Categorical``, ``DiagonalGaussian`` or ``StateDependentGaussian`` of
-            the env's actions (the one the exported model was trained with).
+        distribution: the ``models.distributions.Distribution`` of the env's actions (the one
+            the exported model was trained with).
     """
 
     def __init__(self, model: keras.Model, distribution):

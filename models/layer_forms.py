@@ -1,6 +1,7 @@
 """What each kind of layer in an ``ActorCriticModel`` is outside the Keras model: its NumPy form,
-which acting runs (``models/acting.py``), and the Keras built-in layers an export rebuilds it from
-(``models/export.py``).
+which acting runs (``models/acting.py``), the Keras built-in layers an export rebuilds it from
+(``models/export.py``), and its size before it is built (``model_size``, which the memory check
+counts a model with).
 
 The Keras model is the one definition of the network. Acting and export walk its blocks
 (``encoder``, ``trunk``, ``core``, ``policy_head``, ``value_trunk``, ``value_head``) and
@@ -38,12 +39,25 @@ class NumpyLayer(NamedTuple):
     bind: Callable
 
 
+class LayerSize(NamedTuple):
+    """What a layer holds and keeps, worked out before it is built (nothing allocated): its
+    weights (numbers), the shape of its output for one sample, and the floats it keeps per
+    sample for the backward pass (its activations)."""
+
+    parameters: int
+    output_shape: tuple[int, ...]
+    activations: int
+
+
 class LayerForm(NamedTuple):
     """A kind of layer outside Keras: ``numpy(layer) -> NumpyLayer`` (None: acting runs it in
-    TensorFlow) and ``export(layer) -> (apply, copies)`` in built-in Keras layers."""
+    TensorFlow), ``export(layer) -> (apply, copies)`` in built-in Keras layers, and
+    ``size(layer, input_shape) -> LayerSize`` of the unbuilt layer for one sample's input
+    shape (the memory check counts a model with it before building one)."""
 
     numpy: Callable[[keras.layers.Layer], NumpyLayer] | None
     export: Callable[[keras.layers.Layer], tuple]
+    size: Callable[[keras.layers.Layer, tuple], LayerSize]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -201,18 +215,75 @@ def export_state_dependent_head(layer: StateDependentNoiseHead) -> tuple:
     return (lambda x: concatenate([mean(x), scales(x)])), copies
 
 
-# Every kind of layer an ActorCriticModel may hold, and its two forms outside Keras.
+def dense_size(layer: keras.layers.Dense, input_shape: tuple) -> LayerSize:
+    """A kernel ``(features, units)`` and a bias ``(units,)``; it keeps its output."""
+    features, units = int(input_shape[-1]), int(layer.units)
+    parameters = features * units + (units if layer.use_bias else 0)
+    return LayerSize(parameters, (*input_shape[:-1], units), units)
+
+
+def lstm_size(cell: keras.layers.LSTMCell, input_shape: tuple) -> LayerSize:
+    """Kernels ``(features, 4 units)`` and ``(units, 4 units)`` and a bias ``(4 units,)``; it
+    keeps its four gates, h and c."""
+    features, units = int(input_shape[-1]), int(cell.units)
+    parameters = 4 * units * (features + units) + (4 * units if cell.use_bias else 0)
+    return LayerSize(parameters, (units,), 6 * units)
+
+
+def normalization_size(layer: ObservationNormalization, input_shape: tuple) -> LayerSize:
+    """A mean and a variance per input, and a count; it keeps its output."""
+    features = int(input_shape[-1])
+    return LayerSize(2 * features + 1, tuple(input_shape), features)
+
+
+def gaussian_head_size(layer: GaussianHead, input_shape: tuple) -> LayerSize:
+    """Its mean's ``Dense``, and a log sigma per action dimension."""
+    mean = dense_size(layer.mean, input_shape)
+    width = 2 * layer.action_dim
+    return LayerSize(mean.parameters + layer.action_dim, (width,), width)
+
+
+def state_dependent_head_size(layer: StateDependentNoiseHead, input_shape: tuple) -> LayerSize:
+    """Its mean's ``Dense``, and a log sigma per feature and action dimension."""
+    mean = dense_size(layer.mean, input_shape)
+    features = int(input_shape[-1])
+    width = layer.action_dim * (1 + features)
+    return LayerSize(mean.parameters + features * layer.action_dim, (width,), width)
+
+
+def keras_shape_size(layer: keras.layers.Layer, input_shape: tuple) -> LayerSize:
+    """A layer without weights (``Permute``, ``Rescaling``, ``Flatten``): the output shape
+    Keras computes for it; it keeps its output."""
+    shape = tuple(layer.compute_output_shape((1, *input_shape))[1:])
+    return LayerSize(0, shape, int(np.prod(shape)))
+
+
+def convolution_size(layer: keras.layers.Conv2D, input_shape: tuple) -> LayerSize:
+    """A kernel ``(height, width, channels in, filters)`` and a bias per filter; the output
+    shape is Keras's; it keeps its output."""
+    channels = int(input_shape[-1])  # channels last, as the encoder permutes them
+    height, width = layer.kernel_size
+    bias = layer.filters if layer.use_bias else 0
+    parameters = height * width * channels * layer.filters + bias
+    return keras_shape_size(layer, input_shape)._replace(parameters=parameters)
+
+
+# Every kind of layer an ActorCriticModel may hold, and its forms outside Keras.
 FORMS: dict[type, LayerForm] = {
-    keras.layers.Dense: LayerForm(numpy_dense, copy_layer),
-    keras.layers.LSTMCell: LayerForm(numpy_lstm, copy_layer),
-    ObservationNormalization: LayerForm(numpy_normalization, export_normalization),
-    GaussianHead: LayerForm(numpy_gaussian_head, export_gaussian_head),
-    StateDependentNoiseHead: LayerForm(numpy_state_dependent_head, export_state_dependent_head),
+    keras.layers.Dense: LayerForm(numpy_dense, copy_layer, dense_size),
+    keras.layers.LSTMCell: LayerForm(numpy_lstm, copy_layer, lstm_size),
+    ObservationNormalization: LayerForm(
+        numpy_normalization, export_normalization, normalization_size
+    ),
+    GaussianHead: LayerForm(numpy_gaussian_head, export_gaussian_head, gaussian_head_size),
+    StateDependentNoiseHead: LayerForm(
+        numpy_state_dependent_head, export_state_dependent_head, state_dependent_head_size
+    ),
     # The convolutional encoder of image models: acting runs it in TensorFlow.
-    keras.layers.Permute: LayerForm(None, copy_layer),
-    keras.layers.Rescaling: LayerForm(None, copy_layer),
-    keras.layers.Conv2D: LayerForm(None, copy_layer),
-    keras.layers.Flatten: LayerForm(None, copy_layer),
+    keras.layers.Permute: LayerForm(None, copy_layer, keras_shape_size),
+    keras.layers.Rescaling: LayerForm(None, copy_layer, keras_shape_size),
+    keras.layers.Conv2D: LayerForm(None, copy_layer, convolution_size),
+    keras.layers.Flatten: LayerForm(None, copy_layer, keras_shape_size),
 }
 
 
@@ -230,6 +301,45 @@ def form_of(layer: keras.layers.Layer) -> LayerForm:
             "from the model"
         )
     return form
+
+
+class ModelSize(NamedTuple):
+    """What a model holds and keeps, from its unbuilt blocks (``model_size``): its weights
+    (numbers) and the floats its layers keep per sample for the backward pass."""
+
+    parameters: int
+    activations: int
+
+
+def model_size(model) -> ModelSize:
+    """The size of ``model`` (an ``ActorCriticModel``, built or not, whose ``spec`` knows its
+    observations), worked out block by block through each layer's size form, with nothing
+    built or allocated: the encoder from the observation's shape, the trunk, the core, the
+    policy head, the value trunk and head from the features they read.
+
+    Raises:
+        ValueError: naming the layer, if its kind is not in ``FORMS``.
+    """
+    parameters = activations = 0
+
+    def run(layers, shape):
+        nonlocal parameters, activations
+        for layer in layers:
+            size = form_of(layer).size(layer, shape)
+            parameters += size.parameters
+            activations += size.activations
+            shape = size.output_shape
+        return shape
+
+    features = run(model.encoder, tuple(model.spec.observation.shape))
+    hidden = run(model.trunk, features)
+    if model.core is not None:
+        hidden = run([model.core], hidden)
+    run([model.policy_head], hidden)
+    if model.value_trunk:
+        hidden = run(model.value_trunk, features)
+    run([model.value_head], hidden)
+    return ModelSize(parameters, activations)
 
 
 def block_layers(model) -> list:

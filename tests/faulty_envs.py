@@ -48,15 +48,25 @@ class OutOfMemory(CartPoleEnv):
         return super().step(action)
 
 
-class TwoDiscreteActions(CartPoleEnv):
-    """CartPole with a MultiDiscrete action space: one the agents do not support."""
+class DictActions(CartPoleEnv):
+    """CartPole with a Dict action space: one the agents do not support."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.action_space = gym.spaces.MultiDiscrete([2, 2])
+        self.action_space = gym.spaces.Dict({"push": gym.spaces.Discrete(2)})
 
     def step(self, action):
-        return super().step(int(action[0]))
+        return super().step(int(action["push"]))
+
+
+class ImageInDict(CartPoleEnv):
+    """CartPole whose observations are a Dict with an image in it: one the agents do not
+    support (images only as the whole observation)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        frame = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+        self.observation_space = gym.spaces.Dict({"frame": frame, "state": self.observation_space})
 
 
 class UnboundedActions(gym.Env):
@@ -81,7 +91,8 @@ class UnboundedActions(gym.Env):
 gym.register("CrashOddSeed-v0", entry_point=CrashOddSeed, max_episode_steps=500)
 gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=500)
 gym.register("OutOfMemory-v0", entry_point=OutOfMemory, max_episode_steps=500)
-gym.register("TwoDiscreteActions-v0", entry_point=TwoDiscreteActions, max_episode_steps=500)
+gym.register("DictActions-v0", entry_point=DictActions, max_episode_steps=500)
+gym.register("ImageInDict-v0", entry_point=ImageInDict, max_episode_steps=500)
 gym.register("UnboundedActions-v0", entry_point=UnboundedActions, max_episode_steps=100)
 gym.register("NoThreshold-v0", entry_point=CartPoleEnv, max_episode_steps=200)  # no threshold
 

@@ -25,6 +25,16 @@ KINDS = {
         "Pendulum-v1",
         dict(recurrent=True, lstm_units=8, normalize_observations=True),
     ),
+    "multi-discrete": ("tests.custom_envs:spaces/DialLock-v0", {}),
+    "multi-binary, lstm": (
+        "tests.custom_envs:spaces/LightSwitches-v0",
+        dict(recurrent=True, lstm_units=4),
+    ),
+    "dict observations, normalised": (
+        "tests.custom_envs:spaces/GoalCorridor-v0",
+        dict(normalize_observations=True),
+    ),
+    "tuple observations": ("Blackjack-v1", {}),
 }
 
 

@@ -135,10 +135,15 @@ def test_play_without_a_model_says_how_to_train_one(tmp_path):
     "args, message",
     [
         (
-            ["--env=tests.faulty_envs:TwoDiscreteActions-v0"],
-            "supported: Discrete (a categorical policy) and flat (1-D) Box",
+            ["--env=tests.faulty_envs:DictActions-v0"],
+            "supported: Discrete (a categorical policy), flat (1-D) Box (a Gaussian policy), "
+            "one-dimensional MultiDiscrete (independent categoricals) and MultiBinary",
         ),
-        (["--env=FrozenLake-v1"], "supported: flat (1-D) Box (a dense trunk) and uint8 images"),
+        (
+            ["--env=tests.faulty_envs:ImageInDict-v0"],
+            "(an image at ['frame'] (images only as the whole observation) is not supported); "
+            "supported: flat (1-D) Box (a dense trunk) and uint8 images",
+        ),
         (["--env=nomodule:CartPole-v1"], "cannot import 'nomodule'"),
         (["--lr=-1"], "flag --lr=-1.0: must be > 0"),
         (["--workers=0"], "flag --workers=0: must be >= 1"),

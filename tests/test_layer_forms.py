@@ -1,5 +1,6 @@
-"""One network: acting (NumPy) and export (Keras's own layers) are derived from the Keras model,
-block by block; a layer they do not know fails when the model is built, naming it."""
+"""One network: acting (NumPy), export (Keras's own layers) and the model's size before it is built
+are derived from the Keras model, block by block; a layer they do not know fails when the model is
+built, naming it."""
 
 import keras
 import numpy as np
@@ -9,6 +10,9 @@ import tensorflow as tf
 from models import ActorCriticModel
 from models.acting import CompiledPolicy, NumpyPolicy, acting_policy
 from models.export import plain_model
+from models.layer_forms import FORMS, model_size
+from utils.model_spec import ModelSpec
+from utils.spaces import ActionSpec, ObservationSpec
 
 # Every kind of model: (constructor arguments, observation size or image shape).
 KINDS = {
@@ -43,6 +47,29 @@ KINDS = {
         3,
     ),
     "convolutional": (dict(num_actions=3, hidden_units=(16,), image_shape=(4, 84, 84)), 0),
+    "multi-discrete, flattened dict observations, tanh": (
+        dict(
+            spec=ModelSpec(
+                action=ActionSpec("MultiDiscrete", (3, 2, 4)),
+                observation=ObservationSpec("flattened", (7,), "Dict(...)"),
+                hidden_units=(8, 6),
+                activation="tanh",
+            )
+        ),
+        7,
+    ),
+    "multi-binary, lstm, normalised": (
+        dict(
+            spec=ModelSpec(
+                action=ActionSpec("MultiBinary", (5,)),
+                observation=ObservationSpec("flattened", (4,), "Discrete(4)"),
+                hidden_units=(8,),
+                recurrent_units=3,
+                normalize_observations=True,
+            )
+        ),
+        4,
+    ),
 }
 
 
@@ -89,6 +116,27 @@ def test_acting_and_export_compute_the_model_for_every_kind_of_model(kind):
         np.testing.assert_allclose(part, expected, atol=1e-5)
     if not model.image_shape:  # Keras's own layers only: nothing of this project
         assert all(type(layer).__module__.startswith("keras.") for layer in exported.layers)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_size_of_every_kind_of_model_is_known_before_it_is_built(kind):
+    arguments, obs_dim = KINDS[kind]
+    unbuilt = ActorCriticModel(**arguments)
+    if unbuilt.spec.observation is None:  # a model from sizes: its observations' size
+        unbuilt.build_for(obs_dim)
+        unbuilt = ActorCriticModel(spec=unbuilt.spec)
+    size = model_size(unbuilt)
+    assert not unbuilt.built and not unbuilt.weights  # nothing allocated to count it
+    built = ActorCriticModel(spec=unbuilt.spec).build_for()
+    assert (
+        size.parameters == built.count_params() == sum(int(np.prod(w.shape)) for w in built.weights)
+    )
+    assert size.activations > 0
+
+
+def test_every_layer_kind_has_all_its_forms():
+    for kind, form in FORMS.items():
+        assert form.export is not None and form.size is not None, kind
 
 
 class Deeper(ActorCriticModel):

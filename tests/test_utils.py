@@ -53,21 +53,39 @@ def test_unknown_env_ids_get_suggestions():
         make_env("CartPol-v1")
 
 
-def test_an_unsupported_observation_space_is_named():
-    with pytest.raises(
-        EnvError, match="supported: flat \\(1-D\\) Box \\(a dense trunk\\) and uint8 images"
-    ):
-        make_env("FrozenLake-v1")
+PIXELS = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+
+
+@pytest.mark.parametrize(
+    "observation_space, what",
+    [
+        (gym.spaces.Dict({"frame": PIXELS, "speed": gym.spaces.Discrete(3)}), "an image at"),
+        (gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Box(0, 1, (2, 2)))), "a Box of"),
+        (gym.spaces.Text(8), "a Text space"),
+        (gym.spaces.Dict({"a": gym.spaces.Sequence(gym.spaces.Discrete(2))}), "a Sequence"),
+        (gym.spaces.Box(0, 1, (5, 5)), "a Box of shape (5, 5)"),
+        (gym.spaces.Dict({}), "no numbers"),
+    ],
+)
+def test_an_unsupported_observation_space_is_named(observation_space, what):
+    with pytest.raises(EnvError) as error:
+        check_spaces(observation_space, gym.spaces.Discrete(2), "Custom-v0")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("Custom-v0 has observation space")
+    assert what in message and "is not supported" in message
+    assert "supported: flat (1-D) Box (a dense trunk) and uint8 images" in message
+    assert "Discrete, MultiDiscrete and MultiBinary, and Dict and Tuple of these" in message
 
 
 @pytest.mark.parametrize(
     "action_space",
     [
-        gym.spaces.MultiDiscrete([2, 3]),
-        gym.spaces.MultiBinary(4),
+        gym.spaces.MultiDiscrete([[2, 3], [2, 2]]),
+        gym.spaces.MultiBinary((2, 2)),
         gym.spaces.Dict({"a": gym.spaces.Discrete(2)}),
         gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(3))),
         gym.spaces.Box(-1, 1, (2, 2)),
+        gym.spaces.Box(-1, 1, (0,)),
     ],
 )
 def test_unsupported_action_spaces_get_one_line_naming_the_supported_ones(action_space):
@@ -76,7 +94,10 @@ def test_unsupported_action_spaces_get_one_line_naming_the_supported_ones(action
         check_spaces(observations, action_space, "Custom-v0")
     message = str(error.value)
     assert "\n" not in message and message.startswith("Custom-v0 has action space")
-    assert "supported: Discrete (a categorical policy) and flat (1-D) Box" in message
+    assert (
+        "supported: Discrete (a categorical policy), flat (1-D) Box (a Gaussian policy), "
+        "one-dimensional MultiDiscrete (independent categoricals) and MultiBinary" in message
+    )
 
 
 def test_box_actions_are_clipped_to_finite_bounds_only_and_infinite_ones_are_said(caplog):
@@ -95,9 +116,11 @@ def test_box_actions_are_clipped_to_finite_bounds_only_and_infinite_ones_are_sai
 
 def test_env_dims_say_the_kind_of_actions():
     pendulum = make_env("Pendulum-v1")
-    assert env_dims(pendulum.observation_space, pendulum.action_space) == (3, 1, True, ())
+    dims = env_dims(pendulum.observation_space, pendulum.action_space)
+    assert dims[:4] == (3, 1, True, ()) and dims.action == ("Box", (1,))
     cartpole = make_env("CartPole-v1")
-    assert env_dims(cartpole.observation_space, cartpole.action_space) == (4, 2, False, ())
+    dims = env_dims(cartpole.observation_space, cartpole.action_space)
+    assert dims[:4] == (4, 2, False, ()) and dims.action == ("Discrete", (2,))
 
 
 def test_dashed_flag_names_become_underscored():

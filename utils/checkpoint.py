@@ -14,6 +14,7 @@ import numpy as np
 
 from utils.errors import CheckpointError, first_line
 from utils.files import atomic_write, safe_name
+from utils.model_spec import ModelSpec
 
 # HDF5 attribute of the weights file naming the env and the architecture they belong to.
 METADATA_KEY = "a3c_keras"
@@ -68,27 +69,46 @@ def run_files(save_dir: str | os.PathLike, env_id: str) -> RunFiles:
     )
 
 
-# What a model's architecture is, for the messages: its attribute and how it is said.
-ARCHITECTURE = (
-    ("hidden_units", "hidden units {}"),
-    ("activation", "activation {}"),
-    ("separate_value_trunk", "separate value trunk: {}"),
-    ("recurrent_units", "LSTM core of {} units"),
-    ("num_actions", "{} actions"),
-    ("continuous", "continuous actions: {}"),
-    ("normalize_observations", "observation normalisation: {}"),
-    ("use_sde", "state-dependent exploration: {}"),
-)
-
-
 def describe(model: keras.Model, env_id: str) -> dict:
-    """What a weights file must match to load into ``model``: env id and architecture."""
-    description = {"env_id": env_id}
-    for name, _ in ARCHITECTURE:
-        value = getattr(model, name, None)
-        description[name] = list(value) if isinstance(value, tuple) else value
-    description["shapes"] = [list(weight.shape) for weight in model.weights]
-    return description
+    """What a model file records, so loading it can say what does not match: the env id, the
+    model's spec (``model.spec.record()``: the spaces and the architecture,
+    ``utils.model_spec.ModelSpec``) and its weights' shapes."""
+    return {
+        "env_id": env_id,
+        **model.spec.record(),
+        "shapes": [list(weight.shape) for weight in model.weights],
+    }
+
+
+def saved_spec(path: Path, saved: dict, hint: str = "") -> ModelSpec:
+    """The ``ModelSpec`` a model file's record (``describe``'s) holds, the settings it lacks at
+    the values they had before they were recorded.
+
+    Raises:
+        CheckpointError: for a record this program cannot read.
+    """
+    try:
+        return ModelSpec.from_record(saved)
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise CheckpointError(
+            f"{path} records a model this program cannot read ({type(error).__name__}: "
+            f"{first_line(error)}){hint}"
+        ) from None
+
+
+def check_spaces_match(path: Path, saved: ModelSpec, wanted: ModelSpec, env_id: str) -> None:
+    """A model file made for other spaces than the env's is refused, in one line naming both.
+
+    Raises:
+        CheckpointError: if the recorded actions or observations differ from ``wanted``'s.
+    """
+    theirs = saved.differences(wanted, only=ModelSpec.SPACES)
+    if theirs:
+        mine = wanted.differences(saved, only=ModelSpec.SPACES)
+        raise CheckpointError(
+            f"{path} is for another env's spaces ({', '.join(theirs)}) than {env_id}'s "
+            f"({', '.join(mine)}): use it with the env it was trained on"
+        )
 
 
 def all_finite(model: keras.Model) -> bool:
@@ -168,24 +188,26 @@ def load_weights(
             f"{path} is corrupt or truncated: not a readable weights file ({first_line(error)})"
             f"{hint}"
         ) from None
-    wanted = describe(model, env_id)
-    # Files from before a setting existed were written without it: it had its default then.
-    saved = {**saved, **{k: v for k, v in OLD_DEFAULTS.items() if saved and k not in saved}}
     if saved.get("env_id", env_id) != env_id:
         raise CheckpointError(
             f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
             f"--env={saved['env_id']} to use it, or train a model for {env_id}"
         )
-    if saved and saved != wanted:
-        units = saved.get("recurrent_units")
+    if saved:
+        check_spaces_match(path, saved_spec(path, saved, hint), model.spec, env_id)
+    wanted = describe(model, env_id)
+    different_shapes = saved.get("shapes", wanted["shapes"]) != wanted["shapes"]
+    if saved and (architecture(saved, wanted) or different_shapes):
+        units = saved_spec(path, saved).recurrent_units
         recurrence = ""
-        if units != wanted.get("recurrent_units"):
+        if units != model.spec.recurrent_units:
             recurrence = (
                 f": pass --recurrent --lstm_units={units}" if units else ": drop --recurrent"
             )
         raise CheckpointError(
-            f"{path} holds another architecture ({architecture(saved, wanted)}) than this "
-            f"program builds ({architecture(wanted, saved)}){recurrence}"
+            f"{path} holds another architecture ({architecture(saved, wanted) or shapes(saved)}) "
+            f"than this program builds ({architecture(wanted, saved) or shapes(wanted)})"
+            f"{recurrence}"
         )
     try:
         model.load_weights(path)
@@ -193,31 +215,17 @@ def load_weights(
         raise CheckpointError(f"cannot load {path}: {first_line(error)}{hint}") from None
 
 
-OLD_DEFAULTS = {
-    "continuous": False,
-    "normalize_observations": False,
-    "activation": "relu",
-    "separate_value_trunk": False,
-    "recurrent_units": 0,
-    "use_sde": False,
-}
+def architecture(description: dict, other: dict) -> str:
+    """The architecture settings of ``description`` (a record, ``describe``'s) that differ
+    from ``other``'s, in words (``"hidden units (32, 16), activation tanh"``); ``""`` if
+    none do (the spaces are ``check_spaces_match``'s)."""
+    mine, theirs = ModelSpec.from_record(description), ModelSpec.from_record(other)
+    return ", ".join(mine.differences(theirs, exclude=ModelSpec.SPACES))
 
 
-def architecture(description: dict, other: dict | None = None) -> str:
-    """``description``'s architecture in words: the settings that differ from ``other``'s
-    (all of them without ``other``), or the weight shapes if only those differ."""
-    parts = []
-    for name, words in ARCHITECTURE:
-        value = description.get(name)
-        if other is None or other.get(name) != value:
-            if name == "recurrent_units" and not value:
-                parts.append("no LSTM core")
-            else:
-                parts.append(words.format(tuple(value) if isinstance(value, list) else value))
-    if not parts:
-        shapes = [tuple(shape) for shape in description.get("shapes", [])]
-        parts.append(f"weight shapes {shapes}")
-    return ", ".join(parts)
+def shapes(description: dict) -> str:
+    """The weight shapes of a record, in words."""
+    return f"weight shapes {[tuple(shape) for shape in description.get('shapes', [])]}"
 
 
 # The entry of a ``.keras`` file (a zip archive) that records what it was trained for; Keras
@@ -265,6 +273,7 @@ def load_model_file(
     obs_shape: int | tuple[int, ...],
     params_size: int,
     env_id: str = "",
+    spec: ModelSpec | None = None,
 ) -> keras.Model:
     """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
     observations of ``obs_shape`` (a number of floats, or an image's shape) and gives
@@ -272,7 +281,8 @@ def load_model_file(
     per Box dimension, or with gSDE a mean and a noise scale per feature and Box dimension).
     With ``env_id``, a file that records another env (``export_model``'s description) is
     refused first: the sizes alone cannot tell CartPole's two logits from a
-    one-dimensional Box action's mean and log sigma.
+    one-dimensional Box action's mean and log sigma; with ``spec`` (the model the env needs),
+    so is one that records other spaces.
 
     Raises:
         CheckpointError: if the file is missing, unreadable, trained on another env, or made
@@ -287,6 +297,8 @@ def load_model_file(
             f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
             f"--env={saved['env_id']} to use it, or export a model trained on {env_id}"
         )
+    if spec is not None and saved:
+        check_spaces_match(path, saved_spec(path, saved), spec, env_id or "the env")
     try:
         model = keras.saving.load_model(path)
     except Exception as error:  # zip, JSON and h5 errors all end here

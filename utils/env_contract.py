@@ -3,7 +3,9 @@
 
 The contract (gymnasium 1.x): ``reset(seed=..., options=...)`` returns ``(observation, info)``,
 ``step(action)`` returns ``(observation, reward, terminated, truncated, info)``; observations
-have the shape of the observation space and are finite numbers, rewards are finite numbers.
+belong to the observation space (a Box's of its shape and finite, a Discrete's an integer in it,
+a Dict's with its keys, each part so), checked as the env gives them, before the model's
+encoding (``utils.spaces``); rewards are finite numbers.
 ``make_env`` and ``make_vector_env`` (``utils.envs``) wrap every env they make, so training,
 evaluation, play and the checks before a run all step checked envs. A vector env is checked
 once per batched step, not per env (its cost: docs/BENCHMARKS.md#a2c-throughput).
@@ -18,14 +20,14 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from absl import logging
 
-from utils.errors import EnvFault, Interrupted, first_line
+from utils.errors import EnvFault, Interrupted, first_line, one_line
 
 CONTRACT = (
     "gymnasium 1.x expects reset() -> (observation, info) and step(action) -> (observation, "
@@ -65,29 +67,96 @@ def called(env_id: str, call: str, function: Callable[..., Any], *args, **kwargs
 
 
 def check_observations(
-    env_id: str, call: str, observations, space: gym.spaces.Box, batch: int | None
+    env_id: str, call: str, observations, space: gym.Space, batch: int | None
 ) -> None:
-    """Observations (one, or ``batch`` of them) of ``space``'s shape, numbers, and finite if
-    floats.
+    """Observations (one, or ``batch`` of them) of ``space`` as the env gives them, before any
+    encoding (``observation_fault``).
 
     Raises:
         EnvFault: saying what the env returned and what its space expects.
     """
-    shape = space.shape if batch is None else (batch, *space.shape)
+    fault = observation_fault(space, observations, batch)
+    if fault:
+        raise EnvFault(f"{env_id}'s {call}() returned {fault}")
+
+
+# The spaces whose observations are integers: their values must lie in the space.
+INTEGER_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+
+
+def integer_bounds(space: gym.Space) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` of an integer space's values, ``low <= value < high``, each of its
+    shape: a Discrete's ``start`` and ``start + n``, a MultiDiscrete's ``start`` and ``start +
+    nvec``, a MultiBinary's 0 and 2."""
+    if isinstance(space, gym.spaces.Discrete):
+        return np.asarray(space.start), np.asarray(space.start + space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return np.asarray(space.start), np.asarray(space.start + space.nvec)
+    return np.zeros(space.shape, np.int64), np.full(space.shape, 2)
+
+
+def observation_fault(space: gym.Space, observations, batch: int | None, where: str = ""):
+    """What is wrong with ``observations`` (one, or with ``batch`` a batch of them, as a vector
+    env gives them: a Dict's as a dict of batched arrays, a Tuple's as a tuple of them) of
+    ``space``, in words (``"an observation['goal'] of value 7; its observation
+    space['goal'] is Discrete(4)"``), or None if nothing is.
+
+    A Box's observations have its shape, are numbers, and are finite if floats; a Discrete's,
+    MultiDiscrete's and MultiBinary's are integers of its shape within it (``space.contains``);
+    a Dict's have its keys and a Tuple's its length, each part checked so.
+    """
+    its = f"its observation space{where}"
+    if isinstance(space, gym.spaces.Dict):
+        if not isinstance(observations, Mapping):
+            return f"an observation{where} of type {type(observations).__name__}; {its} is a Dict"
+        if set(observations) != set(space.keys()):
+            return (
+                f"an observation{where} with the keys {sorted(map(str, observations))}; {its} "
+                f"has the keys {sorted(map(str, space.keys()))}"
+            )
+        for key, part in space.items():
+            fault = observation_fault(part, observations[key], batch, f"{where}[{key!r}]")
+            if fault:
+                return fault
+        return None
+    if isinstance(space, gym.spaces.Tuple):
+        if not isinstance(observations, tuple | list) or len(observations) != len(space):
+            got = len(observations) if isinstance(observations, tuple | list) else None
+            what = f"a {type(observations).__name__}" + (f" of {got}" if got is not None else "")
+            return f"an observation{where} that is {what}; {its} is a Tuple of {len(space)}"
+        for index, part in enumerate(space):
+            fault = observation_fault(part, observations[index], batch, f"{where}[{index}]")
+            if fault:
+                return fault
+        return None
+    shape = tuple(space.shape) if batch is None else (batch, *space.shape)
     array = np.asarray(observations)
-    if array.shape != shape or array.dtype.kind not in "biuf":
-        one = array.shape[1:] if batch is not None else array.shape
-        raise EnvFault(
-            f"{env_id}'s {call}() returned an observation of shape {one} and dtype "
-            f"{array.dtype}; its observation space has shape {space.shape} and dtype "
-            f"{space.dtype}"
+    if batch is not None and array.shape[:1] != (batch,):
+        return f"a batch{where} of shape {array.shape}; the batch has {batch} observations"
+    integers = isinstance(space, INTEGER_SPACES)
+    kinds = "biu" if integers else "biuf"
+    if array.shape != shape or array.dtype.kind not in kinds:
+        one = array.shape[1:] if batch is not None and array.ndim else array.shape
+        return (
+            f"an observation{where} of shape {one} and dtype {array.dtype}; {its} has shape "
+            f"{space.shape} and dtype {space.dtype}"
         )
+    if integers:
+        low, high = integer_bounds(space)
+        items = array.reshape(len(array) if batch is not None else 1, -1)
+        outside = ((items < low.ravel()) | (items >= high.ravel())).any(axis=1)
+        if outside.any():
+            item = array[np.argmax(outside)] if batch is not None else array
+            value = one_line(item.tolist())
+            return f"an observation{where} of value {value}; {its} is {one_line(space)}"
+        return None
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         bad = array[~np.isfinite(array)]
-        raise EnvFault(
-            f"{env_id}'s {call}() returned an observation with {bad.size} NaN or infinite "
-            f"value(s) (such as {bad[0]}); observations must be finite numbers"
+        return (
+            f"an observation{where} with {bad.size} NaN or infinite value(s) (such as "
+            f"{bad[0]}); observations must be finite numbers"
         )
+    return None
 
 
 def check_rewards(env_id: str, rewards) -> None:

@@ -19,6 +19,14 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorE
 
 from utils.env_contract import CheckedEnv, CheckedVectorEnv, env_process_signals
 from utils.errors import EnvError, EnvFault, first_line
+from utils.spaces import (
+    ActionSpec,
+    ObservationEncoder,
+    ObservationSpec,
+    action_spec,
+    observation_encoder,
+)
+from utils.spaces import is_image as is_image  # agents/memory.py imports it from here
 
 # CartPoleNoVel-v1 (RL Zoo's env of that name): CartPole-v1 whose observation keeps the cart
 # position and the pole angle (indices 0 and 2) and drops both velocities, so a policy must
@@ -239,13 +247,19 @@ def register_env(env, name: str | None = None) -> str:
             f"one's: {spaces[0]}, {spaces[1]}); give it another env_name"
         )
     gym.registry.pop(env_name, None)  # this module's own, from before: replaced
-    gym.register(
-        env_name,
-        entry_point=entry_point,
-        max_episode_steps=limit,
-        reward_threshold=threshold,
-        disable_env_checker=True,
-    )
+    try:
+        gym.register(
+            env_name,
+            entry_point=entry_point,
+            max_episode_steps=limit,
+            reward_threshold=threshold,
+            disable_env_checker=True,
+        )
+    except gym.error.RegistrationError as error:  # MyEnv where MyEnv-v0 is registered, say
+        raise EnvError(
+            f"env_name={env_name!r} cannot be registered ({first_line(error)}); give the "
+            "factory another env_name"
+        ) from None
     FACTORY_SPECS[env_name] = gym.spec(env_name)
     FACTORY_SPACES[env_name] = spaces
     return env_name
@@ -385,7 +399,10 @@ def make_atari_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 
 
 def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
-    """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked.
+    """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked
+    (``utils.env_contract.CheckedEnv``), its observations encoded as the model takes them
+    (``utils.spaces.observation_encoder``: Discrete, Dict and the like flattened by gymnasium;
+    the env's own are ``env_spaces``).
 
     Raises:
         EnvError: if ``env_id`` is not registered (naming close ids), its simulator is not
@@ -403,7 +420,7 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
                 env_id, render_mode=render_mode, max_episode_steps=limit, disable_env_checker=True
             )
     try:
-        check_spaces(env.observation_space, env.action_space, env_id)
+        encoder = check_spaces(env.observation_space, env.action_space, env_id)
         if render_mode is not None:
             modes = env.metadata.get("render_modes") or []
             if render_mode not in modes:
@@ -414,7 +431,7 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     except EnvError:
         env.close()
         raise
-    return CheckedEnv(env, env_id)
+    return encoder.wrap(CheckedEnv(env, env_id))
 
 
 def probe_env(env_id: str, render: bool = False) -> Dims:
@@ -442,7 +459,7 @@ def probe_env(env_id: str, render: bool = False) -> Dims:
                     f"{env_id}'s render() returned {got}; a recording needs RGB frames (uint8, "
                     "height x width x 3)"
                 )
-        return env_dims(env.observation_space, env.action_space)
+        return env_dims_of(env)
     except EnvFault as fault:
         raise EnvError(str(fault)) from None
     finally:
@@ -462,7 +479,9 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
 
     Returns:
         A vector env in gymnasium's ``NEXT_STEP`` autoreset mode: the step after an episode ends
-        returns the reset observation with reward 0 and ignores its action.
+        returns the reset observation with reward 0 and ignores its action. Its batches are
+        checked as the envs give them (``utils.env_contract.CheckedVectorEnv``), then encoded
+        as the model takes them (``utils.spaces.observation_encoder``).
 
     Raises:
         EnvError: for an unknown or unsupported env, or ``native`` where the env has none.
@@ -496,14 +515,14 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
                 disable_env_checker=True,  # CheckedVectorEnv checks the batches
             )
     try:
-        check_spaces(envs.single_observation_space, envs.single_action_space, env_id)
+        encoder = check_spaces(envs.single_observation_space, envs.single_action_space, env_id)
         autoreset = envs.metadata.get("autoreset_mode")
         if autoreset != gym.vector.AutoresetMode.NEXT_STEP:
             raise EnvError(f"{env_id}'s vector env resets in mode {autoreset}; NEXT_STEP is needed")
     except EnvError:
         envs.close()
         raise
-    return CheckedVectorEnv(envs, env_id)
+    return encoder.wrap_vector(CheckedVectorEnv(envs, env_id))
 
 
 def time_limit(steps: int) -> Callable[[gym.Env], gym.Env]:
@@ -513,74 +532,100 @@ def time_limit(steps: int) -> Callable[[gym.Env], gym.Env]:
 
 def check_spaces(
     observation_space: gym.Space, action_space: gym.Space, env_id: str = "env"
-) -> None:
-    """Checks for a ``Discrete`` or flat (1-D) ``Box`` action space, and a flat ``Box``
-    observation space (a dense trunk) or an image one (a convolutional trunk, ``is_image``).
+) -> ObservationEncoder:
+    """Checks that the agents support an env's spaces (``utils.spaces``: the observation
+    encoders and ``action_spec``); returns the observations' encoder.
 
     Raises:
         EnvError: naming the unsupported space and what is supported.
     """
-    discrete = isinstance(action_space, gym.spaces.Discrete)
-    flat_box = isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
-    if not (discrete or flat_box):
-        raise EnvError(
-            f"{env_id} has action space {action_space}; supported: Discrete (a categorical "
-            "policy) and flat (1-D) Box (a Gaussian policy), not MultiDiscrete, MultiBinary, "
-            "Dict or Tuple"
-        )
-    box = isinstance(observation_space, gym.spaces.Box)
-    if not (box and (len(observation_space.shape) == 1 or is_image(observation_space))):
-        raise EnvError(
-            f"{env_id} has observation space {observation_space}; supported: flat (1-D) Box "
-            "(a dense trunk) and uint8 images (channels, height, width) with height and width "
-            f">= {MIN_IMAGE_SIZE} (a convolutional trunk), as the Atari preprocessing gives"
-        )
-
-
-# The convolutional trunk's first layer (8x8, stride 4) and second (4x4, stride 2) need this.
-MIN_IMAGE_SIZE = 36
-
-
-def is_image(observation_space: gym.Space) -> bool:
-    """Whether observations are uint8 images ``(channels, height, width)``: stacked frames, few
-    channels (at most 16) and a height and width of at least ``MIN_IMAGE_SIZE``."""
-    shape = getattr(observation_space, "shape", None) or ()
-    return (
-        len(shape) == 3
-        and observation_space.dtype == np.uint8
-        and shape[0] <= 16
-        and min(shape[1:]) >= MIN_IMAGE_SIZE
-    )
+    action_spec(action_space, env_id)
+    return observation_encoder(observation_space, env_id)
 
 
 class Dims(NamedTuple):
     """What a model needs to know of a checked env's spaces.
 
     Attributes:
-        obs_dim: numbers in an observation.
-        num_actions: discrete actions, or with ``continuous`` the action's dimensions.
-        continuous: whether actions are a Box (float vectors) rather than Discrete.
+        obs_dim: numbers in an observation as the model takes it (a Discrete's one-hot, a
+            Dict's parts flattened and concatenated).
+        num_actions: Discrete: actions; Box: the action's dimensions; MultiDiscrete: its
+            entries; MultiBinary: its bits.
+        continuous: whether actions are a Box (float vectors).
         image_shape: ``(channels, height, width)`` of uint8 image observations, else ``()``.
+        observation_space: the env's observation space as it gives observations (before
+            encoding); None where only sizes are known.
+        action_space: the env's action space; None where only sizes are known.
     """
 
     obs_dim: int
     num_actions: int
     continuous: bool
     image_shape: tuple[int, ...] = ()
+    observation_space: gym.Space | None = None
+    action_space: gym.Space | None = None
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
-        """The shape of one observation: ``image_shape``, or ``(obs_dim,)``."""
+        """The shape of one observation as the model takes it: ``image_shape``, or
+        ``(obs_dim,)``."""
         return self.image_shape or (self.obs_dim,)
+
+    @property
+    def action(self) -> ActionSpec:
+        """The model's record of the actions (``utils.spaces.ActionSpec``)."""
+        if self.action_space is not None:
+            return action_spec(self.action_space)
+        return ActionSpec("Box" if self.continuous else "Discrete", (self.num_actions,))
+
+    @property
+    def encoder(self) -> ObservationEncoder | None:
+        """The observations' encoder (None where only sizes are known)."""
+        if self.observation_space is None:
+            return None
+        return observation_encoder(self.observation_space)
+
+    @property
+    def observation(self) -> ObservationSpec:
+        """The model's record of the observations (``utils.spaces.ObservationSpec``)."""
+        if self.observation_space is not None:
+            return self.encoder.spec
+        return ObservationSpec("image" if self.image_shape else "flat", self.obs_shape)
 
 
 def env_dims(observation_space: gym.Space, action_space: gym.Space) -> Dims:
-    """The ``Dims`` of a checked env's spaces (``check_spaces``)."""
-    obs_dim = int(np.prod(observation_space.shape))
-    image_shape = tuple(observation_space.shape) if is_image(observation_space) else ()
-    if isinstance(action_space, gym.spaces.Box):
-        return Dims(obs_dim, int(action_space.shape[0]), True, image_shape)
-    return Dims(obs_dim, int(action_space.n), False, image_shape)
+    """The ``Dims`` of a checked env's spaces (``check_spaces``), as the env gives them."""
+    encoder = observation_encoder(observation_space)
+    action = action_spec(action_space)
+    image_shape = encoder.shape if encoder.kind == "image" else ()
+    return Dims(
+        int(np.prod(encoder.shape)),
+        len(action.sizes) if action.space == "MultiDiscrete" else action.sizes[0],
+        action.space == "Box",
+        image_shape,
+        observation_space,
+        action_space,
+    )
+
+
+def env_spaces(env: gym.Env | gym.vector.VectorEnv) -> tuple[gym.Space, gym.Space]:
+    """The observation and action spaces of one env of ``env`` (an env or vector env that
+    ``make_env`` or ``make_vector_env`` made) as the env gives them, before the observations
+    are encoded; another env's own spaces."""
+    inner = env
+    while not isinstance(inner, CheckedEnv | CheckedVectorEnv):
+        inner = getattr(inner, "env", None)
+        if inner is None:
+            inner = env
+            break
+    if isinstance(inner, gym.vector.VectorEnv):
+        return inner.single_observation_space, inner.single_action_space
+    return inner.observation_space, inner.action_space
+
+
+def env_dims_of(env: gym.Env | gym.vector.VectorEnv) -> Dims:
+    """The ``Dims`` of an env or vector env that ``make_env`` or ``make_vector_env`` made."""
+    return env_dims(*env_spaces(env))
 
 
 def action_clipper(
@@ -588,7 +633,9 @@ def action_clipper(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """What turns a policy's actions into the env's: for a Box, the sample clipped to the
     space's bounds (``np.clip``; the policy's log-probability stays that of the unclipped
-    sample), for Discrete the actions (``0..n-1``) shifted by the space's ``start``.
+    sample); for Discrete the actions (``0..n-1``) shifted by the space's ``start``; for
+    MultiDiscrete each entry shifted by its ``start``, in the space's dtype; for MultiBinary
+    the bits in the space's dtype.
 
     Works on one action ``(A,)`` or a batch ``(N, A)``. A bound that is infinite clips nothing
     there; that is logged as a warning, once per env and space (each worker builds a clipper).
@@ -596,6 +643,12 @@ def action_clipper(
     if isinstance(action_space, gym.spaces.Discrete):
         start = int(action_space.start)  # the policy's actions are 0..n-1
         return (lambda actions: actions + start) if start else (lambda actions: actions)
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        start, dtype = action_space.start, action_space.dtype  # each entry's are 0..n_i-1
+        return lambda actions: (np.asarray(actions) + start).astype(dtype)
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        dtype = action_space.dtype
+        return lambda actions: np.asarray(actions).astype(dtype)
     if not isinstance(action_space, gym.spaces.Box):
         return lambda actions: actions
     low, high = action_space.low.astype(np.float32), action_space.high.astype(np.float32)

@@ -107,3 +107,9 @@ def first_line(error: BaseException) -> str:
     errors quote of a library's exception."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def one_line(value) -> str:
+    """``str(value)`` on one line, its runs of white space (the line breaks NumPy prints in a
+    2-D array, as in a space's repr) made single spaces: what one-line errors quote of it."""
+    return " ".join(str(value).split())
