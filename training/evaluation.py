@@ -48,9 +48,12 @@ class EvalResult(NamedTuple):
 
     def summary(self) -> str:
         """One line: ``mean ± std over N episodes``, min, max and the threshold verdict."""
+        # Returns of a few units (FrozenLake's 0 or 1, Blackjack's -1 to 1) need more digits.
+        digits = 1 if np.max(np.abs(self.returns)) >= 10 else 3
+        low, high = np.min(self.returns), np.max(self.returns)
         line = (
-            f"greedy return over {len(self.returns)} episodes: {self.mean:.1f} ± {self.std:.1f} "
-            f"(min {np.min(self.returns):.1f}, max {np.max(self.returns):.1f})"
+            f"greedy return over {len(self.returns)} episodes: {self.mean:.{digits}f} ± "
+            f"{self.std:.{digits}f} (min {low:.{digits}f}, max {high:.{digits}f})"
         )
         if self.threshold is None:
             return line + "; the env has no reward threshold"
