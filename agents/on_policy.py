@@ -27,9 +27,7 @@ HISTORY = 10_000
 METRICS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm", "applied")
 
 
-def model_for(
-    config: ActorCriticConfig, envs: gym.Env | gym.vector.VectorEnv
-) -> ActorCriticModel:
+def model_for(config: ActorCriticConfig, envs: gym.Env | gym.vector.VectorEnv) -> ActorCriticModel:
     """A new model for the spaces of ``envs`` (an env or vector env that ``utils.envs`` made)
     and ``config``'s architecture (the caller seeds it)."""
     return build_model(env_dims_of(envs), **config.model_options())

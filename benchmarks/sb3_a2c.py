@@ -91,6 +91,10 @@ ZOO = {
         200_000,
     ),
     "MountainCar-v0": Zoo({"ent_coef": 0.0}, 16, 1_000_000, normalize=True),
+    # No zoo entry for the toy-text envs: SB3's A2C defaults with 8 envs (its Discrete
+    # observations one-hot, as here), on the budgets of this project's presets.
+    "FrozenLake-v1": Zoo({}, 8, 300_000),
+    "Taxi-v4": Zoo({}, 8, 1_000_000),
     "CartPoleNoVel-v1": Zoo(
         {
             "batch_size": 256,
@@ -237,6 +241,12 @@ def main() -> None:
         help="env steps between greedy evaluations of 100 episodes (SB3's EvalCallback); 0: none",
     )
     parser.add_argument(
+        "--eval_episodes", type=int, default=100, help="episodes of the final greedy evaluation"
+    )
+    parser.add_argument(
+        "--ent_coef", type=float, default=None, help="the entropy bonus; default: the zoo's"
+    )
+    parser.add_argument(
         "--stop_at_eval_return",
         type=float,
         default=None,
@@ -245,6 +255,8 @@ def main() -> None:
     args = parser.parse_args()
     zoo = ZOO[args.env]
     settings = zoo.settings
+    if args.ent_coef is not None:
+        settings = {**settings, "ent_coef": args.ent_coef}
     envs = make_envs(args.env, zoo, args.seed)
     evaluation = make_envs(args.env, zoo, args.seed + 10_000, n_envs=1)
     if zoo.normalize:
@@ -277,10 +289,15 @@ def main() -> None:
     print(f"trained {len(callback.rows)} episodes, {steps} env steps in {seconds:.1f} s")
     if zoo.normalize:
         evaluation.obs_rms = envs.obs_rms  # the statistics the policy was trained with
+    episodes = args.eval_episodes
     returns, _ = evaluate_policy(
-        model, evaluation, n_eval_episodes=100, deterministic=True, return_episode_rewards=True
+        model, evaluation, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True
     )
-    print(f"greedy return over 100 episodes: {np.mean(returns):.1f} ± {np.std(returns):.1f}")
+    digits = 1 if np.max(np.abs(returns)) >= 10 else 3  # as a2c_cartpole.py's report
+    print(
+        f"greedy return over {episodes} episodes: {np.mean(returns):.{digits}f} ± "
+        f"{np.std(returns):.{digits}f}"
+    )
     path = run_files(args.save_dir, args.env).episodes  # as a2c_cartpole.py names it
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(callback.rows[0]))
