@@ -23,10 +23,10 @@ from agents.losses import compute_loss
 from agents.memory import Rollout, rollout_spec
 from agents.on_policy import (
     UpdateLog,
-    apply_if_finite,
     collector_for,
     loss_settings,
     model_for,
+    only_if_finite,
     rewards_for_loss,
     update_metrics,
     update_xla,
@@ -122,9 +122,9 @@ class A2CAgent:
 
     def _update(self, rollout: Rollout):
         """One A2C update on ``rollout`` (graph code, compiled once): the loss under the tape,
-        its gradient clipped, applied if finite; then the observation statistics
-        (``normalize_observations``) take in the rollout's states, so acting and the update of
-        a rollout see the same ones.
+        its gradient clipped, ``apply_gradients`` if finite, with the observation statistics
+        (``normalize_observations``) taking in the rollout's states after it, so acting and
+        the update of a rollout see the same ones.
 
         Returns:
             ``(metrics, acting weights)``: the update's metrics by name
@@ -138,14 +138,12 @@ class A2CAgent:
         gradients = tape.gradient(loss.total, model.trainable_variables)
         gradients, norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
         metrics = update_metrics(loss, norm)
-        applied = apply_if_finite(self.optimizer, gradients, model.trainable_variables, metrics)
-        if model.normalizer is not None:
 
-            def take_in_states():
-                model.update_statistics(rollout.states[:-1])
-                return tf.constant(True)
+        def update():
+            self.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+            model.update_statistics(rollout.states[:-1])  # nothing without normalisation
 
-            tf.cond(applied, take_in_states, lambda: tf.constant(False))
+        applied = only_if_finite(metrics, update)
         return {**metrics, "applied": applied}, self.collector.acting_variables()
 
     def paused(self) -> contextlib.AbstractContextManager:

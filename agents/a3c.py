@@ -38,14 +38,13 @@ from agents.losses import compute_loss
 from agents.memory import Rollout, RolloutCollector, rollout_spec
 from agents.on_policy import (
     UpdateLog,
-    apply_if_finite,
     collector_for,
     loss_settings,
-    merge_moments,
     metrics_spec,
     model_for,
     moments_spec,
     observation_moments,
+    only_if_finite,
     rewards_for_loss,
     update_metrics,
     update_xla,
@@ -54,6 +53,7 @@ from agents.optimizers import make_optimizer
 from agents.reward_scaling import RewardScaler
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
+from models.normalization import Moments
 from utils.envs import make_env, make_vector_env
 from utils.errors import TrainingError, WorkerError
 
@@ -79,16 +79,20 @@ def worker_gradients(model, rollout: Rollout, config: A3CConfig, reward_scaler=N
 
 def apply_to_global(model, optimizer, gradients, moments, metrics):
     """Step 3's update of theta (graph code, on either backend; the caller holds the update
-    lock or is the only thread that updates): ``gradients`` applied to the global ``model``'s
-    trainable weights by the shared ``optimizer`` unless not finite, and the rollout's
-    observation ``moments`` merged into its statistics.
+    lock or is the only thread that updates): ``apply_gradients`` of the shared ``optimizer``
+    to the global ``model``'s weights, and the rollout's observation ``moments`` merged into
+    its statistics, unless the loss or gradient is not finite (``only_if_finite``).
 
     Returns:
         A bool scalar tensor: whether the update was applied.
     """
-    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, metrics)
-    merge_moments(model, moments, applied)
-    return applied
+
+    def update():
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        if model.normalizer is not None:
+            model.normalizer.merge(Moments(*moments))
+
+    return only_if_finite(metrics, update)
 
 
 def worker_parts(config: A3CConfig, rng: tf.random.Generator):

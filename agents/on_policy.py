@@ -7,6 +7,7 @@ updates. Each algorithm's own update (the tape, the loss, the clip, the apply) i
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 
 import gymnasium as gym
 import tensorflow as tf
@@ -87,11 +88,12 @@ def update_metrics(loss: LossInfo, norm) -> dict:
     }
 
 
-def apply_if_finite(optimizer, gradients, variables, metrics: dict) -> tf.Tensor:
-    """The guard of every update (graph code): ``optimizer.apply_gradients`` of ``gradients``
-    to ``variables`` only if the loss and the gradient norm (``metrics``) are finite, so a
-    NaN or infinite loss or gradient (a diverging value function, a bad reward) never reaches
-    the weights or the optimizer's moments.
+def only_if_finite(metrics: dict, update: Callable[[], None]) -> tf.Tensor:
+    """The guard of every update (graph code): runs ``update`` (the optimizer's
+    ``apply_gradients``, and what goes with it) only if the loss and the gradient norm
+    (``metrics``) are finite, so a NaN or infinite loss or gradient (a diverging value
+    function, a bad reward) never reaches the weights, the optimizer's moments or the
+    observation statistics.
 
     Returns:
         A bool scalar tensor: whether the update was applied.
@@ -99,7 +101,7 @@ def apply_if_finite(optimizer, gradients, variables, metrics: dict) -> tf.Tensor
     finite = tf.math.is_finite(metrics["loss"]) & tf.math.is_finite(metrics["grad_norm"])
 
     def apply():
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        update()
         return tf.constant(True)
 
     return tf.cond(finite, apply, lambda: tf.constant(False))
@@ -127,19 +129,6 @@ def moments_spec(model) -> Moments | tuple:
 def metrics_spec() -> dict:
     """The ``tf.TensorSpec``s of ``update_metrics``: float32 scalars by name."""
     return {name: tf.TensorSpec([]) for name in METRICS[:-1]}
-
-
-def merge_moments(model, moments: Moments | tuple, applied) -> None:
-    """Adds a rollout's ``observation_moments`` to ``model``'s statistics if the update that
-    came with them was ``applied`` (graph code; nothing without normalisation)."""
-    if model.normalizer is None:
-        return
-
-    def merge():
-        model.normalizer.merge(Moments(*moments))
-        return tf.constant(True)
-
-    tf.cond(applied, merge, lambda: tf.constant(False))
 
 
 class UpdateLog:

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.a3c import MasterAgent, worker_gradients
+from agents.a3c import MasterAgent, apply_to_global, worker_gradients
 from agents.memory import Memory
-from agents.on_policy import apply_if_finite
 from config.hyperparameters import A3CConfig
 from models import ActorCriticModel
 from tests import programs
@@ -81,7 +80,7 @@ def test_non_finite_updates_never_reach_the_weights():
     rollout = memory.to_rollout(np.ones(4))
     before = model.get_weights()
     gradients, _, metrics = worker_gradients(model, rollout, A3CConfig())
-    applied = apply_if_finite(optimizer, gradients, model.trainable_variables, metrics)
+    applied = apply_to_global(model, optimizer, gradients, (), metrics)
     assert not bool(applied) and not np.isfinite(float(metrics["loss"]))
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
