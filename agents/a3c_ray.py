@@ -384,7 +384,8 @@ class RayMasterAgent:
         runtime_env = {
             "working_dir": str(ROOT),
             "excludes": ["/runs/", "/.git/", "/docs/", "*.h5", "*.keras", "*.png", "*.gif"],
-            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"},
+            # One OpenBLAS thread for NumPy's acting (cli/__init__.py says why).
+            "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"},
         }
         options = {
             "runtime_env": runtime_env,
