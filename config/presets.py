@@ -299,7 +299,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 "max_steps": 1_000_000,
                 "eval_interval": 250_000,
             },
-            evidence=("a2c-taxi", "sb3-a2c-taxi", "sb3-a2c-taxi-entropy"),
+            evidence=("a2c-taxi", "sb3-a2c-taxi"),
             command="python a2c_cartpole.py --train --env=Taxi-v4",
         ),
         # Blackjack-v1 (a Tuple observation: the player's sum, the dealer's card, a usable ace;
