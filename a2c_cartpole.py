@@ -1,4 +1,4 @@
-"""A2C, the synchronous batched A3C, on CartPole or another gymnasium env (Discrete or Box).
+"""A2C, the synchronous batched A3C, on CartPole or another gymnasium env.
 
     python a2c_cartpole.py --train --stop-at-threshold    # train until solved, then evaluate
     python a2c_cartpole.py --record=cartpole.gif          # play the saved model into a GIF

@@ -1,4 +1,4 @@
-"""A3C on CartPole (or another gymnasium env, Discrete or Box actions): train, play, baseline.
+"""A3C on CartPole or another gymnasium env: train, play, baseline.
 
     python a3c_cartpole.py --train                              # train A3C, evaluate, save
     python a3c_cartpole.py                                      # play the saved model greedily

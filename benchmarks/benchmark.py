@@ -790,7 +790,7 @@ def measurements(
     episode CSV in ``save_dir``, with its whole-process seconds and peak memory."""
     trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
     # The last greedy line is the report after training; A2C logs its periodic ones before.
-    greedy = re.findall(r"greedy return over (\d+) episodes: (-?[\d.]+) ± ([\d.]+)", output)[-1]
+    greedy = re.findall(r"greedy return over (\d+) episodes?: (-?[\d.]+) ± ([\d.]+)", output)[-1]
     with open(run_files(save_dir, suite.env).episodes) as handle:
         episodes = list(csv.DictReader(handle))
     solved = next(

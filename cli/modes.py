@@ -19,6 +19,7 @@ from models.export import LoadedPolicy
 from training.callbacks import SignalStop
 from training.episode_log import EpisodeLog
 from training.evaluation import EvalResult
+from training.summaries import format_return
 from utils.checkpoint import (
     export_model,
     keras_metadata,
@@ -111,7 +112,7 @@ def run_random_baseline(config: ActorCriticConfig, out=print) -> float:
     episodes = RandomAgent(config.env, config.seed).run(log)
     average = float(np.mean([episode.episode_return for episode in episodes]))
     out(
-        f"random baseline on {config.env}: average return {average:.1f} over "
+        f"random baseline on {config.env}: average return {format_return(average)} over "
         f"{len(episodes)} episodes"
     )
     return average

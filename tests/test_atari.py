@@ -87,7 +87,7 @@ def test_pong_trains_saves_plays_records_and_exports_from_the_command_line(tmp_p
     # the greedy game is a real score.
     for setting in ("--optimizer=rmsprop_tf1", "--weight_init=orthogonal", "--clip_rewards=true"):
         assert setting in trained.stderr
-    assert "greedy return over 1 episodes: -2" in trained.stdout
+    assert "greedy return over 1 episode: -2" in trained.stdout
     assert "A.L.E" not in trained.stderr + trained.stdout  # ale-py's greeting is off
     assert "leaked" not in trained.stderr  # nor its report of an emulator alive at exit
     assert "oneDNN" not in trained.stderr  # nor TensorFlow's complaint about uint8 input
@@ -99,7 +99,7 @@ def test_pong_trains_saves_plays_records_and_exports_from_the_command_line(tmp_p
     run(*common, f"--export={exported}", program="a2c_cartpole.py", check=True)
     again = run(f"--model={exported}", "--evaluate", "--eval-episodes=1", *common)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "greedy return over 1 episodes: -2" in again.stdout
+    assert "greedy return over 1 episode: -2" in again.stdout
     resumed = run(
         "--train",
         "--resume",
@@ -124,7 +124,7 @@ def test_a3c_trains_on_pong_with_threads_and_a_ray_worker_computes_its_gradient(
         f"--save-dir={tmp_path}",
         check=True,
     )
-    assert "greedy return over 1 episodes: -2" in threads.stdout
+    assert "greedy return over 1 episode: -2" in threads.stdout
     pytest.importorskip("ray")
     from agents.a3c_ray import RemoteWorker
 

@@ -306,7 +306,7 @@ def test_a_weights_file_from_before_gsde_loads_where_the_preset_uses_it(tmp_path
     evaluated = a2c(
         "--env=MountainCarContinuous-v0", "--evaluate", f"--model={path}", "--eval_episodes=1"
     )
-    assert "greedy return over 1 episodes" in evaluated.stdout, evaluated.stderr[-2000:]
+    assert "greedy return over 1 episode" in evaluated.stdout, evaluated.stderr[-2000:]
 
 
 def test_a2c_collects_with_the_configured_sample_freq(tmp_path):

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from absl import logging
 
-from training.summaries import Summaries, progress_line, run_directory
+from training.summaries import Summaries, format_return, progress_line, run_directory
 from utils.errors import ConfigError
 from utils.interrupts import STOP_SIGNALS
 
@@ -257,7 +257,10 @@ class ProgressLogger(Reports):
         line = progress_line(done, total, unit, last.moving_average, steps_per_second, eta)
         if by_steps:
             line += f" | {len(episodes)} episodes"
-        line += f" | return {last.episode_return:.1f} | mean(100) {last.recent_mean:.1f}"
+        line += (
+            f" | return {format_return(last.episode_return)} | mean(100) "
+            f"{format_return(last.recent_mean)}"
+        )
         update = trainer.algorithm.update_log.last
         if update is not None:
             line += f" | entropy {update['entropy']:.3f}"

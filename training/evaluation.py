@@ -52,7 +52,8 @@ class EvalResult(NamedTuple):
         digits = 1 if np.max(np.abs(self.returns)) >= 10 else 3
         low, high = np.min(self.returns), np.max(self.returns)
         line = (
-            f"greedy return over {len(self.returns)} episodes: {self.mean:.{digits}f} ± "
+            f"greedy return over {len(self.returns)} episode{'s' * (len(self.returns) != 1)}: "
+            f"{self.mean:.{digits}f} ± "
             f"{self.std:.{digits}f} (min {low:.{digits}f}, max {high:.{digits}f})"
         )
         if self.threshold is None:
