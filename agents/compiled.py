@@ -20,6 +20,7 @@ Measured in docs/BENCHMARKS.md (the ``--compare`` throughput suites of issue 35)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,8 @@ class Packing:
             self.in_bytes.append(spec.dtype in BYTES)
         self.has_words = not all(self.in_bytes)
         self.has_bytes = any(self.in_bytes)
+        # What the packed vectors hold, value by value: two packings of equal kinds pack alike.
+        self.kinds = tuple((spec.dtype, tuple(spec.shape)) for spec in self.specs)
         self.words = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if not b)
         self.bytes = sum(s for s, b in zip(self.sizes, self.in_bytes, strict=True) if b)
         # Per value, worked out once: where it lies in which vector, and how it is read there
@@ -172,18 +175,21 @@ class Compiled:
         jit_compile: compile with XLA.
 
     Call: ``compiled(*args)`` with NumPy arrays or tensors in the structure of ``specs`` ->
-    the function's results in its structure, as NumPy arrays (bools as bools).
+    the function's results in its structure, as read-only NumPy arrays (bools as bools).
+    Results handed on whole, on the same thread, to a compiled function that takes values of
+    their kinds (an A3C worker's gradients to its apply) travel as the tensors they came
+    out as, not packed again.
     """
 
     def __init__(self, function: Callable, specs: tuple, jit_compile: bool = False):
         self.specs = tuple(specs)
         self.jit_compile = bool(jit_compile)
-        self.inputs = Packing(tf.nest.flatten(self.specs))
+        self.inputs = Packing(keras.tree.flatten(self.specs))
         self.outputs: Packing | None = None  # known once traced
         self._output_structure = None
 
         def packed(*vectors):
-            args = tf.nest.pack_sequence_as(self.specs, self.inputs.unpack_tensors(vectors))
+            args = keras.tree.pack_sequence_as(self.specs, self.inputs.unpack_tensors(vectors))
             results = function(*args)
             leaves = [tf.convert_to_tensor(leaf) for leaf in keras.tree.flatten(results)]
             self._output_structure = results
@@ -194,12 +200,45 @@ class Compiled:
         self.concrete = traced.get_concrete_function(*self.inputs.vector_specs())
 
     def __call__(self, *args) -> Any:
-        vectors = self.inputs.pack_arrays(tf.nest.flatten(args))
-        # Tensors made here, not by the call: its conversion of arrays costs far more.
-        results = self.concrete(*[tf.constant(vector) for vector in vectors])
-        arrays = self.outputs.unpack_arrays([vector.numpy() for vector in results])
+        values = keras.tree.flatten(args)
+        tensors = LAST_RESULTS.tensors_of(values, self.inputs)
+        if tensors is None:
+            # Tensors made here, not by the call: its conversion of arrays costs far more.
+            tensors = [tf.constant(vector) for vector in self.inputs.pack_arrays(values)]
+        results = self.concrete(*tensors)
+        vectors = [vector.numpy() for vector in results]
+        for vector in vectors:
+            vector.flags.writeable = False  # so results handed on whole are what they were
+        arrays = self.outputs.unpack_arrays(vectors)
+        LAST_RESULTS.keep(arrays, results, self.outputs)
         # keras.tree packs a structure ten times faster than tf.nest.
         return keras.tree.pack_sequence_as(self._output_structure, arrays)
+
+
+class LastResults(threading.local):
+    """Each thread's newest results of a compiled function: their arrays (read-only) and the
+    packed tensors they came out of, so that those same arrays, handed on whole to a compiled
+    function that packs values of their kinds alike, go to it as the tensors."""
+
+    arrays: list | None = None
+    tensors: list | None = None
+    packing: Packing | None = None
+
+    def keep(self, arrays: list, tensors: list, packing: Packing) -> None:
+        self.arrays, self.tensors, self.packing = arrays, tensors, packing
+
+    def tensors_of(self, values: list, packing: Packing) -> list | None:
+        """The kept tensors if ``values`` are the kept arrays themselves, in order, and
+        ``packing`` packs them as they were packed; else None."""
+        arrays = self.arrays
+        if arrays is None or len(values) != len(arrays) or packing.kinds != self.packing.kinds:
+            return None
+        if all(value is array for value, array in zip(values, arrays, strict=True)):
+            return self.tensors
+        return None
+
+
+LAST_RESULTS = LastResults()
 
 
 def compiled(function: Callable, *specs, jit_compile: bool = False) -> Compiled:

@@ -1,13 +1,14 @@
 """The speed-up adapter (agents/compiled.py): values travel packed and come back exact, in the
 function's own structure, through public TensorFlow calls only."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.compiled import Packing, compiled
+from agents.compiled import LAST_RESULTS, Packing, compiled
 from agents.memory import Rollout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,35 @@ def test_a_spec_it_cannot_pack_is_refused_at_once():
         Packing([tf.TensorSpec([2], tf.float64)])
     with pytest.raises(TypeError, match="fully known shape"):
         Packing([tf.TensorSpec([None], tf.float32)])
+
+
+def test_results_handed_on_whole_travel_as_their_tensors_and_nothing_else_does():
+    """An A3C worker hands its gradients to its apply: those very arrays go as the tensors they
+    came out as; a copy, another thread's or a changed value is packed afresh, and results are
+    read-only so that a kept tensor is always what its array shows."""
+    gradients = compiled(lambda x: [x * 2.0, x[:1] + 1.0], tf.TensorSpec([3]))
+    apply = compiled(lambda g: g[0] + tf.reduce_sum(g[1]), [tf.TensorSpec([3]), tf.TensorSpec([1])])
+    handed = gradients(np.array([1.0, 2.0, 3.0], np.float32))
+    assert not handed[0].flags.writeable  # read-only: what was kept cannot change under it
+    with pytest.raises(ValueError):
+        handed[0][0] = 5.0
+    kept = LAST_RESULTS.tensors_of(handed, apply.inputs)
+    assert kept is not None
+    np.testing.assert_array_equal(apply(handed), [4.0, 6.0, 8.0])
+    copies = [np.array(a) for a in handed]
+    assert LAST_RESULTS.tensors_of(copies, apply.inputs) is None  # equal values, not the arrays
+    copies[1] = np.array([10.0], np.float32)  # a changed value is packed afresh
+    np.testing.assert_array_equal(apply(copies), [12.0, 14.0, 16.0])
+    other = []
+    handed = gradients(np.array([1.0, 1.0, 1.0], np.float32))
+    thread = threading.Thread(
+        target=lambda: other.append(LAST_RESULTS.tensors_of(handed, apply.inputs))
+    )
+    thread.start()
+    thread.join()
+    assert other == [None]  # each thread keeps its own
+    different = compiled(lambda g: g[0], [tf.TensorSpec([1]), tf.TensorSpec([3])])
+    assert LAST_RESULTS.tensors_of(handed, different.inputs) is None  # packed otherwise
 
 
 def test_no_private_tensorflow_entry_anywhere_in_the_project():
