@@ -7,9 +7,9 @@ In one fresh process, two A3C workers (``agents.a3c.Worker``, not started as thr
 ``--envs-per-worker`` CartPole-v1 envs and t_max 20 time the three steps of their loop:
 
 - act: ``collector.collect()``, t_max steps of NumPy acting and the envs (Python and NumPy);
-- gradient: ``compute_gradient`` (the compiled gradient on the local model, the rollout's
-  packing included);
-- apply: ``apply_gradient`` (the compiled global update and copy back).
+- gradient: ``compute_gradients`` (the compiled ``worker_gradients`` on the local model, the
+  rollout's packing included);
+- apply: ``apply_gradients`` (the compiled ``apply_to_global`` and copy back, under the lock).
 
 For each: the wall time of a call in one thread, the share of it the calling thread spends on
 the CPU itself (``time.thread_time``: what holds the interpreter lock, or TensorFlow's work on
@@ -52,11 +52,11 @@ steps = {}
 for worker in workers:
     worker.collector.reset(seed=worker.worker_id * 100)
     rollout, _ = worker.collector.collect()
-    result = worker.compute_gradient(rollout)
+    result = worker.compute_gradients(rollout)
     steps[worker.worker_id] = {
         "act": lambda w=worker: w.collector.collect(),
-        "gradient": lambda w=worker, r=rollout: w.compute_gradient(r),
-        "apply": lambda w=worker, g=result: locked(w.apply_gradient, *g),
+        "gradient": lambda w=worker, r=rollout: w.compute_gradients(r),
+        "apply": lambda w=worker, g=result: locked(w.apply_gradients, *g),
     }
     for _ in range(20):
         for step in steps[worker.worker_id].values():
