@@ -2,12 +2,16 @@
 
     from a3c_keras import A2C
 
-    agent = A2C("CartPole-v1").learn(200_000)
-    actions, _ = agent.predict(observations)
-    agent.save("cartpole.weights.h5")
+    model = A2C("MlpPolicy", "CartPole-v1").learn(total_timesteps=100_000)
+    vec_env = model.get_env()
+    obs, info = vec_env.reset()
+    action, _ = model.predict(obs, deterministic=True)
+    model.save("a2c_cartpole")  # a2c_cartpole.weights.h5
 
-``A2C``, ``A3C``: ``a3c_keras/agent.py``. Callbacks (``Callback`` and the run's own
-``ProgressLogger``, ``TensorBoard``, ``Checkpoints``): ``training/callbacks.py``.
+``A2C``, ``A3C``: ``a3c_keras/agent.py``; SB3's names they take: ``a3c_keras/compat.py``.
+Callbacks (``Callback`` and the run's own ``ProgressLogger``, ``ProgressBar``,
+``TensorBoard``, ``Checkpoints``; Keras's through ``KerasCallback``): ``training/callbacks.py``;
+SB3's ``BaseCallback``: ``a3c_keras/callbacks.py``.
 """
 
 import os
@@ -21,7 +25,15 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from a3c_keras.agent import A2C, A3C, ActorCriticAgent  # noqa: E402
-from training.callbacks import Callback, Checkpoints, ProgressLogger, TensorBoard
+from a3c_keras.callbacks import BaseCallback
+from training.callbacks import (
+    Callback,
+    Checkpoints,
+    KerasCallback,
+    ProgressBar,
+    ProgressLogger,
+    TensorBoard,
+)
 from training.evaluation import EvalResult
 from utils.errors import CheckpointError, ConfigError, EnvError, TrainingError, UsageError
 
@@ -29,12 +41,15 @@ __all__ = [
     "A2C",
     "A3C",
     "ActorCriticAgent",
+    "BaseCallback",
     "Callback",
     "CheckpointError",
     "Checkpoints",
     "ConfigError",
     "EnvError",
     "EvalResult",
+    "KerasCallback",
+    "ProgressBar",
     "ProgressLogger",
     "TensorBoard",
     "TrainingError",

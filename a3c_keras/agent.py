@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import shutil
 import signal
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ import keras
 import numpy as np
 from absl import logging
 
+from a3c_keras.callbacks import SB3Callback, is_sb3_callback
 from a3c_keras.checks import (
     check_actions,
     check_budget,
@@ -38,6 +38,13 @@ from a3c_keras.checks import (
     check_observations,
     check_output_file,
     check_training,
+)
+from a3c_keras.compat import (
+    check_policy,
+    keyword_errors,
+    policy_settings,
+    sb3_settings,
+    split_policy,
 )
 from config.hyperparameters import (
     MAX_SEED,
@@ -50,7 +57,14 @@ from config.presets import Preset, apply_preset
 from models import ActorCriticModel, build_model
 from models.acting import acting_policy
 from models.export import LoadedPolicy, plain_model
-from training.callbacks import Callback, SignalStop, as_callbacks
+from training.callbacks import (
+    Callback,
+    ProgressBar,
+    ProgressLogger,
+    SignalStop,
+    TensorBoard,
+    as_callbacks,
+)
 from training.episode_log import Episode, save_episodes_csv
 from training.evaluation import EvalResult, Evaluation, evaluate, play
 from training.state import saved_settings
@@ -102,17 +116,31 @@ FIXED_ON_RESUME = (
 
 
 class ActorCriticAgent:
-    """What ``A2C`` and ``A3C`` share: an env, a config, a Keras model, a save directory.
+    """What ``A2C`` and ``A3C`` share: an env, a config, a Keras model, and, where asked, a save
+    directory.
+
+    ``A2C("MlpPolicy", "CartPole-v1")`` as in Stable-Baselines3, or ``A2C("CartPole-v1")``:
+    the policy name may be left out (the env's observations choose the model).
 
     Args:
+        policy: an SB3 policy name (``MlpPolicy``, ``MultiInputPolicy``, ``CnnPolicy``,
+            ``MlpLstmPolicy``, ``CnnLstmPolicy``: the LSTM ones set ``recurrent``; a CNN
+            policy is for images, the others for any other observations), or the env when no
+            policy is named.
         env: a gymnasium env id (``"CartPole-v1"``, ``"module:EnvId"``), a factory (a class or
             function that returns a ``gymnasium.Env``; for ``backend="ray"`` one the worker
             processes can unpickle: defined in the script or notebook, or in a module they can
-            import), or a ``gymnasium.Env`` (copied for each env a run needs).
+            import), or a ``gymnasium.Env`` (copied for each env a run needs). Default
+            ``"CartPole-v1"``.
         env_name: the name a factory or env object is registered under (it names the files
             and picks a preset); default: its env class's name.
         save_dir: the run's directory, as ``--save_dir``: the best model, checkpoints, the
-            episode log and plot, TensorBoard logs (default ``runs/a2c`` or ``runs/a3c``).
+            episode log and plot, TensorBoard logs. None (the default here; the command line's
+            is ``runs/a2c`` or ``runs/a3c``): training writes no file, and the best model's
+            weights are kept in memory (``load_best``).
+        tensorboard_log: a directory for TensorBoard's event files (each ``learn`` a new
+            ``<tb_log_name>_<n>`` in it, as SB3's); default: ``<save_dir>/logs`` with a
+            ``save_dir``, else none.
         preset: take the settings of ``config/presets.py`` for the env where a keyword does
             not give them (as the command line does).
         resume: continue the run in ``save_dir`` (its checkpoint and settings; keywords given
@@ -121,17 +149,22 @@ class ActorCriticAgent:
             it or ``resume`` such a run is refused at ``learn``).
         verbose: 1 logs the progress lines and evaluations (absl INFO), 0 does not.
         **settings: hyperparameters, the fields of ``A2CConfig`` or ``A3CConfig`` (``lr``,
-            ``gamma``, ``num_envs``, ``hidden_units``, ...), as the flags of the same names.
+            ``gamma``, ``num_envs``, ``hidden_units``, ...), as the flags of the same names;
+            or SB3's names (``learning_rate``, ``n_steps``, ``ent_coef``, ``vf_coef``,
+            ``use_rms_prop``, ``policy_kwargs=dict(net_arch=..., activation_fn=...)``, ...:
+            ``a3c_keras.compat``, and docs/API.md's table).
 
     Attributes:
         config: the run's settings (a frozen dataclass).
         model: the Keras model (``models.ActorCriticModel``) that trains and acts.
+        num_timesteps: env steps trained (since the last ``learn(reset_num_timesteps=True)``).
         episodes: the training episodes so far (``training.episode_log.Episode``).
         evaluations: the greedy evaluations made during training.
 
     Raises:
-        ConfigError: an unknown setting, or a value of the wrong type or range (the same line
-            as the flag's).
+        ConfigError: unknown keywords (all of them, in one line), a value of the wrong type or
+            range, a policy name not for the env's observations; messages name the keywords
+            as written.
         EnvError: an env that is unknown, not supported, or breaks gymnasium's contract at its
             first reset or step.
         UsageError: with ``resume``, a setting given that the run cannot change (nothing to
@@ -143,30 +176,54 @@ class ActorCriticAgent:
 
     def __init__(
         self,
-        env: str | Callable[[], gym.Env] | gym.Env = "CartPole-v1",
+        policy: str | Callable[[], gym.Env] | gym.Env | None = None,
+        env: str | Callable[[], gym.Env] | gym.Env | None = None,
         *,
         env_name: str | None = None,
         save_dir: str | Path | None = None,
+        tensorboard_log: str | Path | None = None,
         preset: bool = True,
         resume: bool = False,
         overwrite: bool = False,
         verbose: int = 1,
         **settings: Any,
     ):
-        check_setting_names(self.config_class, settings)
+        policy, env = split_policy(policy, env)
+        settings, written = sb3_settings(self.config_class, settings)
+        if policy is not None:
+            recurrent = policy_settings(policy)["recurrent"]
+            if settings.get("recurrent", recurrent) != recurrent:
+                raise ConfigError(
+                    f"policy={policy!r} and recurrent={settings['recurrent']!r}: the policy "
+                    f"{'is' if recurrent else 'is not'} recurrent; give one of them"
+                )
+            settings.setdefault("recurrent", recurrent)
+            written.setdefault("recurrent", f"policy={policy!r}")
+        if settings.get("recurrent") and written.get("separate_value_trunk", "").startswith(
+            "policy_kwargs"
+        ):
+            del settings["separate_value_trunk"]  # an LSTM policy's net_arch: the trunk before it
         if not isinstance(preset, bool):
             raise ConfigError(f"preset={preset!r}: must be True or False")
-        if "env" in settings:
-            raise ConfigError("env is the first argument, not a setting")
-        env_id = register_env(env, env_name)
-        config = self.config_class(env=env_id, **settings)
-        if preset:
-            config, preset_used = apply_preset(config, lambda name: name in settings)
-            log_preset(config, preset_used, settings)
-        save_dir = save_dir if save_dir is not None else f"runs/{self.name}"
-        if resume:
-            config = resumed_config(config, save_dir, lambda name: name in settings)
-        self._setup(config, save_dir, resume, overwrite, verbose)
+        for name, value in (("save_dir", save_dir), ("tensorboard_log", tensorboard_log)):
+            if value is not None and not isinstance(value, str | Path):
+                raise ConfigError(f"{name}={value!r:.60}: a directory (str or Path) or None")
+        if (resume or overwrite) and save_dir is None:
+            flag = "resume" if resume else "overwrite"
+            raise ConfigError(f"{flag}={resume or overwrite!r}: give the run's save_dir too")
+        self.policy = policy
+        self.tensorboard_log = None if tensorboard_log is None else Path(tensorboard_log)
+        known = {field.name for field in dataclasses.fields(self.config_class)}
+        known.update(("save_dir", "resume", "overwrite", "env_name", "tensorboard_log"))
+        with keyword_errors(written, known):
+            env_id = register_env("CartPole-v1" if env is None else env, env_name)
+            config = self.config_class(env=env_id, **settings)
+            if preset:
+                config, preset_used = apply_preset(config, lambda name: name in settings)
+                log_preset(config, preset_used, settings)
+            if resume:
+                config = resumed_config(config, save_dir, lambda name: name in settings)
+            self._setup(config, save_dir, resume, overwrite, verbose)
 
     @classmethod
     def from_config(
@@ -192,17 +249,20 @@ class ActorCriticAgent:
                 f"{type(self).__name__} takes an {self.config_class.__name__}, not "
                 f"{type(config).__name__}"
             )
-        if not str(save_dir).strip():
+        if save_dir is not None and not str(save_dir).strip():
             raise UsageError("--save_dir is empty: name a directory (. for this one)")
         for name, value in (("resume", resume), ("overwrite", overwrite), ("verbose", verbose)):
             if not isinstance(value, bool | int) or (name != "verbose" and value not in (0, 1)):
                 raise ConfigError(f"{name}={value!r}: must be True or False")
         self.config = config
-        self.save_dir = Path(save_dir)
+        self.save_dir = None if save_dir is None else Path(save_dir)
+        self.__dict__.setdefault("policy", None)  # from_config: the command line's flags
+        self.__dict__.setdefault("tensorboard_log", None)
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.verbose = int(verbose)
         self.dims = dims or probe_env(config.env)
+        check_policy(self.policy, bool(self.dims.image_shape), config.env)
         if dims is None:
             check_observations(config, self.dims)
             check_actions(config, self.dims)
@@ -213,6 +273,8 @@ class ActorCriticAgent:
         self._checked = False  # check_training has run (from_config)
         self.trainer: Trainer | None = None
         self._policy = None  # predict's acting pass, made at its first call
+        self._timesteps_origin = 0  # env steps when num_timesteps was last reset
+        self._tensorboard_runs = 0  # learn calls that opened a TensorBoard run
 
     # Training -----------------------------------------------------------------------------
 
@@ -231,13 +293,18 @@ class ActorCriticAgent:
     def learn(
         self,
         total_timesteps: int | None = None,
+        callback: Any = None,
+        log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
         *,
         episodes: int | None = None,
-        callbacks: Iterable[Callback] = (),
+        callbacks: Any = (),
     ) -> ActorCriticAgent:
-        """Trains for a budget, then writes the episode log and the plot to the save
-        directory; returns the agent. Called again, training goes on (same model, optimizer,
-        episode log and checkpoints) for another budget.
+        """Trains for a budget (with a ``save_dir``, then writes the episode log and the plot
+        there); returns the agent. Called again, training goes on (same model, optimizer,
+        episode log and checkpoints) for another budget. Stable-Baselines3's signature.
 
         Args:
             total_timesteps: env steps (all envs together) to train for; with ``episodes``
@@ -245,16 +312,28 @@ class ActorCriticAgent:
                 ``max_eps``. On the first ``learn`` of an agent made with ``resume=True`` a
                 budget is a total that counts the steps before (as ``--resume``); on any other
                 call, more steps (or episodes) than so far.
+            callback, callbacks: one callback or a list (either keyword; both are taken):
+                ``a3c_keras.Callback``s (``ProgressLogger``, ``TensorBoard`` and
+                ``Checkpoints`` instances replace the run's own), SB3-style
+                ``a3c_keras.BaseCallback``s, or ``keras.callbacks.Callback``s (their epochs
+                are the greedy evaluations: ``training.callbacks.KerasCallback``).
+            log_interval: updates between progress lines (SB3's); None: each 2% of the budget.
+            tb_log_name: the TensorBoard run's name in ``tensorboard_log`` (default the
+                algorithm's, ``A2C_1``, ``A2C_2``, ... as SB3's).
+            reset_num_timesteps: start ``num_timesteps`` from 0 (SB3's default); False: go on
+                counting. Either way this call trains ``total_timesteps`` more.
+            progress_bar: show a progress bar (Keras's ``Progbar``) on standard output.
             episodes: training episodes to train for.
-            callbacks: ``training.callbacks.Callback``s (``ProgressLogger``, ``TensorBoard``
-                and ``Checkpoints`` instances replace the run's own).
 
-        A callback that sets ``self.model.stop_training = True``, or ``request_stop`` (a
-        signal handler), ends training cleanly: evaluated, saved and checkpointed as at the
-        end of the budget.
+        A callback that sets ``self.model.stop_training = True``, returns False from a method
+        (SB3's ``_on_step``), or ``request_stop`` (a signal handler), ends training cleanly:
+        evaluated, saved and checkpointed as at the end of the budget. Ctrl-C does the same and
+        then raises ``KeyboardInterrupt``: the model stays usable (in memory, and on disk with
+        a ``save_dir``).
 
         Raises:
-            ConfigError: a budget that is not a positive int.
+            ConfigError: a budget that is not a positive int, a callback that is none of the
+                kinds above, another argument of the wrong type.
             UsageError: the save directory cannot be written, is in use, or holds another run
                 on the env (see ``overwrite``); a budget smaller than one rollout; an
                 agent loaded from a ``.keras`` export (it acts only).
@@ -266,11 +345,16 @@ class ActorCriticAgent:
                 "this agent was loaded from a .keras export, which acts only; load the "
                 ".weights.h5 file to train"
             )
-        callbacks = as_callbacks(callbacks)  # checked before anything is made or removed
-        interrupt = None
-        if not any(isinstance(callback, SignalStop) for callback in callbacks):
-            interrupt = SignalStop()  # Ctrl-C stops and saves; raised again after that
-            callbacks.append(interrupt)
+        for name, value in (
+            ("reset_num_timesteps", reset_num_timesteps),
+            ("progress_bar", progress_bar),
+        ):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}={value!r}: must be True or False")
+        if tb_log_name is not None and not (
+            isinstance(tb_log_name, str) and tb_log_name.strip() and "/" not in tb_log_name
+        ):
+            raise ConfigError(f"tb_log_name={tb_log_name!r}: a name for a directory")
         for name, value in (("total_timesteps", total_timesteps), ("episodes", episodes)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | np.integer)
@@ -279,27 +363,41 @@ class ActorCriticAgent:
             if value is not None and not 1 <= value <= 2**62:
                 raise ConfigError(f"{name}={value}: must be in [1, 2**62] (or None: the config's)")
         config = self.config
+        budget = {"max_steps": "total_timesteps", "max_eps": "episodes"}
+        known = {field.name for field in dataclasses.fields(self.config_class)}
+        known.update(("save_dir", "resume", "overwrite"))
+        # Checked before anything is made or removed.
+        callbacks = self._callbacks(
+            callback, callbacks, log_interval, progress_bar, tb_log_name, total_timesteps
+        )
+        interrupt = None
+        if not any(isinstance(callback, SignalStop) for callback in callbacks):
+            interrupt = SignalStop()  # Ctrl-C stops and saves; raised again after that
+            callbacks.append(interrupt)
         first = self.trainer is None
-        if not first and total_timesteps is not None:
-            check_budget(dataclasses.replace(config, max_steps=int(total_timesteps)))
-        if not first and config.lr_schedule == "linear":
-            raise UsageError(
-                "--lr_schedule=linear decayed the learning rate to 0 over the first learn's "
-                "budget: a second learn would not change the model (give the whole budget to "
-                "one learn, or use lr_schedule='constant')"
-            )
-        if first:
-            if total_timesteps is not None or episodes is not None:
-                config = dataclasses.replace(
-                    config, max_steps=int(total_timesteps or 0), max_eps=int(episodes or 0)
+        with keyword_errors(budget if total_timesteps or episodes else {}, known):
+            if not first and total_timesteps is not None:
+                check_budget(dataclasses.replace(config, max_steps=int(total_timesteps)))
+            if not first and config.lr_schedule == "linear":
+                raise UsageError(
+                    "--lr_schedule=linear decayed the learning rate to 0 over the first "
+                    "learn's budget: a second learn would not change the model (give the "
+                    "whole budget to one learn, or use lr_schedule='constant')"
                 )
-            if not (self._checked and config == self.config):
-                check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
+            if first:
+                if total_timesteps is not None or episodes is not None:
+                    config = dataclasses.replace(
+                        config, max_steps=int(total_timesteps or 0), max_eps=int(episodes or 0)
+                    )
+                if not (self._checked and config == self.config):
+                    check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
+        if first:
             # Envs, threads or Ray made before any file is written: their errors leave none.
             self.algorithm = self.make_algorithm(config, self.model)
-        lock = RunLock(self.save_dir)
+        lock = RunLock(self.save_dir) if self.save_dir is not None else None
         try:
-            lock.acquire()
+            if lock is not None:
+                lock.acquire()
             if first:
                 if self.overwrite:
                     remove_earlier_run(self.save_dir, config.env)
@@ -314,37 +412,85 @@ class ActorCriticAgent:
             else:
                 self.trainer.set_callbacks(callbacks)
         except NoCheckpointError as error:
-            lock.release()
+            if lock is not None:
+                lock.release()
             raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
         except SaveDirInUseError as error:
-            lock.release()
+            if lock is not None:
+                lock.release()
             raise UsageError(str(error)) from None
         except OSError as error:
-            lock.release()
+            if lock is not None:
+                lock.release()
             if isinstance(error, WriteError):
                 raise
             raise UsageError(
                 f"--save_dir={self.save_dir} cannot be created or written: {error.strerror}"
             ) from None
         except BaseException:
-            lock.release()
+            if lock is not None:
+                lock.release()
             raise
         finally:
             if first and self.trainer is None:  # no trainer: the algorithm is not used
                 self.algorithm.close()
                 self.algorithm = None
+        if reset_num_timesteps and not (first and self.resume):
+            self._timesteps_origin = self.trainer.episode_log.env_steps
         try:
             with log_lines_shown(self.verbose):
                 self._train(first, total_timesteps, episodes)
         finally:
-            lock.release()
-        self.write_run_files()
+            if lock is not None:
+                lock.release()
+        if self.save_dir is not None:
+            self.write_run_files()
         if interrupt is not None and interrupt.received:
             name = signal.Signals(interrupt.received[0]).name
+            where = self.trainer.state.latest if self.trainer.state else None
             raise KeyboardInterrupt(
-                f"interrupted by {name}; the run was saved ({self.trainer.state.latest})"
+                f"interrupted by {name}; "
+                + (f"the run was saved ({where})" if where else "the model is as trained so far")
             )
         return self
+
+    def _callbacks(
+        self, callback, callbacks, log_interval, progress_bar, tb_log_name, total_timesteps
+    ) -> list[Callback]:
+        """The callbacks of one ``learn``: ``callback`` and ``callbacks`` (SB3-style ones
+        wrapped in ``SB3Callback``), then a ``ProgressLogger`` for ``log_interval``, a
+        ``ProgressBar``, and a ``TensorBoard`` writing to ``tensorboard_log``."""
+        given = []
+        for value in (callback, callbacks):
+            if value is None:
+                continue
+            if not isinstance(value, list | tuple):
+                value = [value]
+            given.extend(value)
+        steps = int(total_timesteps or self.config.max_steps or 0)
+        items = as_callbacks(
+            [SB3Callback(c, self, steps) if is_sb3_callback(c) else c for c in given]
+        )
+        if log_interval is not None and self.verbose:
+            items.append(ProgressLogger(log_interval))
+        elif log_interval is not None:
+            ProgressLogger(log_interval)  # checked all the same
+        if progress_bar:
+            items.append(ProgressBar())
+        if self.tensorboard_log is not None:
+            self._tensorboard_runs += 1
+            name = f"{tb_log_name or self.name.upper()}_{self._tensorboard_runs}"
+            items.append(TensorBoard(str(self.tensorboard_log / name)))
+        return items
+
+    @property
+    def num_timesteps(self) -> int:
+        """Env steps trained, all envs together, since the last ``learn`` with
+        ``reset_num_timesteps=True`` (the whole run's with False; a resumed run's count its
+        steps before)."""
+        if self.trainer is None:
+            return 0
+        return self.trainer.episode_log.env_steps - self._timesteps_origin
 
     def _train(self, first: bool, total_timesteps: int | None, episodes: int | None) -> None:
         """``Trainer.train``: the first time for the config's budget (a resumed run's counts
@@ -384,17 +530,26 @@ class ActorCriticAgent:
         return plot, save_episodes_csv(episodes, files.episodes)
 
     @property
-    def model_file(self) -> Path:
-        """The run's best model: ``<save_dir>/model_<env>.weights.h5``."""
-        return model_path(self.save_dir, self.config.env)
+    def model_file(self) -> Path | None:
+        """The run's best model: ``<save_dir>/model_<env>.weights.h5``; None without a
+        ``save_dir``."""
+        return None if self.save_dir is None else model_path(self.save_dir, self.config.env)
 
     def load_best(self) -> ActorCriticAgent:
         """Loads the run's best model (the weights that scored best in a greedy evaluation,
-        ``model_file``) into ``model``; returns the agent.
+        ``model_file``, or kept in memory without a ``save_dir``) into ``model``; returns the
+        agent.
 
         Raises:
-            CheckpointError: no such file, or it does not fit.
+            CheckpointError: no such file, or it does not fit; no best model yet (without a
+                save_dir, before a ``learn``).
         """
+        if self.save_dir is None:
+            best = self.trainer.best_weights if self.trainer is not None else None
+            if best is None:
+                raise CheckpointError("no best model yet: learn first (or give a save_dir)")
+            self.model.set_weights(best)
+            return self
         load_weights(self.model, self.model_file, self.config.env)
         return self
 
@@ -717,33 +872,6 @@ def log_lines_shown(verbose: int):
     finally:
         absl_logger.removeFilter(own)
         logging.set_verbosity(before)
-
-
-# Stable-Baselines3's names of settings that have another name here (for the hint).
-SB3_NAMES = {
-    "learning_rate": "lr",
-    "n_steps": "update_freq",
-    "ent_coef": "entropy_coef",
-    "vf_coef": "value_coef",
-    "n_envs": "num_envs",
-    "total_timesteps": "max_steps",
-}
-
-
-def check_setting_names(config_class: type, settings: dict) -> None:
-    """Raises ``ConfigError`` for a keyword that is not a field of ``config_class``, naming
-    close ones."""
-    names = [field.name for field in dataclasses.fields(config_class)]
-    for name in settings:
-        if name not in names:
-            others = [other for other in names if other != "env"]  # env is an argument
-            close = difflib.get_close_matches(name, others, n=1, cutoff=0.5)
-            close = [SB3_NAMES[name]] if name in SB3_NAMES and SB3_NAMES[name] in names else close
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigError(
-                f"{name}: not a setting of {config_class.__name__} (see --helpshort, or "
-                f"{config_class.__name__}'s fields){hint}"
-            )
 
 
 def log_preset(config: ActorCriticConfig, preset: Preset | None, given: Iterable[str]) -> None:

@@ -332,7 +332,7 @@ def gib(size: float) -> str:
 
 
 def check_training(
-    save_dir: str | os.PathLike,
+    save_dir: str | os.PathLike | None,
     config: ActorCriticConfig,
     dims: Dims,
     resume: bool = False,
@@ -341,7 +341,7 @@ def check_training(
     """Checks a new training run (or a resumed one) before it starts.
 
     Args:
-        save_dir: the run's directory.
+        save_dir: the run's directory; None: a run that writes no file.
         config: its hyperparameters (already checked field by field).
         dims: the env's, from ``utils.envs.probe_env``.
         resume: it continues the run in ``save_dir``.
@@ -357,6 +357,27 @@ def check_training(
         raise UsageError(
             "--overwrite starts afresh and --resume continues the run in --save_dir: give one"
         )
+    if save_dir is not None:
+        check_save_dir(save_dir, config, resume, overwrite)
+    if not resume:  # a resumed run's budget counts the steps before it
+        check_budget(config)
+    if config.stop_at_threshold and reward_threshold(config.env) is None:
+        raise UsageError(
+            f"--stop_at_threshold: {config.env} has no reward threshold to stop at; leave "
+            "the flag out and give a budget (--max_eps or --max_steps), or stop at a "
+            "greedy evaluation's return with --stop_at_eval_return=R"
+        )
+    check_observations(config, dims)
+    check_actions(config, dims)
+    check_memory(config, dims)
+
+
+def check_save_dir(
+    save_dir: str | os.PathLike, config: ActorCriticConfig, resume: bool, overwrite: bool
+) -> None:
+    """``check_training``'s checks of the save directory: it can be written, no run holds it,
+    it holds no run on the env (unless ``resume`` or ``overwrite``), and with ``resume`` a
+    checkpoint."""
     check_directory("--save_dir", save_dir)
     check_run_files(save_dir, config.env)
     check_free_space("--save_dir", save_dir, RUN_FILES_BYTES)
@@ -377,14 +398,3 @@ def check_training(
                 f"--resume: no checkpoint to resume in {directory}; leave --resume out to "
                 "start a new run"
             )
-    else:  # a resumed run's budget counts the steps before it
-        check_budget(config)
-    if config.stop_at_threshold and reward_threshold(config.env) is None:
-        raise UsageError(
-            f"--stop_at_threshold: {config.env} has no reward threshold to stop at; leave "
-            "the flag out and give a budget (--max_eps or --max_steps), or stop at a "
-            "greedy evaluation's return with --stop_at_eval_return=R"
-        )
-    check_observations(config, dims)
-    check_actions(config, dims)
-    check_memory(config, dims)

@@ -5,6 +5,7 @@ config and the run options; none reads flags."""
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def train_and_report(
         config, options.save_dir, options.resume, options.overwrite, verbose, dims=dims
     )
     stop = SignalStop()
-    agent.learn(callbacks=[stop])
+    # On a terminal, a progress bar in place of the progress lines.
+    agent.learn(callbacks=[stop], progress_bar=verbose and sys.stdout.isatty())
     trainer = agent.trainer
     files = run_files(options.save_dir, config.env)
     steps, seconds = trainer.episode_log.env_steps, trainer.train_seconds

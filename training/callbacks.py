@@ -23,6 +23,7 @@ each ``train`` call (episode and evaluation indices over the whole run), and an 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -55,7 +56,8 @@ class Callback:
       clipping), ``applied`` (False for a skipped non-finite update), ``env_steps``.
     - ``on_evaluation_end(index)`` (from 1): ``mean_return``, ``std_return``, ``min_return``,
       ``max_return``, ``episodes`` (greedy episodes played), ``env_steps`` (of training before
-      it), ``best`` (whether it is the best so far, and so the saved model).
+      it), ``best`` (whether it is the best so far, and so the saved model), ``final`` (the
+      final model's, after training stopped between two evaluations).
     - ``on_train_end``: ``env_steps``, ``episodes``, ``seconds`` (training time, evaluations
       excluded), ``stopped`` (whether ``stop_training`` or a signal ended it before a budget).
     """
@@ -96,6 +98,7 @@ class CallbackList:
     """The run's callbacks, called in order; ``Trainer`` holds one."""
 
     def __init__(self, callbacks: Sequence[Callback], trainer):
+        self.trainer = trainer
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             callback.set_trainer(trainer)
@@ -110,8 +113,17 @@ class CallbackList:
         return iter(self.callbacks)
 
     def call(self, method: str, *args) -> None:
+        """Calls ``method`` of each callback in order. One that returns False (SB3's way)
+        stops the run after the current step, as ``stop_training`` does; from
+        ``on_train_end``, when nothing is left to stop, that is a warning."""
         for callback in self.callbacks:
-            getattr(callback, method)(*args)
+            if getattr(callback, method)(*args) is False:
+                name = f"{type(callback).__name__}.{method}"
+                if method == "on_train_end":
+                    logging.warning("%s returned False: the run has ended already", name)
+                elif not self.trainer.stop.is_set():
+                    logging.info("%s returned False: stopping after the current step", name)
+                    self.trainer.request_stop()
 
     def close(self) -> None:
         """Calls each callback's ``close``, whatever happened (and whatever one of them
@@ -127,27 +139,36 @@ class CallbackList:
 
 
 def as_callbacks(callbacks) -> list[Callback]:
-    """``callbacks`` as a list: None (none), one ``Callback``, or an iterable of them.
+    """``callbacks`` as a list of ``Callback``s: None (none), one callback, or an iterable of
+    them; each a ``Callback``, or a ``keras.callbacks.Callback`` (wrapped in
+    ``KerasCallback``).
 
     Raises:
-        ConfigError: an item that is not a ``Callback``, in one line.
+        ConfigError: an item that is neither, in one line.
     """
     if callbacks is None:
         return []
-    if isinstance(callbacks, Callback):
-        return [callbacks]
+    if isinstance(callbacks, Callback) or is_keras_callback(callbacks):
+        callbacks = [callbacks]
     try:
         items = list(callbacks)
     except TypeError:
         items = [callbacks]
     for callback in items:
-        if not isinstance(callback, Callback):
+        if not (isinstance(callback, Callback) or is_keras_callback(callback)):
             raise ConfigError(
-                f"callbacks: {type(callback).__name__} {callback!r:.60} is not a "
-                "training.callbacks.Callback (subclass it and override on_episode_end, "
-                "on_update_end, on_evaluation_end, ...)"
+                f"callbacks: {type(callback).__name__} {callback!r:.60} is not a callback: "
+                "subclass a3c_keras.Callback (on_episode_end, on_update_end, "
+                "on_evaluation_end, ...), a3c_keras.BaseCallback (SB3's _on_step) or "
+                "keras.callbacks.Callback"
             )
-    return items
+    return [c if isinstance(c, Callback) else KerasCallback(c) for c in items]
+
+
+def is_keras_callback(value) -> bool:
+    """Whether ``value`` is a ``keras.callbacks.Callback`` (Keras is not loaded for this)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.callbacks.Callback)
 
 
 def with_defaults(callbacks, defaults: Sequence[Callback]) -> list[Callback]:
@@ -197,11 +218,25 @@ def next_report(progress: float) -> float:
 
 
 class Reports(Callback):
-    """A callback that reports each 1/``REPORTS`` of the budget and at the end, once an update
-    has been made and an episode has ended: ``report(final)`` in subclasses."""
+    """A callback that reports each 1/``REPORTS`` of the budget (or each ``log_interval``
+    updates) and at the end, once an update has been made and an episode has ended:
+    ``report(final)`` in subclasses.
 
-    def __init__(self):
+    Args:
+        log_interval: updates between reports (SB3's ``log_interval``); None: 1/``REPORTS``
+            of the budget.
+
+    Raises:
+        ConfigError: a ``log_interval`` that is not an int >= 1 or None.
+    """
+
+    def __init__(self, log_interval: int | None = None):
         super().__init__()
+        if log_interval is not None and (
+            isinstance(log_interval, bool) or not isinstance(log_interval, int) or log_interval < 1
+        ):
+            raise ConfigError(f"log_interval={log_interval!r}: must be an integer >= 1 or None")
+        self.log_interval = log_interval
         self.pace = Pace()
         self._next = 0.0
 
@@ -212,7 +247,11 @@ class Reports(Callback):
 
     def on_update_end(self, index: int, logs: dict) -> None:
         log = self.trainer.episode_log
-        if log.progress >= self._next and log.episodes:
+        if self.log_interval:
+            due = index % self.log_interval == 0
+        else:
+            due = log.progress >= self._next
+        if due and log.episodes:
             self._next = next_report(log.progress)
             self._measure_and_report(final=False)
 
@@ -239,7 +278,8 @@ class ProgressLogger(Reports):
         env step 102400/500000 (20%) | moving avg 98.3 | 35100 steps/s | ETA 11s | 940 episodes
         | return 211.0 | mean(100) 150.2 | entropy 0.541
 
-    Progress is counted in the unit of the budget that is nearer its end."""
+    Progress is counted in the unit of the budget that is nearer its end. With
+    ``log_interval``, a line each that many updates instead."""
 
     def report(self, steps_per_second: float, eta: float, final: bool) -> None:
         trainer = self.trainer
@@ -265,6 +305,141 @@ class ProgressLogger(Reports):
         if update is not None:
             line += f" | entropy {update['entropy']:.3f}"
         logging.info("%s", line)
+
+
+class KerasCallback(Callback):
+    """A ``keras.callbacks.Callback`` in a run, called as ``Model.fit`` calls it: its
+    ``model`` is the (global) Keras model being trained, and setting
+    ``self.model.stop_training = True`` stops the run.
+
+    - ``on_train_begin(logs)``, ``on_train_end(logs)``: as the run begins and ends.
+    - ``on_epoch_begin(epoch)``, ``on_epoch_end(epoch, logs)``: an epoch ends at each greedy
+      evaluation (every ``eval_interval`` env steps, and the final model's, unless a callback
+      stopped the run: that one's results go to ``on_train_end``'s logs); in a run without
+      evaluations (``eval_interval=0``), at each 1/50 of the budget. ``logs``:
+      ``eval_return`` (the evaluation's mean return), ``eval_return_std``, ``eval_return_min``,
+      ``eval_return_max`` (at evaluations), ``episode_return_mean`` (the last 100 training
+      episodes), ``episode_return`` (the last one), ``episodes``, ``env_steps``, and the newest
+      update's ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``grad_norm``.
+    - ``on_train_batch_end(batch, logs)``: after each update (``batch`` from 0 in each
+      epoch), ``logs`` its ``loss``, ``policy_loss``, ``value_loss``, ``entropy``,
+      ``grad_norm`` (``TerminateOnNaN`` reads ``loss``); only if the callback overrides it.
+
+    So ``EarlyStopping(monitor="eval_return", mode="max", patience=3)``, ``TerminateOnNaN``,
+    ``CSVLogger`` and ``ModelCheckpoint(..., save_weights_only=True)`` work as in Keras
+    (``mode="max"``: Keras cannot tell that a return is better higher).
+    """
+
+    UPDATE_LOGS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")
+
+    def __init__(self, callback):
+        super().__init__()
+        import keras
+
+        self.callback = callback
+        base = keras.callbacks.Callback
+        kind = type(callback)
+        self._batches = (
+            kind.on_train_batch_end is not base.on_train_batch_end
+            or kind.on_batch_end is not base.on_batch_end
+        )
+        self._epoch, self._batch, self._open = 0, 0, False
+        self._next = 0.0
+        self._final: dict = {}  # the final evaluation's results, after a stop
+
+    def on_train_begin(self, logs: dict) -> None:
+        trainer = self.trainer
+        interval = trainer.config.eval_interval
+        log = trainer.episode_log
+        epochs = -(-log.max_steps // interval) if interval and log.max_steps else REPORTS
+        self.callback.set_model(trainer.algorithm.model)
+        self.callback.set_params({"verbose": int(trainer.verbose), "epochs": epochs, "steps": None})
+        self._next = next_report(log.progress)
+        self._epoch, self._open, self._final = 0, False, {}  # each learn from epoch 0, as fit
+        self.callback.on_train_begin(dict(logs))
+
+    def _begin_epoch(self) -> None:
+        if not self._open:
+            self._open, self._batch = True, 0
+            self.callback.on_epoch_begin(self._epoch)
+
+    def _end_epoch(self, extra: dict) -> None:
+        self._begin_epoch()
+        trainer = self.trainer
+        episodes, env_steps = trainer.episode_log.snapshot()
+        logs = {"env_steps": env_steps, "episodes": len(episodes)}
+        if episodes:
+            logs["episode_return"] = episodes[-1].episode_return
+            logs["episode_return_mean"] = episodes[-1].recent_mean
+        update = trainer.algorithm.update_log.last
+        if update is not None:
+            logs.update({name: float(update[name]) for name in self.UPDATE_LOGS})
+        self.callback.on_epoch_end(self._epoch, {**logs, **extra})
+        self._epoch += 1
+        self._open = False
+
+    def on_update_end(self, index: int, logs: dict) -> None:
+        self._begin_epoch()
+        if self._batches:
+            self.callback.on_train_batch_end(
+                self._batch, {name: float(logs[name]) for name in self.UPDATE_LOGS}
+            )
+        self._batch += 1
+        log = self.trainer.episode_log
+        if not self.trainer.config.eval_interval and log.progress >= self._next:
+            self._next = next_report(log.progress)
+            self._end_epoch({})
+
+    def on_evaluation_end(self, index: int, logs: dict) -> None:
+        results = {
+            "eval_return": logs["mean_return"],
+            "eval_return_std": logs["std_return"],
+            "eval_return_min": logs["min_return"],
+            "eval_return_max": logs["max_return"],
+        }
+        if logs.get("final") and getattr(self.trainer.algorithm.model, "stop_training", False):
+            self._final = results  # no epoch after a stop, as in Keras
+        else:
+            self._end_epoch(results)
+
+    def on_train_end(self, logs: dict) -> None:
+        self.callback.on_train_end({**logs, **self._final})
+
+
+class ProgressBar(ProgressLogger):
+    """A progress bar of the budget (Keras's ``keras.utils.Progbar``, as ``Model.fit`` shows
+    it): env steps (or episodes) done of the budget, the time an env step takes, the ETA, and
+    the mean return of the last 100 episodes and the entropy; in place of the progress lines
+    (a ``ProgressLogger``, which it replaces in a run's callbacks). ``learn(progress_bar=True)``,
+    and the command line on a terminal. It writes to standard output."""
+
+    def on_train_begin(self, logs: dict) -> None:
+        import keras
+
+        log = self.trainer.episode_log
+        self._by_steps = bool(log.max_steps)
+        self._start = logs["env_steps"] if self._by_steps else logs["episodes"]
+        total = log.max_steps if self._by_steps else log.max_episodes
+        self.bar = keras.utils.Progbar(
+            max(total - self._start, 1),
+            unit_name="env step" if self._by_steps else "episode",
+            stateful_metrics=["mean(100)", "entropy"],
+        )
+
+    def _done(self) -> int:
+        log = self.trainer.episode_log
+        return (log.env_steps if self._by_steps else len(log.episodes)) - self._start
+
+    def _values(self) -> list:
+        log, update = self.trainer.episode_log, self.trainer.algorithm.update_log.last
+        values = [("mean(100)", log.episodes[-1].recent_mean)] if log.episodes else []
+        return values + ([("entropy", update["entropy"])] if update is not None else [])
+
+    def on_update_end(self, index: int, logs: dict) -> None:
+        self.bar.update(min(self._done(), self.bar.target), self._values())
+
+    def on_train_end(self, logs: dict) -> None:
+        self.bar.update(min(self._done(), self.bar.target), self._values(), finalize=True)
 
 
 class TensorBoard(Reports):

@@ -93,12 +93,14 @@ class Trainer:
     Args:
         algorithm: an ``Algorithm``, not yet started.
         save_dir: the run's directory: the best model (``model_path(save_dir, env)``), the
-            training checkpoints (``TrainingState``), TensorBoard logs under ``logs/``.
+            training checkpoints (``TrainingState``), TensorBoard logs under ``logs/``; None:
+            no files (the best model's weights are kept in memory, ``best_weights``).
         resume: continue from the newest checkpoint in ``save_dir``: weights, optimizer, random
             generators, episodes, env steps, training seconds and best evaluation.
         callbacks: ``training.callbacks.Callback``s called during ``train``; with the run's own
-            ``ProgressLogger`` (if ``verbose``), ``TensorBoard`` and ``Checkpoints`` before
-            them, each unless one of its class is given (which replaces it).
+            ``ProgressLogger`` (if ``verbose``), ``TensorBoard`` and ``Checkpoints`` (with a
+            ``save_dir``) before them, each unless one of its class is given (which replaces
+            it).
         verbose: log the progress lines and the evaluations' results.
 
     Raises:
@@ -112,7 +114,7 @@ class Trainer:
     def __init__(
         self,
         algorithm: Algorithm,
-        save_dir: str | os.PathLike,
+        save_dir: str | os.PathLike | None,
         resume: bool = False,
         callbacks: Iterable[Callback] = (),
         verbose: bool = True,
@@ -124,7 +126,8 @@ class Trainer:
         self.save_dir = save_dir
         self.verbose = verbose
         self.title = f"{algorithm.name} on {config.env}"
-        self.save_path = model_path(save_dir, config.env)
+        self.save_path = model_path(save_dir, config.env) if save_dir is not None else None
+        self.best_weights: list | None = None  # without a save_dir: the best model's weights
         self.threshold = reward_threshold(config.env)
         self.episode_log = EpisodeLog(
             max_episodes=config.max_eps or None,
@@ -138,21 +141,28 @@ class Trainer:
         # greedy evaluation so far, so a resumed run keeps counting and keeps its best model.
         self.seconds = tf.Variable(0.0, dtype=tf.float64)
         self.best_evaluation = tf.Variable(float("-inf"), dtype=tf.float64)
-        self.state = TrainingState(
-            save_dir,
-            config.env,
-            self.episode_log,
-            settings=self.settings,
-            model=algorithm.model,
-            optimizer=algorithm.optimizer,
-            seconds=self.seconds,
-            best_evaluation=self.best_evaluation,
-            **algorithm.checkpointables(),
+        self.state = (
+            None
+            if save_dir is None
+            else TrainingState(
+                save_dir,
+                config.env,
+                self.episode_log,
+                settings=self.settings,
+                model=algorithm.model,
+                optimizer=algorithm.optimizer,
+                seconds=self.seconds,
+                best_evaluation=self.best_evaluation,
+                **algorithm.checkpointables(),
+            )
         )
         self.default_callbacks = [ProgressLogger()] if verbose else []
-        self.default_callbacks += [TensorBoard(), Checkpoints()]
+        if save_dir is not None:
+            self.default_callbacks += [TensorBoard(), Checkpoints()]
         self.set_callbacks(callbacks)
         if resume:
+            if self.state is None:
+                raise ValueError("resume needs a save_dir")
             self.state.restore()
             # The optimizer's checkpointed learning rate gives way to this run's (--lr); a
             # schedule goes on from the checkpointed update count.
@@ -258,7 +268,7 @@ class Trainer:
             if not interval:
                 self._save_model()
             elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
-                self._evaluate()  # the final model competes too
+                self._evaluate(final=True)  # the final model competes too
             callbacks.call(
                 "on_train_end",
                 {
@@ -324,21 +334,27 @@ class Trainer:
 
     def save_state(self) -> str | None:
         """Checkpoints the training state, no update running; returns its path prefix (None
-        if a weight is not finite: nothing is written then)."""
+        if a weight is not finite, or the run has no save_dir: nothing is written then)."""
+        if self.state is None:
+            return None
         with self.algorithm.paused():
             return self.state.save()
 
     def _save_model(self) -> None:
-        """Saves the model's weights as the run's model, unless one is not finite."""
+        """Saves the model's weights as the run's model (in memory without a save_dir),
+        unless one is not finite."""
         model = self.algorithm.model
-        if all_finite(model):
+        if all_finite(model) and self.save_path is None:
+            self.best_weights = model.get_weights()
+        elif all_finite(model):
             save_weights(model, self.save_path, self.config.env)
         else:
             logging.warning("not saving the model: a weight is NaN or infinite")
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, final: bool = False) -> None:
         """Greedy evaluation of the model as it is now (updates paused); saves it when its mean
-        return is the best so far or ties it. Episodes seeded from ``seed + EVAL_SEED_OFFSET``."""
+        return is the best so far or ties it. Episodes seeded from ``seed + EVAL_SEED_OFFSET``.
+        ``final``: the final model's, after training stopped."""
         log, config = self.episode_log, self.config
         with self.algorithm.paused():
             result = evaluate(
@@ -366,6 +382,7 @@ class Trainer:
                 "episodes": len(result.returns),
                 "env_steps": log.env_steps,
                 "best": bool(best),
+                "final": final,
             },
         )
         target = config.stop_at_eval_return
