@@ -1,13 +1,15 @@
 """a3c-keras's Python API: A2C and A3C agents, as Stable-Baselines3 and Keras users expect.
 
-    from a3c_keras import A2C
+    from a3c_keras import A2C, evaluate_policy
 
     agent = A2C("CartPole-v1").learn(200_000)
     actions, _ = agent.predict(observations)
-    agent.save("cartpole.weights.h5")
+    mean_reward, std_reward = evaluate_policy(agent, n_eval_episodes=10)
+    agent.save("cartpole")  # cartpole.weights.h5
 
-``A2C``, ``A3C``: ``a3c_keras/agent.py``. Callbacks (``Callback`` and the run's own
-``ProgressLogger``, ``TensorBoard``, ``Checkpoints``): ``training/callbacks.py``.
+``A2C``, ``A3C``: ``a3c_keras/agent.py``. ``evaluate_policy``: ``a3c_keras/evaluation.py``.
+Callbacks (``Callback`` and the run's own ``ProgressLogger``, ``TensorBoard``,
+``Checkpoints``): ``training/callbacks.py``.
 """
 
 import os
@@ -21,6 +23,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from a3c_keras.agent import A2C, A3C, ActorCriticAgent  # noqa: E402
+from a3c_keras.evaluation import evaluate_policy
 from training.callbacks import Callback, Checkpoints, ProgressLogger, TensorBoard
 from training.evaluation import EvalResult
 from utils.errors import CheckpointError, ConfigError, EnvError, TrainingError, UsageError
@@ -39,4 +42,5 @@ __all__ = [
     "TensorBoard",
     "TrainingError",
     "UsageError",
+    "evaluate_policy",
 ]
