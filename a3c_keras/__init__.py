@@ -1,14 +1,16 @@
 """a3c-keras's Python API: A2C and A3C agents, as Stable-Baselines3 and Keras users expect.
 
-    from a3c_keras import A2C
+    from a3c_keras import A2C, evaluate_policy
 
     model = A2C("MlpPolicy", "CartPole-v1").learn(total_timesteps=100_000)
     vec_env = model.get_env()
     obs, info = vec_env.reset()
     action, _ = model.predict(obs, deterministic=True)
+    mean_reward, std_reward = evaluate_policy(model, n_eval_episodes=10)
     model.save("a2c_cartpole")  # a2c_cartpole.weights.h5
 
-``A2C``, ``A3C``: ``a3c_keras/agent.py``; SB3's names they take: ``a3c_keras/compat.py``.
+``A2C``, ``A3C``: ``a3c_keras/agent.py``; SB3's names they take: ``a3c_keras/compat.py``;
+``evaluate_policy``: ``a3c_keras/evaluation.py``.
 Callbacks (``Callback`` and the run's own ``ProgressLogger``, ``ProgressBar``,
 ``TensorBoard``, ``Checkpoints``; Keras's through ``KerasCallback``): ``training/callbacks.py``;
 SB3's ``BaseCallback``: ``a3c_keras/callbacks.py``.
@@ -26,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from a3c_keras.agent import A2C, A3C, ActorCriticAgent  # noqa: E402
 from a3c_keras.callbacks import BaseCallback
+from a3c_keras.evaluation import evaluate_policy
 from training.callbacks import (
     Callback,
     Checkpoints,
@@ -54,4 +57,5 @@ __all__ = [
     "TensorBoard",
     "TrainingError",
     "UsageError",
+    "evaluate_policy",
 ]

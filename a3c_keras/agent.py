@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import shutil
 import signal
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,6 +86,7 @@ from utils.envs import (
     Dims,
     action_clipper,
     make_env,
+    make_vector_env,
     probe_env,
     register_env,
     reward_threshold,
@@ -662,7 +665,11 @@ class ActorCriticAgent:
 
         Returns:
             ``training.evaluation.EvalResult``: ``returns`` (float64 ``(episodes,)``),
-            ``mean``, ``std``, ``summary()``.
+            ``mean``, ``std``, ``summary()``; it unpacks as ``mean, std = agent.evaluate()``
+            (floats), as Stable-Baselines3's ``evaluate_policy`` returns them.
+
+        Raises:
+            ConfigError: ``episodes`` not an int >= 1, or ``seed`` outside ``[0, 2**31 - 1]``.
         """
         episodes = self.config.eval_episodes if episodes is None else episodes
         seed = self.config.seed + REPORT_SEED_OFFSET if seed is None else seed
@@ -691,24 +698,68 @@ class ActorCriticAgent:
             on_frame=on_frame,
         )
 
+    def get_env(self) -> gym.vector.VectorEnv:
+        """A gymnasium vector env of the agent's env, to step with ``predict``, as
+        Stable-Baselines3's ``get_env`` (whose ``VecEnv`` API differs: here ``reset`` returns
+        ``(obs, info)`` and ``step`` five batches)::
+
+            vec_env = agent.get_env()
+            obs, info = vec_env.reset(seed=0)
+            action, _ = agent.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, info = vec_env.step(action)
+
+        A2C: ``num_envs`` envs made as training makes them (its ``vector_mode``); A3C:
+        ``workers * envs_per_worker`` envs (all the envs its workers step), in one vector env.
+        The envs are copies of their own, not those training steps: stepping them does not
+        disturb training. Observations are as the env gives them (what ``predict`` takes);
+        the step after an episode ends resets that env (gymnasium's ``NEXT_STEP`` autoreset:
+        its action is ignored, its reward 0). Made at the first call and returned again
+        after, until ``close`` (or the vector env's own ``close``); closed when the agent is
+        garbage collected.
+
+        Returns:
+            A ``gymnasium.vector.VectorEnv`` (``num_envs`` envs).
+
+        Raises:
+            EnvError: the envs cannot be made.
+        """
+        envs = getattr(self, "_vector_env", None)
+        if envs is not None and not envs.closed:
+            return envs
+        config = self.config
+        if isinstance(config, A2CConfig):
+            envs = make_vector_env(config.env, config.num_envs, config.vector_mode, encoded=False)
+        else:
+            count = config.workers * config.envs_per_worker
+            envs = make_vector_env(config.env, count, encoded=False)
+        self._vector_env = envs
+        self._vector_env_closer = weakref.finalize(self, envs.close)
+        return envs
+
+    def close(self) -> None:
+        """Closes the vector env ``get_env`` made, if any (a later ``get_env`` makes another);
+        training's own envs are not touched. Safe to call more than once."""
+        closer = getattr(self, "_vector_env_closer", None)
+        if closer is not None:
+            closer()  # a finalizer runs once: garbage collection closes nothing again
+        self._vector_env = self._vector_env_closer = None
+
     # Files --------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
         """Saves the model: ``*.weights.h5`` the weights (as training writes them: the file
         records the env and the architecture), ``*.keras`` a Keras model file (an export:
-        ``keras.saving.load_model`` reads it anywhere). Returns the path.
+        ``keras.saving.load_model`` reads it anywhere); a name with no suffix
+        (``"a2c_cartpole"``) gets ``.weights.h5``, as Stable-Baselines3's gets ``.zip``.
+        Returns the path written (``a2c_cartpole.weights.h5``).
 
         Raises:
-            UsageError: another suffix, or a path that cannot be written.
+            UsageError: another suffix (``.zip``, ``.h5``, ``.pkl``, ``.pt``: a dot then a
+                letter), or a path that cannot be written.
             CheckpointError: a weight is not finite.
         """
-        path = Path(path)
-        if not path.name.endswith((".weights.h5", ".keras")):
-            raise UsageError(
-                f"path={path}: a model file's name ends in .weights.h5 (weights, as training "
-                "writes them) or .keras (an export)"
-            )
-        check_output_file("path", path, (".weights.h5", ".keras"))
+        path = model_file_path(path, ".weights.h5 is added", UsageError)
+        check_output_file("path", path, MODEL_SUFFIXES)
         if not isinstance(self.model, ActorCriticModel):
             raise UsageError("an agent loaded from a .keras export cannot be saved again")
         if path.name.endswith(".weights.h5"):
@@ -730,25 +781,27 @@ class ActorCriticAgent:
         ``learn`` trains it on) or a ``.keras`` export (it acts, evaluates and plays only).
 
         Args:
-            path: the model file.
+            path: the model file; a name with no suffix (``"a2c_cartpole"``, as ``save`` took
+                it) loads ``a2c_cartpole.weights.h5``, or ``a2c_cartpole.keras`` where only that
+                exists (where both do, the weights, which train on).
             env: the env (id, factory or object); default: the env the file records, by id.
             env_name, save_dir, **settings: as the constructor (presets apply as there; the
                 model's settings come from the file).
 
         Raises:
-            CheckpointError: no such file, an unreadable one, or one trained on another env.
+            CheckpointError: another suffix (``.zip``, ``.h5``, ...), no such file, an
+                unreadable one, or one trained on another env.
         """
-        path = Path(path)
-        if path.name.endswith((".keras", ".weights.h5")) and not path.is_file():
+        given = Path(path)
+        path = model_file_path(given, "its .weights.h5 is loaded, else its .keras", CheckpointError)
+        if path.name != given.name and not path.is_file():  # no suffix: the export, else
+            export = given.with_name(given.name + ".keras")
+            if not export.is_file():
+                raise CheckpointError(f"no saved model at {path} or {export}")
+            path = export
+        if not path.is_file():
             raise CheckpointError(f"no saved model at {path}")
-        if path.name.endswith(".keras"):
-            saved = keras_metadata(path)
-        elif path.name.endswith(".weights.h5"):
-            saved = weights_metadata(path)
-        else:
-            raise CheckpointError(
-                f"{path}: a saved model's name ends in .weights.h5 (weights) or .keras (an export)"
-            )
+        saved = keras_metadata(path) if path.name.endswith(".keras") else weights_metadata(path)
         if env is None:
             env = saved.get("env_id")
             if not env:
@@ -768,6 +821,35 @@ class ActorCriticAgent:
         else:
             load_weights(agent.model, path, agent.config.env)
         return agent
+
+
+# The files a model is saved in: weights as training writes them, or a Keras export.
+MODEL_SUFFIXES = (".weights.h5", ".keras")
+# A suffix a name may end in (``.zip``, ``.h5``, ``.pt``): a dot, a letter, letters or digits.
+# A last dot followed by a digit (``lr0.001``) does not start one.
+FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]*")
+
+
+def model_file_path(path: str | Path, no_suffix: str, error: type[Exception]) -> Path:
+    """The model file ``save`` or ``load`` takes for ``path``: a name ending in ``.weights.h5``
+    or ``.keras`` as it is, a name with no suffix (``FILE_SUFFIX``) with ``.weights.h5`` added
+    (``no_suffix`` says, for the message, what is done with such a name).
+
+    Raises:
+        ``error``: a name with another suffix (Stable-Baselines3's ``.zip``, ``.h5``,
+            ``.pkl``, ``.pt``), or no name, in one line naming those allowed.
+    """
+    path = Path(path)
+    name = path.name
+    if name.endswith(MODEL_SUFFIXES):
+        return path
+    suffix = path.suffix
+    if name and not (suffix and FILE_SUFFIX.fullmatch(suffix)):
+        return path.with_name(name + ".weights.h5")
+    raise error(
+        f"path={path}: a model file's name ends in .weights.h5 (weights, as training writes "
+        f"them) or .keras (an export), or has no suffix ({no_suffix})"
+    )
 
 
 def check_episodes_and_seed(episodes, seed) -> None:

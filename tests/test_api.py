@@ -54,15 +54,18 @@ def csv_rows(path):
     "source, name, expected",
     [
         ("CartPole-v1", None, "CartPole-v1"),
-        (Corridor, None, "Corridor"),  # a class: its instances are the envs
+        # A class: its instances are the envs. Its name, or Corridor-2 (-3, ...) where this
+        # process registered another Corridor (of other settings) under it.
+        (Corridor, None, r"Corridor(-\d+)?"),
         (short_corridor, "ShortCorridor-v0", "ShortCorridor-v0"),  # a function, named
-        (Corridor(length=6), None, "Corridor"),  # an object: copied for each env
+        (Corridor(length=6), None, r"Corridor(-\d+)?"),  # an object: copied for each env
         (gym.make("CartPole-v1"), None, "CartPole-v1"),  # made from an id: that id
     ],
 )
 def test_a2c_trains_from_an_id_a_factory_and_an_env_object(tmp_path, source, name, expected):
     agent = A2C(source, env_name=name, save_dir=tmp_path, num_envs=4, eval_interval=0, **QUIET)
-    assert agent.config.env == expected
+    assert re.fullmatch(expected, agent.config.env), agent.config.env
+    expected = agent.config.env
     agent.learn(2000)
     assert agent.trainer.episode_log.env_steps >= 2000 and agent.episodes
     # The command line's files, named by the env's name.
@@ -267,8 +270,8 @@ def test_bad_settings_fail_with_the_flags_one_line(tmp_path, settings, flag):
         A2C("CartPole-v1", save_dir=tmp_path, **settings)
     line = error_line(run(flag, "--train", f"--save_dir={tmp_path}", program="a2c_cartpole.py"))
     prefix = "a2c_cartpole.py: error: "
-    assert line.startswith(prefix + "flag " + flag)
-    assert str(error.value).startswith(flag[2:]) and "--" not in str(error.value)
+    assert line.startswith(prefix + "flag") and flag in line
+    assert flag[2:] in str(error.value) and "--" not in str(error.value)
     assert as_keywords(line[len(prefix) :], {}, set(settings)) == str(error.value)
     assert not any(tmp_path.iterdir())
 
@@ -313,7 +316,9 @@ def test_what_an_adversarial_tester_found_is_one_line_and_loses_nothing(tmp_path
     before = sorted(p.name for p in tmp_path.iterdir())
     # A bad callback list is refused before --overwrite removes the earlier run.
     again = A2C("CartPole-v1", save_dir=tmp_path, overwrite=True, **QUIET)
-    with pytest.raises(ConfigError, match="callbacks: object .* is not a training.callbacks"):
+    with pytest.raises(
+        ConfigError, match="callbacks: object .* is not a callback: subclass a3c_keras.Callback"
+    ):
         again.learn(300, callbacks=[object()])
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     # None, or one callback, as Keras and SB3 take them.
@@ -322,7 +327,7 @@ def test_what_an_adversarial_tester_found_is_one_line_and_loses_nothing(tmp_path
     assert one.episodes and A2C("CartPole-v1", save_dir=tmp_path / "n", **QUIET).learn(
         300, callbacks=None
     )
-    with pytest.raises(UsageError, match="--save_dir is empty"):
+    with pytest.raises(UsageError, match="^save_dir is empty"):
         A2C("CartPole-v1", save_dir="", **QUIET)
     with pytest.raises(UsageError, match="would need about .* GiB"):  # before it is built
         A2C("CartPole-v1", hidden_units=(100_000, 100_000), save_dir=tmp_path / "m", **QUIET)
@@ -340,7 +345,8 @@ def test_what_an_adversarial_tester_found_is_one_line_and_loses_nothing(tmp_path
 
 def test_an_env_objects_own_time_limit_and_wrappers_are_kept_and_names_stay_apart(tmp_path):
     short = A2C(gym.wrappers.TimeLimit(gym.make("CartPole-v1"), 20), save_dir=tmp_path, **QUIET)
-    assert short.config.env == "CartPoleEnv"  # not CartPole-v1: its own limit is kept
+    # Not CartPole-v1: its own limit is kept (CartPoleEnv-2, ... where another CartPoleEnv is).
+    assert re.fullmatch(r"CartPoleEnv(-\d+)?", short.config.env)
     assert max(perturbed(short).evaluate(episodes=5).returns) <= 20
     scaled = gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: 10 * r)
     tenfold = A2C(scaled, env_name="TenfoldCartPole-v0", save_dir=tmp_path, **QUIET)

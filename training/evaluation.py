@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -22,8 +23,12 @@ from utils.envs import (
 EVAL_BATCH = 100
 
 
-class EvalResult(NamedTuple):
+@dataclasses.dataclass(frozen=True, eq=False)
+class EvalResult:
     """Returns of greedy episodes and how they compare with the env's reward threshold.
+
+    Unpacks as ``(mean, std)``, as Stable-Baselines3's ``evaluate_policy`` returns them:
+    ``mean, std = agent.evaluate()``.
 
     Attributes:
         returns: float64 ``(episodes,)``, undiscounted return of each episode.
@@ -32,6 +37,10 @@ class EvalResult(NamedTuple):
 
     returns: np.ndarray
     threshold: float | None
+
+    def __iter__(self) -> Iterator[float]:
+        """``mean`` then ``std`` (floats), so ``mean, std = result`` reads as in SB3."""
+        return iter((self.mean, self.std))
 
     @property
     def mean(self) -> float:

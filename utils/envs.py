@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import enum
 import functools
+import hashlib
 import importlib
 import importlib.util
 import inspect
+import sys
+import types
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -122,6 +126,143 @@ def resolve_env_id(env_id: str) -> str:
 FACTORY_SPECS: dict[str, gym.envs.registration.EnvSpec] = {}
 # Their spaces: a name registered again (a notebook's cell run twice) must make the same kind.
 FACTORY_SPACES: dict[str, tuple[gym.Space, gym.Space]] = {}
+# Their identities (``env_identity``): an env registered without a name takes its class's name
+# only if nothing else is registered there, or the same env is.
+FACTORY_IDENTITIES: dict[str, tuple] = {}
+# The most parts (objects, containers, arrays) ``env_identity`` looks at in an env; an env of
+# more is the same only as itself.
+IDENTITY_PARTS = 20_000
+
+
+def env_identity(env: gym.Env) -> tuple:
+    """What makes two envs the same env for ``register_env``: a tuple, equal for the same env.
+
+    An env with a gymnasium spec (made by ``gymnasium.make``, perhaps wrapped) is its spec: its
+    id, entry point, ``kwargs`` (``render_mode`` left out), ``max_episode_steps``, reward
+    threshold and wrappers with their arguments. Attributes changed on such an env after
+    ``gymnasium.make`` are not seen. Any other env (no spec, or a wrapper that does not record
+    its arguments) is the env object as pickle would take it apart: its class by its import
+    path and its attributes as they are (arrays by dtype, shape and contents), so two fresh
+    instances of a class made with the same arguments are the same, and an env already
+    stepped is another. Within either, a class or function is the same by its import path
+    where that path names it; a lambda, a local function or anything that cannot be taken
+    apart (or an env of more than ``IDENTITY_PARTS`` parts) is the same only as itself.
+    """
+    spec = env.spec
+    if spec is not None and all(w.kwargs is not None for w in spec.additional_wrappers):
+        kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+        wrappers = tuple((w.name, w.entry_point, w.kwargs) for w in spec.additional_wrappers)
+        value = (
+            spec.id,
+            spec.entry_point,
+            kwargs,
+            spec.max_episode_steps,
+            spec.reward_threshold,
+            wrappers,
+        )
+    else:
+        value = env
+    kind, budget = "object" if value is env else "spec", [IDENTITY_PARTS]
+    try:
+        identity = described(value, set(), budget)
+    except RecursionError:
+        return (kind, SameObject(env))
+    return (kind, identity if budget[0] >= 0 else SameObject(env))
+
+
+class SameObject:
+    """A part ``env_identity`` cannot take apart: equal only to itself (held, so its ``id`` is
+    not taken by another object)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SameObject) and other.value is self.value
+
+    __hash__ = None
+
+
+def described(value, path: set[int], budget: list[int]):
+    """``value`` as nested tuples of plain values, equal for equal values (``env_identity``);
+    ``path`` holds the ids of the containers being described (a cycle is marked, not
+    followed), ``budget`` the parts left: below 0, the rest is not described (the caller
+    compares the whole object by identity then)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return SameObject(value)
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return (type(value).__name__, value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            return ("array", value.dtype.str, value.shape, described(value.tolist(), path, budget))
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).digest()
+        return ("array", value.dtype.str, value.shape, digest)
+    if isinstance(value, np.generic):
+        return ("scalar", value.dtype.str, value.tobytes())
+    if isinstance(value, np.dtype):
+        return ("dtype", repr(value))
+    if isinstance(value, enum.Enum):
+        return ("enum", described(type(value), path, budget), value.name)
+    if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
+        return named(value)
+    if id(value) in path:
+        return ("cycle",)
+    path.add(id(value))
+    try:
+        if type(value) in (list, tuple):
+            return (type(value).__name__, tuple(described(v, path, budget) for v in value))
+        if type(value) is dict:
+            items = value.items()
+            return (
+                "dict",
+                tuple((described(k, path, budget), described(v, path, budget)) for k, v in items),
+            )
+        if type(value) in (set, frozenset):
+            parts = sorted((described(v, path, budget) for v in value), key=repr)
+            return (type(value).__name__, tuple(parts))
+        if isinstance(value, np.random.Generator):
+            return ("Generator", described(value.bit_generator.state, path, budget))
+        try:
+            reduced = value.__reduce_ex__(4)  # how pickle takes it apart
+        except Exception:  # noqa: BLE001 - an object may refuse to be pickled in any way
+            return SameObject(value)
+        if isinstance(reduced, str):  # a global, by name
+            return ("global", type(value).__module__, reduced)
+        return ("object", described(tuple(reduced), path, budget))
+    finally:
+        path.discard(id(value))
+
+
+def named(value) -> tuple | SameObject:
+    """A class, function or module by its import path, where that path names it; else the
+    object itself (``SameObject``): a lambda, a local function, a class defined again."""
+    if isinstance(value, types.ModuleType):
+        return ("module", value.__name__)
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        found = sys.modules.get(module)
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+        if found is value:
+            return ("named", module, qualname)
+    return SameObject(value)
+
+
+def default_env_name(class_name: str, identity: tuple) -> str:
+    """The name an env registered without ``env_name`` takes: its class's name where nothing
+    is registered under it yet or the same env is (``identity``), else the first of
+    ``<class name>-2``, ``-3``, ... that is free or holds the same env. A name gymnasium or
+    another package registered is left to ``register_env`` to refuse."""
+    name, number = class_name, 1
+    while name in FACTORY_SPECS:
+        if FACTORY_IDENTITIES.get(name) == identity:
+            return name
+        number += 1
+        name = f"{class_name}-{number}"
+    return name
 
 
 class EnvFactory:
@@ -165,12 +306,17 @@ def register_env(env, name: str | None = None) -> str:
     Args:
         env: an id, a factory, or a ``gymnasium.Env``.
         name: the id to register a factory or object under (it names the run's files and
-            presets); default: the class name of the env it makes (``MazeEnv``).
+            presets); default: the class name of the env it makes (``MazeEnv``), or, where
+            this process registered another env under that name, ``MazeEnv-2`` (``-3``, ...).
 
     A factory's env keeps its own time limit (a ``TimeLimit`` wrapper or its spec's) and
     reward threshold (its spec's); without a time limit, episodes are cut after
-    ``DEFAULT_EPISODE_STEPS`` steps. Registering a name again replaces what this function
-    registered under it before (a notebook's cell run twice), if its spaces are the same.
+    ``DEFAULT_EPISODE_STEPS`` steps. Without ``name``, an env registered again that is the
+    same env (``env_identity`` of the env the factory makes, or of the object's copy: a
+    notebook's cell run twice) takes the name it had, and its factory replaces the one before;
+    another env of the same class gets a name of its own, so an agent built before keeps its
+    env. Registering a ``name`` given again replaces what this function registered under it
+    before, if its spaces are the same.
 
     Raises:
         EnvError: ``env`` is none of these; the factory raises, returns something other than
@@ -218,7 +364,11 @@ def register_env(env, name: str | None = None) -> str:
     if not isinstance(made, gym.Env):
         raise EnvError(f"{what} returned {type(made).__name__}, not a gymnasium.Env")
     try:
-        env_name = name if name is not None else type(made.unwrapped).__name__
+        if name is not None:
+            env_name, identity = name, env_identity(made)
+        else:
+            identity = env_identity(made)
+            env_name = default_env_name(type(made.unwrapped).__name__, identity)
         limit, wrapper = None, made
         while isinstance(wrapper, gym.Wrapper) and limit is None:
             if isinstance(wrapper, gym.wrappers.TimeLimit):
@@ -262,6 +412,7 @@ def register_env(env, name: str | None = None) -> str:
         ) from None
     FACTORY_SPECS[env_name] = gym.spec(env_name)
     FACTORY_SPACES[env_name] = spaces
+    FACTORY_IDENTITIES[env_name] = identity
     return env_name
 
 
@@ -398,11 +549,12 @@ def make_atari_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     )
 
 
-def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+def make_env(env_id: str, render_mode: str | None = None, encoded: bool = True) -> gym.Env:
     """``gymnasium.make(env_id)`` with its registered wrappers (time limit included), checked
     (``utils.env_contract.CheckedEnv``), its observations encoded as the model takes them
     (``utils.spaces.observation_encoder``: Discrete, Dict and the like flattened by gymnasium;
-    the env's own are ``env_spaces``).
+    the env's own are ``env_spaces``), or with ``encoded=False`` as the env gives them (what
+    ``predict`` takes).
 
     Raises:
         EnvError: if ``env_id`` is not registered (naming close ids), its simulator is not
@@ -431,7 +583,8 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     except EnvError:
         env.close()
         raise
-    return encoder.wrap(CheckedEnv(env, env_id))
+    checked = CheckedEnv(env, env_id)
+    return encoder.wrap(checked) if encoded else checked
 
 
 def probe_env(env_id: str, render: bool = False) -> Dims:
@@ -466,7 +619,9 @@ def probe_env(env_id: str, render: bool = False) -> Dims:
         env.close()
 
 
-def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, num_envs: int, mode: str = "auto", encoded: bool = True
+) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` stepped together, resetting on the next step.
 
     Args:
@@ -476,12 +631,14 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
             Python loop over envs), ``async`` (one process per env), or ``auto``: native where the
             env has one and ``num_envs >= NATIVE_FROM``, else sync. Atari games always use
             ale-py's native vector env.
+        encoded: False leaves the observations as the envs give them (what ``predict`` takes).
 
     Returns:
         A vector env in gymnasium's ``NEXT_STEP`` autoreset mode: the step after an episode ends
         returns the reset observation with reward 0 and ignores its action. Its batches are
         checked as the envs give them (``utils.env_contract.CheckedVectorEnv``), then encoded
-        as the model takes them (``utils.spaces.observation_encoder``).
+        as the model takes them (``utils.spaces.observation_encoder``) unless ``encoded`` is
+        False.
 
     Raises:
         EnvError: for an unknown or unsupported env, or ``native`` where the env has none.
@@ -522,7 +679,8 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "auto") -> gym.vecto
     except EnvError:
         envs.close()
         raise
-    return encoder.wrap_vector(CheckedVectorEnv(envs, env_id))
+    checked = CheckedVectorEnv(envs, env_id)
+    return encoder.wrap_vector(checked) if encoded else checked
 
 
 def time_limit(steps: int) -> Callable[[gym.Env], gym.Env]:
