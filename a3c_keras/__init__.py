@@ -20,10 +20,23 @@ import os
 # program that imported NumPy first, its setting stays).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from utils.logs import import_tensorflow  # noqa: E402
+
+# TensorFlow loads here, before anything below imports it, with its start-up notices caught
+# (the lines its C++ code writes to stderr as it loads; any other line is passed on) and its
+# INFO lines off, as on the command line (utils/logs.py).
+import_tensorflow()
+
 from a3c_keras.agent import A2C, A3C, ActorCriticAgent  # noqa: E402
-from training.callbacks import Callback, Checkpoints, ProgressLogger, TensorBoard
-from training.evaluation import EvalResult
-from utils.errors import CheckpointError, ConfigError, EnvError, TrainingError, UsageError
+from training.callbacks import Callback, Checkpoints, ProgressLogger, TensorBoard  # noqa: E402
+from training.evaluation import EvalResult  # noqa: E402
+from utils.errors import (  # noqa: E402
+    CheckpointError,
+    ConfigError,
+    EnvError,
+    TrainingError,
+    UsageError,
+)
 
 __all__ = [
     "A2C",
