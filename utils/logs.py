@@ -6,13 +6,17 @@ and every library's warnings and errors; not TensorFlow's start-up notices or it
   caught while it imports (``import_tensorflow``); any other line it writes there is passed on.
   Its C++ information after that (XLA's "Compiled cluster using XLA!") is below
   ``TF_CPP_MIN_LOG_LEVEL``, 2 unless the user set it.
-- Libraries' Python information is dropped where ours is shown (``OwnInformation``), and
-  TensorFlow's own logger stays at warnings unless its level was set.
+- Libraries' Python information is dropped where ours is shown (``OwnInformation``): among it
+  TensorFlow's "Sharding callback duration: N microseconds", logged through absl at INFO by
+  each checkpoint save (``tensorflow/python/checkpoint/functional_saver.py``), wherever the
+  libraries are installed (a virtual environment inside the clone included). TensorFlow's
+  own logger stays at warnings unless its level was set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -20,6 +24,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the project: its own log lines are shown
+# What of ROOT is ours: not a library installed inside the clone (a .venv there), nor, where the
+# packages are installed, the other libraries beside them in site-packages.
+OWN_NAMES = frozenset(
+    {"a3c_keras", "agents", "cli", "config", "models", "training", "utils"}
+    | {"a2c_cartpole.py", "a3c_cartpole.py", "benchmarks", "examples", "tests"}
+)
 
 # Lines TensorFlow writes to stderr while it loads, none of which needs the user.
 START_UP_NOTICES = (
@@ -35,12 +45,23 @@ START_UP_NOTICES = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def own_file(pathname: str) -> bool:
+    """Whether ``pathname`` (a log record's) is one of this project's files: in one of its
+    packages or an entry point, once links are resolved."""
+    try:
+        inside = Path(pathname).resolve().relative_to(ROOT)
+    except (ValueError, OSError):  # elsewhere
+        return False
+    return bool(inside.parts) and inside.parts[0] in OWN_NAMES
+
+
 class OwnInformation(logging.Filter):
     """Lets through this project's records and every library's warnings and errors (not
     TensorFlow's or Keras's information, which absl would show beside ours)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or str(record.pathname).startswith(str(ROOT))
+        return record.levelno >= logging.WARNING or own_file(str(record.pathname))
 
 
 @contextlib.contextmanager
