@@ -26,10 +26,17 @@ import os
 # program that imported NumPy first, its setting stays).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from utils.logs import import_tensorflow  # noqa: E402
+
+# TensorFlow loads here, before anything below imports it, with its start-up notices caught
+# (the lines its C++ code writes to stderr as it loads; any other line is passed on) and its
+# INFO lines off, as on the command line (utils/logs.py).
+import_tensorflow()
+
 from a3c_keras.agent import A2C, A3C, ActorCriticAgent  # noqa: E402
-from a3c_keras.callbacks import BaseCallback
-from a3c_keras.evaluation import evaluate_policy
-from training.callbacks import (
+from a3c_keras.callbacks import BaseCallback  # noqa: E402
+from a3c_keras.evaluation import evaluate_policy  # noqa: E402
+from training.callbacks import (  # noqa: E402
     Callback,
     Checkpoints,
     KerasCallback,
@@ -37,8 +44,14 @@ from training.callbacks import (
     ProgressLogger,
     TensorBoard,
 )
-from training.evaluation import EvalResult
-from utils.errors import CheckpointError, ConfigError, EnvError, TrainingError, UsageError
+from training.evaluation import EvalResult  # noqa: E402
+from utils.errors import (  # noqa: E402
+    CheckpointError,
+    ConfigError,
+    EnvError,
+    TrainingError,
+    UsageError,
+)
 
 __all__ = [
     "A2C",

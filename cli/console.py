@@ -4,9 +4,8 @@
   warnings and errors say ``warning: ...`` and ``error: ...``.
 - Other libraries' informational log lines (TensorFlow's checkpoint notices through absl) are
   dropped; their warnings and errors stay.
-- TensorFlow's C++ start-up notices (written straight to the process's stderr while it loads:
-  "oneDNN custom operations are on", "All log messages before absl::InitializeLog()") are
-  caught while it imports; any other line it writes there is passed on.
+- TensorFlow's C++ start-up notices are caught while it imports, as the Python API catches
+  them (``utils.logs.import_tensorflow``); any other line it writes there is passed on.
 - gymnasium's warnings and relayed tracebacks are off (``utils/env_contract.py`` names an
   env's fault in one line).
 - pygame's greeting and SDL's complaints about a missing audio or session directory are
@@ -15,28 +14,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
-import tempfile
 
 from absl import logging as absl_logging
 
 from utils.logs import OwnInformation
 
-# Lines TensorFlow writes to stderr while it loads, none of which needs the user.
-START_UP_NOTICES = (
-    "All log messages before absl::InitializeLog() is called",
-    "oneDNN custom operations are on",
-    "This TensorFlow binary is optimized to use available CPU instructions",
-    "To enable the following instructions:",
-    "Unable to register cuDNN factory",
-    "Unable to register cuFFT factory",
-    "Unable to register cuBLAS factory",
-    "computation placer already registered",
-    "TF-TRT Warning",
-)
 PREFIXES = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.CRITICAL: "error: "}
 
 
@@ -73,39 +57,3 @@ def quiet_media_libraries(window: bool) -> None:
     if not window:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-
-
-@contextlib.contextmanager
-def start_up_notices_caught():
-    """Within, what C code writes to the process's stderr (file descriptor 2) is held back; on
-    leaving, every held line but TensorFlow's start-up notices is written out, so an error
-    printed while loading is never lost."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            text = held.read().decode(errors="replace")
-            kept = [
-                line
-                for line in text.splitlines()
-                if line.strip() and not any(notice in line for notice in START_UP_NOTICES)
-            ]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-                sys.stderr.flush()
-
-
-def import_tensorflow():
-    """Imports TensorFlow and Keras with their start-up notices caught; returns ``tensorflow``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with start_up_notices_caught():
-        import keras  # noqa: F401 - loaded now, under the catch
-        import tensorflow
-
-    return tensorflow

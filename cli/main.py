@@ -37,6 +37,7 @@ from utils.errors import (
     WriteError,
     first_line,
 )
+from utils.logs import import_tensorflow
 
 flags.disclaim_key_flags()  # the flags defined through main() are the entry point's own
 
@@ -135,7 +136,7 @@ def out_of_memory_errors() -> tuple[type[BaseException], ...]:
 def run_mode(program: Program) -> None:
     """Loads TensorFlow, reads and checks the flags, and runs the mode they ask for; raises
     what stops it (``run`` turns that into one line)."""
-    console.import_tensorflow()
+    import_tensorflow()
 
     from a3c_keras.agent import log_preset, resumed_config, with_saved_architecture
     from cli import checks, modes

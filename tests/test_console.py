@@ -1,6 +1,8 @@
 """What a user sees: plain lines, no library notices, --help that succeeds."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -72,3 +74,46 @@ def test_help_exits_0_and_lists_the_flags_and_verbosity(flag):
     result = run(flag, program="a2c_cartpole.py")
     assert result.returncode == 0, result.stderr
     assert "--num_envs" in result.stdout and "--verbosity" in result.stdout
+
+
+def test_importing_the_api_prints_nothing_where_tensorflow_logs_as_it_would():
+    # A user's shell: TF_CPP_MIN_LOG_LEVEL unset (tests/programs.py sets it for the others), so
+    # TensorFlow's C++ start-up notices are written, and caught.
+    env = programs.environment()
+    del env["TF_CPP_MIN_LOG_LEVEL"]
+    result = subprocess.run(
+        [sys.executable, "-c", "import a3c_keras"],
+        cwd=programs.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and result.stdout == ""
+
+
+def test_a_line_that_is_no_notice_written_while_tensorflow_loads_is_passed_on(tmp_path):
+    # A stand-in TensorFlow whose loading writes a start-up notice and an error straight to
+    # file descriptor 2, as its C++ code does.
+    for name in ("tensorflow", "keras"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(
+            "import os\n"
+            "os.write(2, b'I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized "
+            f"to use available CPU instructions\\nE0000 loader.cc:1] {name}: cannot load x.so"
+            "\\n')\n"
+        )
+    result = subprocess.run(
+        [sys.executable, "-c", "from utils.logs import import_tensorflow; import_tensorflow()"],
+        cwd=programs.ROOT,
+        env=programs.environment({"PYTHONPATH": str(tmp_path)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "E0000 loader.cc:1] keras: cannot load x.so",
+        "E0000 loader.cc:1] tensorflow: cannot load x.so",
+    ]

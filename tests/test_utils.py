@@ -15,6 +15,7 @@ from utils.envs import action_clipper, check_spaces, env_dims, make_env
 from utils.errors import EnvError
 from utils.files import atomic_write
 from utils.interrupts import signals_deferred
+from utils.logs import OWN_NAMES, ROOT, OwnInformation
 
 
 def test_atomic_write_replaces_the_file_whole(tmp_path):
@@ -178,3 +179,30 @@ def test_a_checkpoint_being_written_is_not_cut_by_ctrl_c(tmp_path, monkeypatch):
         state.save()
     assert (tmp_path / "checkpoints_CartPole-v1" / "ckpt-1.index").is_file()
     assert not list((tmp_path / "checkpoints_CartPole-v1").glob("*_temp*"))
+
+
+@pytest.mark.parametrize(
+    "pathname, shown",
+    [
+        (ROOT / "training" / "trainer.py", True),
+        (ROOT / "a2c_cartpole.py", True),
+        # TensorFlow's "Sharding callback duration" (absl, INFO, at every checkpoint save) from
+        # a virtual environment inside the clone, from libraries beside the packages installed
+        # in site-packages, and from a folder whose name starts with the clone's.
+        (ROOT / ".venv/lib/python3.11/site-packages/tensorflow/python/checkpoint/x.py", False),
+        (ROOT / "tensorflow" / "python" / "checkpoint" / "functional_saver.py", False),
+        (f"{ROOT}-venv/lib/python3.11/site-packages/absl/logging/__init__.py", False),
+    ],
+)
+def test_only_our_information_is_shown_wherever_the_libraries_are_installed(pathname, shown):
+    record = logging.LogRecord("absl", logging.INFO, str(pathname), 1, "a line", None, None)
+    assert OwnInformation().filter(record) is shown
+    record.levelno = logging.WARNING
+    assert OwnInformation().filter(record)
+
+
+def test_every_package_and_entry_point_of_ours_is_shown():
+    ours = {path.parent.name for path in ROOT.glob("*/__init__.py")} | {
+        path.name for path in ROOT.glob("*.py")
+    }
+    assert ours <= OWN_NAMES, ours - OWN_NAMES
