@@ -22,8 +22,16 @@ def test_keras_early_stopping_and_csv_logger_see_each_evaluation_as_an_epoch(tmp
     csv_path = tmp_path / "epochs.csv"
     # Never better by 1e9: the second evaluation is one without improvement, patience 1.
     stopper = keras.callbacks.EarlyStopping(monitor="eval_return", mode="max", min_delta=1e9)
-    model.learn(20_000, callback=[stopper, keras.callbacks.CSVLogger(str(csv_path))])
+    saver = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "epoch{epoch}.weights.h5"), save_weights_only=True
+    )
+    keras_callbacks = [stopper, keras.callbacks.CSVLogger(str(csv_path)), saver]
+    model.learn(20_000, callback=[*keras_callbacks, keras.callbacks.TerminateOnNaN()])
     assert stopper.stopped_epoch == 1
+    assert sorted(p.name for p in tmp_path.glob("*.weights.h5")) == [
+        "epoch1.weights.h5",
+        "epoch2.weights.h5",
+    ]
     assert model.num_timesteps < 20_000 // 4  # stopped, well before the budget
     with open(csv_path) as handle:
         rows = list(csv.DictReader(handle))
