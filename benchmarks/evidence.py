@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 SUPERSEDED = " (superseded, measured "
@@ -66,15 +67,31 @@ def with_anchor(section: str) -> str:
     return f'{heading}\n<a id="{anchor(section)}"></a>\n{body}'
 
 
-def supersede(section: str) -> str:
+def supersede(section: str, taken: Iterable[str] = ()) -> str:
     """An older measurement of a suite, renamed as superseded (date and commit from its
-    ``Measured`` line) and re-anchored."""
+    ``Measured`` line) and re-anchored; where ``taken`` (keys already in the file) holds that
+    name, another measurement of the same day and commit, it is numbered (``, 2``, ...)."""
     heading, _, body = section.partition("\n")
     date, commit = measured(section)
     name = current_key(section)
     rest = heading.split(f"`{name}`", 1)[1].lstrip(":").strip()
     when = f"{date or 'undated'} at {commit or 'an unrecorded commit'}"
-    return with_anchor(f"## `{name}`{SUPERSEDED}{when}): {rest}\n{body}")
+    taken, number = set(taken), 1
+    older = f"## `{name}`{SUPERSEDED}{when}): {rest}\n{body}"
+    while section_key(older) in taken:
+        number += 1
+        older = f"## `{name}`{SUPERSEDED}{when}, {number}): {rest}\n{body}"
+    return with_anchor(older)
+
+
+def same_measurement(one: str, other: str) -> bool:
+    """Whether two sections of a suite hold the same measurement: the same date, commit and
+    table rows (a section written again, not the suite measured again on the same day)."""
+
+    def rows(section: str) -> list[str]:
+        return [line for line in section.splitlines() if line.startswith("|")]
+
+    return measured(one) == measured(other) and rows(one) == rows(other)
 
 
 def parse(text: str) -> tuple[str, dict[str, str]]:
@@ -92,17 +109,18 @@ def merge_sections(
 ) -> str:
     """``old_text`` with ``new_sections`` (key -> section text) written in.
 
-    No section is dropped. A new section replaces the old one of its key when both come from
-    the same measurement (same date and commit); otherwise the old one stays below the new one
-    as superseded. Current sections of the keys in ``order`` come in that order, then every other
-    one in the order it had; each suite's superseded sections follow it, newest first.
-    ``header`` replaces the file's header where given (and starts a new file)."""
+    No section is dropped. A new section replaces the old one of its key when both hold the
+    same measurement (``same_measurement``: same date, commit and table); otherwise the old
+    one stays below the new one as superseded. Current sections of the keys in ``order`` come
+    in that order, then every other one in the order it had; each suite's superseded sections
+    follow it, newest first. ``header`` replaces the file's header where given (and starts a
+    new file)."""
     old_header, sections = parse(old_text) if old_text.strip() else ("", {})
     just_superseded = []
     for key, section in new_sections.items():
         previous = sections.get(key)
-        if previous is not None and measured(previous) != measured(section):
-            older = supersede(previous)
+        if previous is not None and not same_measurement(previous, section):
+            older = supersede(previous, sections)
             if section_key(older) not in sections:
                 sections[section_key(older)] = older
                 just_superseded.append(section_key(older))

@@ -45,6 +45,12 @@ def test_rewriting_a_suite_keeps_unknown_and_renamed_sections_and_the_older_meas
     newer = evidence.merge_sections(new, {"a2c": third.replace("new", "newest")}, order=["a2c"])
     assert newer.count("\n## ") == 6
     assert newer.index("newest table") < newer.index("new table") < newer.index("old table")
+    # The suite measured again on the same day at the same commit (an @before side of a second
+    # comparison): both kept, the older numbered.
+    again = evidence.merge_sections(newer, {"a2c": NEW.replace("new table", "| 1 |")}, ["a2c"])
+    twice = evidence.merge_sections(again, {"a2c": NEW.replace("new table", "| 2 |")}, ["a2c"])
+    assert twice.count("\n## ") == 8 and "| 1 |" in twice and "| 2 |" in twice
+    assert '<a id="a2c--2026-11-26-9e4ecb6-2"></a>' in twice
 
 
 def test_a_benchmark_stopped_while_writing_leaves_the_previous_file_whole(tmp_path, monkeypatch):
