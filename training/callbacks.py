@@ -414,21 +414,12 @@ class ProgressBar(ProgressLogger):
     and the command line on a terminal. It writes to standard output."""
 
     def on_train_begin(self, logs: dict) -> None:
-        import keras
+        self.bar = None  # made at the first update: compiling is not an env step's time
+        self._finalized = False
 
+    def _done_total(self) -> int:
         log = self.trainer.episode_log
-        self._by_steps = bool(log.max_steps)
-        self._start = logs["env_steps"] if self._by_steps else logs["episodes"]
-        total = log.max_steps if self._by_steps else log.max_episodes
-        self.bar = keras.utils.Progbar(
-            max(total - self._start, 1),
-            unit_name="env step" if self._by_steps else "episode",
-            stateful_metrics=["mean(100)", "entropy"],
-        )
-
-    def _done(self) -> int:
-        log = self.trainer.episode_log
-        return (log.env_steps if self._by_steps else len(log.episodes)) - self._start
+        return log.env_steps if self._by_steps else len(log.episodes)
 
     def _values(self) -> list:
         log, update = self.trainer.episode_log, self.trainer.algorithm.update_log.last
@@ -436,10 +427,27 @@ class ProgressBar(ProgressLogger):
         return values + ([("entropy", update["entropy"])] if update is not None else [])
 
     def on_update_end(self, index: int, logs: dict) -> None:
-        self.bar.update(min(self._done(), self.bar.target), self._values())
+        if self.bar is None:
+            import keras
+
+            log = self.trainer.episode_log
+            self._by_steps = bool(log.max_steps)
+            self._start = self._done_total()
+            total = log.max_steps if self._by_steps else log.max_episodes
+            self.bar = keras.utils.Progbar(
+                max(total - self._start, 1),
+                unit_name="env step" if self._by_steps else "episode",
+                stateful_metrics=["mean(100)", "entropy"],
+            )
+            return
+        done = min(self._done_total() - self._start, self.bar.target)
+        self._finalized = done >= self.bar.target  # Progbar ends its line there itself
+        self.bar.update(done, self._values())
 
     def on_train_end(self, logs: dict) -> None:
-        self.bar.update(min(self._done(), self.bar.target), self._values(), finalize=True)
+        if self.bar is not None and not self._finalized:
+            done = min(self._done_total() - self._start, self.bar.target)
+            self.bar.update(done, self._values(), finalize=True)
 
 
 class TensorBoard(Reports):
