@@ -600,9 +600,11 @@ class ActorCriticAgent:
 
         Raises:
             ValueError: one line, for observations that are neither one of the env's space nor
-                a batch of them (of another shape, or outside a Discrete's range).
+                a batch of them (of another shape, or outside a Discrete's range), or that
+                hold NaN or infinite numbers (as float32).
         """
         batch, single = self.encoder.batch(observation)
+        check_finite_observations(batch)
         policy = self._acting()
         size = len(batch)
         units = getattr(self.model, "recurrent_units", 0)
@@ -939,6 +941,26 @@ def with_saved_architecture(
     settings = architecture_settings(saved)
     return dataclasses.replace(
         config, **{name: value for name, value in settings.items() if not given(name)}
+    )
+
+
+def check_finite_observations(batch: np.ndarray) -> None:
+    """``predict``'s observations, encoded (``(batch, ...)``), hold only finite numbers: a NaN
+    would give NaN actions for a Box and the first action for a Discrete.
+
+    Raises:
+        ValueError: one line, counting the NaN and infinite values and where the first is.
+    """
+    if batch.dtype.kind != "f":
+        return
+    finite = np.isfinite(batch)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    where = tuple(int(i) for i in bad[0])
+    raise ValueError(
+        f"observation has {len(bad)} NaN or infinite value(s) (the first at {where} of the "
+        f"batch, encoded as float32, of shape {batch.shape}): predict takes finite observations"
     )
 
 

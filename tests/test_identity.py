@@ -1,7 +1,7 @@
 """What a file or env is (docs/RELIABILITY.md, "What a file or env is"): a file records the
 env's whole identity (the module of a ``module:Id``, what a factory or an object made) and is
 refused for another env in one line naming both; a checkpoint records its algorithm; loading a
-file imports nothing it names."""
+file imports nothing it names; ``predict`` refuses NaN and infinite observations."""
 
 import json
 import subprocess
@@ -10,6 +10,7 @@ import zipfile
 
 import gymnasium as gym
 import h5py
+import numpy as np
 import pytest
 
 from a3c_keras import A2C
@@ -236,3 +237,20 @@ def test_an_old_checkpoint_tells_its_algorithm_by_its_settings():
     assert saved_algorithm({"num_envs": 8}) == "a2c"
     assert saved_algorithm({"workers": 2}) == "a3c"
     assert saved_algorithm({}) is None
+
+
+@pytest.mark.parametrize(
+    "env_id, observation, words",
+    [
+        ("CartPole-v1", [np.nan, 0, 0, 0], "observation has 1 NaN or infinite value(s)"),
+        ("Pendulum-v1", [[0, 1, 0], [0, np.inf, -np.inf]], "has 2 NaN or infinite value(s)"),
+    ],
+)
+def test_predict_refuses_nan_and_infinite_observations(env_id, observation, words):
+    agent = A2C(env_id, hidden_units=(8,), **QUIET)
+    with pytest.raises(ValueError) as error:
+        agent.predict(np.array(observation, np.float32))
+    assert words in str(error.value) and "\n" not in str(error.value)
+    finite = np.nan_to_num(np.array(observation, np.float32), posinf=0, neginf=0)
+    actions, _ = agent.predict(finite)
+    assert np.isfinite(actions).all()
