@@ -69,10 +69,11 @@ from training.callbacks import (
 )
 from training.episode_log import Episode, save_episodes_csv
 from training.evaluation import EvalResult, Evaluation, evaluate, play
-from training.state import saved_settings
+from training.state import saved_algorithm, saved_settings
 from training.trainer import REPORT_SEED_OFFSET, Trainer
 from utils.checkpoint import (
     describe,
+    env_difference,
     export_model,
     keras_metadata,
     load_model_file,
@@ -80,14 +81,20 @@ from utils.checkpoint import (
     model_path,
     run_files,
     save_weights,
+    saved_env,
+    use_hint,
     weights_metadata,
 )
 from utils.envs import (
+    FACTORY_RECORDS,
     Dims,
     action_clipper,
+    env_record,
     make_env,
     make_vector_env,
     probe_env,
+    record_difference,
+    record_name,
     register_env,
     reward_threshold,
 )
@@ -593,9 +600,11 @@ class ActorCriticAgent:
 
         Raises:
             ValueError: one line, for observations that are neither one of the env's space nor
-                a batch of them (of another shape, or outside a Discrete's range).
+                a batch of them (of another shape, or outside a Discrete's range), or that
+                hold NaN or infinite numbers (as float32).
         """
         batch, single = self.encoder.batch(observation)
+        check_finite_observations(batch)
         policy = self._acting()
         size = len(batch)
         units = getattr(self.model, "recurrent_units", 0)
@@ -784,13 +793,17 @@ class ActorCriticAgent:
             path: the model file; a name with no suffix (``"a2c_cartpole"``, as ``save`` took
                 it) loads ``a2c_cartpole.weights.h5``, or ``a2c_cartpole.keras`` where only that
                 exists (where both do, the weights, which train on).
-            env: the env (id, factory or object); default: the env the file records, by id.
+            env: the env (id, factory or object); default: the env the file records, by id,
+                where that needs nothing imported (``recorded_env``). Loading never imports
+                or runs anything the file names: the env of a ``module:EnvId`` is named here.
             env_name, save_dir, **settings: as the constructor (presets apply as there; the
                 model's settings come from the file).
 
         Raises:
             CheckpointError: another suffix (``.zip``, ``.h5``, ...), no such file, an
-                unreadable one, or one trained on another env.
+                unreadable one, one trained on another env (another id, another module's
+                env of the id, another factory's or object's env: one line naming both), or,
+                without ``env``, one whose env needs a module imported or a factory given.
         """
         given = Path(path)
         path = model_file_path(given, "its .weights.h5 is loaded, else its .keras", CheckpointError)
@@ -803,9 +816,7 @@ class ActorCriticAgent:
             raise CheckpointError(f"no saved model at {path}")
         saved = keras_metadata(path) if path.name.endswith(".keras") else weights_metadata(path)
         if env is None:
-            env = saved.get("env_id")
-            if not env:
-                raise CheckpointError(f"{path} does not record its env: pass env=")
+            env = recorded_env(path, saved)
         model_settings = architecture_settings(saved)
         agent = cls(env, env_name=env_name, save_dir=save_dir, **{**model_settings, **settings})
         if path.name.endswith(".keras"):
@@ -816,10 +827,11 @@ class ActorCriticAgent:
                 model.distribution.params_size,
                 agent.config.env,
                 spec=model.spec,
+                flag="env",
             )
             agent.model = LoadedPolicy(loaded, model.distribution)
         else:
-            load_weights(agent.model, path, agent.config.env)
+            load_weights(agent.model, path, agent.config.env, flag="env")
         return agent
 
 
@@ -850,6 +862,34 @@ def model_file_path(path: str | Path, no_suffix: str, error: type[Exception]) ->
         f"path={path}: a model file's name ends in .weights.h5 (weights, as training writes "
         f"them) or .keras (an export), or has no suffix ({no_suffix})"
     )
+
+
+def recorded_env(path: Path, saved: dict) -> str:
+    """The env ``load`` takes from a model file given no env: the id it records, where this
+    process can make it without importing anything the file names.
+
+    Raises:
+        CheckpointError: one line: the file records no env; it records a ``module:EnvId``
+            (loading never imports a module a file names: pass ``env=``); or an env given as
+            a factory or object that this process has not registered (pass it).
+    """
+    recorded = saved_env(saved)
+    if recorded is None:
+        raise CheckpointError(f"{path} does not record its env: pass env=")
+    name = record_name(recorded)
+    if recorded.get("module"):
+        raise CheckpointError(
+            f"{path} was trained on {name}, an env the module {recorded['module']!r} "
+            f"registers, and loading a file imports nothing it names: pass env={name!r} to "
+            "load it with that module's env"
+        )
+    made_by = recorded.get("made_by")
+    if made_by and recorded["id"] not in FACTORY_RECORDS:
+        raise CheckpointError(
+            f"{path} was trained on {name}, an env {made_by} this process has not "
+            f"registered: {use_hint(recorded, 'env')}"
+        )
+    return name
 
 
 def check_episodes_and_seed(episodes, seed) -> None:
@@ -896,11 +936,31 @@ def with_saved_architecture(
             return config
     else:
         return config
-    if saved.get("env_id", config.env) != config.env:
+    if env_difference(saved, config.env) is not None:
         return config
     settings = architecture_settings(saved)
     return dataclasses.replace(
         config, **{name: value for name, value in settings.items() if not given(name)}
+    )
+
+
+def check_finite_observations(batch: np.ndarray) -> None:
+    """``predict``'s observations, encoded (``(batch, ...)``), hold only finite numbers: a NaN
+    would give NaN actions for a Box and the first action for a Discrete.
+
+    Raises:
+        ValueError: one line, counting the NaN and infinite values and where the first is.
+    """
+    if batch.dtype.kind != "f":
+        return
+    finite = np.isfinite(batch)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    where = tuple(int(i) for i in bad[0])
+    raise ValueError(
+        f"observation has {len(bad)} NaN or infinite value(s) (the first at {where} of the "
+        f"batch, encoded as float32, of shape {batch.shape}): predict takes finite observations"
     )
 
 
@@ -986,12 +1046,14 @@ def resumed_config(
     except those given now, which apply (and are named in a log line).
 
     Raises:
-        UsageError: a given setting that cannot change mid-run (``FIXED_ON_RESUME``) differs
-            from the saved run's.
+        UsageError: the run is of another algorithm or another env (``check_same_run``), or a
+            given setting that cannot change mid-run (``FIXED_ON_RESUME``) differs from the
+            saved run's.
     """
     saved = saved_settings(save_dir, config.env)
     if saved is None:
         return config  # a checkpoint from before settings were saved: the flags as given
+    check_same_run(config, saved, save_dir)
     # A model setting added after the run started had, for it, the value it had then.
     saved = {**ModelSpec.settings_before(), **saved}
     kept, changed = {}, []
@@ -1016,6 +1078,40 @@ def resumed_config(
         "; changed: " + ", ".join(changed) if changed else "",
     )
     return dataclasses.replace(config, **kept)
+
+
+def check_same_run(config: ActorCriticConfig, saved: dict, save_dir: str | Path) -> None:
+    """A resumed run is the run its checkpoint holds: of the same algorithm and on the same env
+    (``training.state.run_identity``; a checkpoint from before they were recorded tells its
+    algorithm by its fields, and its env by its id alone).
+
+    Raises:
+        UsageError: one line naming both algorithms, or both envs.
+    """
+    algorithm = saved_algorithm(saved)
+    if algorithm is not None and algorithm != config.algorithm:
+        mine, theirs = config.algorithm, algorithm
+        raise UsageError(
+            f"--resume: the run in {save_dir} was trained by {theirs.upper()}, not "
+            f"{mine.upper()}: resume it with {theirs}_cartpole.py (or "
+            f"a3c_keras.{theirs.upper()}), or start a new {mine.upper()} run in another "
+            "--save_dir"
+        )
+    recorded = saved.get("env_identity")
+    if not isinstance(recorded, dict):
+        return
+    difference = record_difference(recorded, env_record(config.env))
+    if difference is not None:
+        theirs, mine = difference
+        if recorded.get("made_by"):
+            hint = "pass the factory or env object it was trained on (env=)"
+        else:
+            hint = f"pass --env={record_name(recorded)}"
+        raise UsageError(
+            f"--env={record_name(env_record(config.env))}: the run in {save_dir} was trained "
+            f"on {theirs}, not {mine}, and --resume cannot change its env: {hint}, or start a "
+            "new run in another --save_dir"
+        )
 
 
 def remove_earlier_run(save_dir: Path, env_id: str) -> None:

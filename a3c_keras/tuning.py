@@ -60,6 +60,33 @@ PRUNER_STARTUP_TRIALS = 5
 PRUNERS = ("median", "halving", "none")
 # Settings that only Box actions have.
 BOX_ONLY = ("log_std_init", "use_sde", "sde_sample_freq")
+# Settings a study cannot tune, and why: each trial sets them itself (``trial_config``), or
+# they judge the trials, or say where they run rather than how they learn.
+NOT_TUNABLE = {
+    "env": "the study's env is --env (run a study for each env)",
+    "seed": "each trial's seed is --seed plus its number",
+    "max_steps": "each trial's budget is --trial_steps",
+    "max_eps": "each trial's budget is --trial_steps",
+    "eval_interval": "each trial is evaluated --trial_evaluations times",
+    "eval_episodes": "the evaluations that judge the trials take --eval_episodes episodes",
+    "stop_at_threshold": "every trial runs its budget",
+    "stop_at_eval_return": "every trial runs its budget",
+    "checkpoint_every": "checkpoints change no trial's result",
+    "ray_address": "it says where trials run, not how they learn",
+}
+# The most values a space of choices may have: each is checked as a setting before the study
+# starts (about 0.5 ms each), and a sampler learns nothing from a few trials among more.
+MAX_CHOICES = 1000
+# The config fields a resumed study does not compare with its own (``study_record``): those
+# each trial sets itself, and where trials run.
+NOT_COMPARED_ON_RESUME = (
+    "max_steps",
+    "max_eps",
+    "eval_interval",
+    "stop_at_threshold",
+    "stop_at_eval_return",
+    "ray_address",
+)
 TRIALS_DIRECTORY = "trials"
 
 
@@ -133,6 +160,9 @@ def search_spaces(
                 f"--tune_params: {', '.join(unknown)}: no setting of {type(config).__name__} "
                 f"(tunable: {', '.join(spaces)})"
             )
+        fixed = [name for name in params if name in NOT_TUNABLE]
+        if fixed:
+            raise UsageError(f"--tune_params: {fixed[0]} cannot be tuned: {NOT_TUNABLE[fixed[0]]}")
         missing = [name for name in params if name not in spaces]
         if missing:
             raise UsageError(
@@ -153,11 +183,15 @@ def parse_space(name: str, entry: Any, source: str, fields: dict) -> Search:
     log scale unless ``"log": false``) or ``{"choices": [...]}``.
 
     Raises:
-        UsageError: a setting that does not exist, or an entry of another form.
+        UsageError: a setting that does not exist or cannot be tuned (``NOT_TUNABLE``), an
+            entry of another form, ``log`` or ``complement`` not a JSON boolean, more than
+            ``MAX_CHOICES`` choices.
     """
     where = f"--tune_space={source}: {name}"
     if name not in fields:
         raise UsageError(f"{where}: no such setting (the settings are the flags' names)")
+    if name in NOT_TUNABLE:
+        raise UsageError(f"{where}: cannot be tuned: {NOT_TUNABLE[name]}")
     keys = {"low", "high", "log", "complement", "choices"}
     if not isinstance(entry, dict) or not entry or set(entry) - keys:
         raise UsageError(
@@ -168,20 +202,35 @@ def parse_space(name: str, entry: Any, source: str, fields: dict) -> Search:
         values = entry["choices"]
         if not isinstance(values, list) or not values or set(entry) != {"choices"}:
             raise UsageError(f'{where}: "choices" must be a non-empty list, alone')
+        if len(values) > MAX_CHOICES:
+            raise UsageError(
+                f'{where}: "choices" has {len(values)} values; a space may have at most '
+                f'{MAX_CHOICES} (give a range, {{"low": L, "high": H}}, for more)'
+            )
         return Search(choices=tuple(tuple(v) if isinstance(v, list) else v for v in values))
     low, high = entry.get("low"), entry.get("high")
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
     if not numbers:
         raise UsageError(f'{where}: "low" and "high" must both be numbers')
-    complement = bool(entry.get("complement", False))
+    for key in ("log", "complement"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise UsageError(
+                f'{where}: "{key}" must be true or false (a JSON boolean), not '
+                f"{json.dumps(entry[key])}"
+            )
+    complement = entry.get("complement", False)
     # 1 - x is drawn on a log scale unless the file says "log": false (as RL Zoo draws 1 - gamma)
-    return Search(
-        float(low), float(high), log=bool(entry.get("log", complement)), complement=complement
-    )
+    return Search(float(low), float(high), log=entry.get("log", complement), complement=complement)
 
 
 def check_space(name: str, space: Search, field, config_class: type) -> None:
-    """Refuses a space whose values the setting cannot take (its type and rule)."""
+    """Refuses a space whose values the setting cannot take (its type and rule): a choice of
+    another type or outside the rule, a range not finite or empty, a log range from 0 or
+    below, an integer setting's range with no integer inside (or drawn as 1 - x).
+
+    Raises:
+        UsageError: one line naming the setting, its space and what is wrong.
+    """
     kind = field_types(config_class)[name]
     rule = field.metadata.get("rule")
     where = f"--tune_params: {name} in {space.describe()}"
@@ -198,7 +247,13 @@ def check_space(name: str, space: Search, field, config_class: type) -> None:
         raise UsageError(f"{where}: needs finite low < high")
     if space.log and space.low <= 0:
         raise UsageError(f"{where}: a log scale needs low > 0")
+    if kind is int and space.complement:
+        raise UsageError(f"{where}: {name} is an integer; complement (1 - x) is for a fraction")
+    if kind is int and math.ceil(space.low) > math.floor(space.high):
+        raise UsageError(f"{where}: holds no integer, and {name} is one")
     ends = (1 - space.high, 1 - space.low) if space.complement else (space.low, space.high)
+    if kind is int:
+        ends = (math.ceil(space.low), math.floor(space.high))
     if rule is not None and not all(rule.test(end) for end in ends):
         raise UsageError(f"{where}: {name} {rule.allowed}")
 
@@ -233,8 +288,9 @@ def distributions(spaces: dict[str, Search], config_class: type) -> dict[str, Ba
             drawn[name] = CategoricalDistribution(labels)
         elif space.complement:
             drawn[f"1-{name}"] = FloatDistribution(space.low, space.high, log=space.log)
-        elif types[name] is int:
-            drawn[name] = IntDistribution(int(space.low), int(space.high), log=space.log)
+        elif types[name] is int:  # the integers in the range (``check_space``: one at least)
+            low, high = math.ceil(space.low), math.floor(space.high)
+            drawn[name] = IntDistribution(low, high, log=space.log)
         else:
             drawn[name] = FloatDistribution(space.low, space.high, log=space.log)
     return drawn
@@ -487,12 +543,14 @@ def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = No
     exactly when ``resume`` says it does (or ``overwrite`` replaces it), and that a resumed
     study's trials drew each setting in ``spaces`` the way it is drawn now (Optuna refuses a
     setting drawn as a category in one trial and as a number, or on another scale, in the
-    next; a range may move). A journal file that does not exist yet is not created here.
+    next; a range may move), and that it goes on with the base settings and trial budget it
+    started with (``check_study_record``). A journal file that does not exist yet is not
+    created here.
 
     Raises:
         UsageError: a storage that cannot be opened, a study already there without
-            ``resume`` or ``overwrite``, ``resume`` with none, or a space that the resumed
-            study drew otherwise.
+            ``resume`` or ``overwrite``, ``resume`` with none, a space that the resumed
+            study drew otherwise, or other base settings or trial budget than the study's.
     """
     location = storage_location(save_dir, config.env, options.storage)
     name = study_name(config)
@@ -509,6 +567,8 @@ def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = No
         )
     if not exists and options.resume:
         raise UsageError(f"--resume: {location} holds no study {name}; leave --resume out")
+    if exists and options.resume:
+        check_study_record(config, options, name, location, storage, spaces or {})
     if exists and options.resume and spaces:
         drawn = distributions(spaces, type(config))
         for trial in optuna.load_study(study_name=name, storage=storage).trials:
@@ -522,6 +582,58 @@ def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = No
                         f"--resume: the study drew {param} as {before}, not as {drawn[param]}: "
                         "give its space as the study had it, or start a new study (--overwrite)"
                     ) from None
+
+
+def study_record(config: ActorCriticConfig, options: TuneOptions) -> dict:
+    """What a study records when it starts (Optuna's study user attributes), so that
+    ``--resume`` goes on with the same base: the base config's fields as JSON, the trial
+    budget and the evaluations of each trial."""
+    return {
+        "base": json.loads(json.dumps(dataclasses.asdict(config))),
+        "trial_steps": options.trial_steps,
+        "evaluations": options.evaluations,
+    }
+
+
+def check_study_record(config, options, name, location, storage, spaces) -> None:
+    """A resumed study goes on with the base it started with (``study_record``): the same
+    trial budget and evaluations, and the same value of each setting its trials take from the
+    base (not one tuned now or drawn by its trials before, nor one each trial sets itself:
+    ``NOT_COMPARED_ON_RESUME``). A study from before it recorded its base is not checked.
+
+    Raises:
+        UsageError: one line naming the flags as the study had them and as given.
+    """
+    study = optuna.load_study(study_name=name, storage=storage)
+    recorded = study.user_attrs
+    if "base" not in recorded:
+        return
+    drawn = {param.removeprefix("1-") for t in study.trials for param in t.distributions}
+    now = study_record(config, options)
+    before_flags, now_flags = [], []
+    for key in ("trial_steps", "evaluations"):
+        if recorded.get(key) != now[key]:
+            flag = "trial_evaluations" if key == "evaluations" else key
+            before_flags.append(f"--{flag}={recorded.get(key)}")
+            now_flags.append(f"--{flag}={now[key]}")
+    for field, value in now["base"].items():
+        if field in NOT_COMPARED_ON_RESUME or field in spaces or field in drawn:
+            continue
+        if field in recorded["base"] and recorded["base"][field] != value:
+            before_flags.append(f"--{field}={flag_value(recorded['base'][field])}")
+            now_flags.append(f"--{field}={flag_value(value)}")
+    if before_flags:
+        raise UsageError(
+            f"--resume: the study {name} in {location} was started with "
+            f"{' '.join(before_flags)}, not {' '.join(now_flags)}: give its flags again "
+            "(its trials and its recommendation are on them), or start a new study "
+            "(--overwrite, or another --save_dir)"
+        )
+
+
+def flag_value(value) -> str:
+    """A setting's value as JSON gave it back (lists for tuples), as a flag writes it."""
+    return format_value(tuple(value) if isinstance(value, list) else value)
 
 
 def open_study(config, options: TuneOptions, save_dir) -> tuple[optuna.Study, int]:
@@ -538,7 +650,9 @@ def open_study(config, options: TuneOptions, save_dir) -> tuple[optuna.Study, in
         optuna.delete_study(study_name=name, storage=storage)
         exists = False
     if not exists:
-        optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        created = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        for key, value in study_record(config, options).items():  # for --resume to check
+            created.set_user_attr(key, value)
     study = load_study(config, options, save_dir)
     return study, len(study.trials)
 

@@ -184,4 +184,6 @@ def test_export_to_keras_then_play_and_evaluate_from_it(saved_model):
     # dimension): the sizes fit, the file's record of its env does not.
     box = run(f"--model={exported}", "--env=tests.faulty_envs:ContinuousCartPole-v0", "--evaluate")
     assert box.returncode == 2
-    assert "was trained on CartPole-v1, not ContinuousCartPole-v0" in error_line(box)
+    assert "was trained on CartPole-v1, not tests.faulty_envs:ContinuousCartPole-v0: pass " in (
+        error_line(box)
+    )

@@ -15,6 +15,7 @@ from a3c_keras import A2C, tuning
 from config.hyperparameters import A2CConfig
 from tests.custom_envs import Corridor
 from tests.programs import ROOT, error_line, run, start
+from utils.errors import UsageError
 from utils.settings import Search
 
 # A trial of a few seconds: CartPole, 4 envs x t_max 8, two evaluations of 3 episodes.
@@ -191,7 +192,7 @@ def test_two_processes_share_one_study_without_running_a_trial_twice(tmp_path):
     "flags, words",
     [
         (["--tune-params=lr,nonsense"], "--tune_params: nonsense: no setting of A2CConfig"),
-        (["--tune-params=seed"], "seed has no search space here"),
+        (["--tune-params=seed"], "--tune_params: seed cannot be tuned: each trial's seed is"),
         (["--trial-steps=40"], "--trial_steps=40: each of the 2 evaluations"),
         (["--tune-storage=sqlite:////nonexistent/dir/s.db"], "cannot open it"),
         (["--train"], "--tune trains runs of its own: leave --train out"),
@@ -256,3 +257,74 @@ def test_a_space_file_narrows_widens_and_is_checked(tmp_path):
             tuning.search_spaces(A2CConfig(), False, (), str(bad))
     result = tune(*SMALL, f"--tune-space={tmp_path}/missing.json", f"--save_dir={tmp_path}/s")
     assert result.returncode == 2 and "cannot read it as JSON" in error_line(result)
+
+
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ({"env": {"choices": ["Acrobot-v1"]}}, "env: cannot be tuned: the study's env is --env"),
+        ({"eval_interval": {"low": 100, "high": 1000}}, "eval_interval: cannot be tuned"),
+        ({"max_steps": {"choices": [1000, 2000]}}, "max_steps: cannot be tuned: each trial's"),
+        ({"seed": {"choices": [1, 2]}}, "seed: cannot be tuned: each trial's seed is --seed"),
+        ({"stop_at_eval_return": {"low": 0, "high": 9}}, "stop_at_eval_return: cannot be tuned"),
+        (
+            {"gamma": {"low": 1e-3, "high": 0.1, "complement": "false"}},
+            'gamma: "complement" must be true or false (a JSON boolean), not "false"',
+        ),
+        ({"lr": {"low": 1e-4, "high": 1e-2, "log": 1}}, '"log" must be true or false'),
+        ({"update_freq": {"low": 5.2, "high": 5.8}}, "holds no integer, and update_freq is one"),
+        (
+            {"update_freq": {"choices": list(range(1, 200_001))}},
+            '"choices" has 200000 values; a space may have at most 1000',
+        ),
+    ],
+)
+def test_a_space_is_checked_by_type_before_any_work(tmp_path, entry, words):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(entry))
+    started = time.monotonic()
+    with pytest.raises(UsageError) as error:
+        tuning.search_spaces(A2CConfig(), False, (), str(space))
+    assert words in str(error.value) and "\n" not in str(error.value)
+    assert time.monotonic() - started < 5  # 200,000 choices are not each checked first
+    result = tune(*SMALL, f"--tune-space={space}", f"--save_dir={tmp_path}/study")
+    assert result.returncode == 2 and words in error_line(result)
+    assert not (tmp_path / "study").exists()
+
+
+def test_an_integer_range_draws_the_integers_inside_it(tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"update_freq": {"low": 4.5, "high": 9.5}}))
+    spaces = tuning.search_spaces(A2CConfig(), False, ("update_freq",), str(space))
+    drawn = tuning.distributions(spaces, A2CConfig)["update_freq"]
+    assert (drawn.low, drawn.high) == (5, 9)
+    study = optuna.create_study()
+    values = {tuning.suggest(study.ask(), spaces, A2CConfig)["update_freq"] for _ in range(30)}
+    assert values <= set(range(5, 10))
+
+
+def test_a_resumed_study_goes_on_with_the_base_and_budget_it_started_with(tmp_path):
+    save_dir = tmp_path / "study"
+    started, budget = base(hidden_units=(16,)), options(trial_steps=4096)
+    tuning.check_study(started, budget, save_dir)
+    tuning.open_study(started, budget, save_dir)
+    assert load(save_dir).user_attrs["trial_steps"] == 4096
+    resumed = budget._replace(resume=True)
+    lr = {"lr": Search(1e-4, 1e-2, log=True)}
+    tuning.check_study(started, resumed, save_dir, lr)  # the same base: goes on
+    tuning.check_study(base(hidden_units=(16,), lr=0.5), resumed, save_dir, lr)  # a tuned one
+    with pytest.raises(UsageError) as error:  # the defaults, as a --resume without the flags
+        tuning.check_study(base(), options(resume=True), save_dir, lr)
+    assert str(error.value) == (
+        f"--resume: the study a2c_CartPole-v1 in {save_dir}/tune_CartPole-v1.journal was "
+        f"started with --trial_steps=4096 --hidden_units=16, not --trial_steps=1024 "
+        f"--hidden_units={','.join(map(str, A2CConfig().hidden_units))}: give its flags again "
+        "(its trials and its recommendation are on them), or start a new study (--overwrite, "
+        "or another --save_dir)"
+    )
+    # The command line: hidden_units is not tuned here (its own space would let it differ).
+    result = tune(*SMALL, "--tune-params=lr", "--resume", f"--save_dir={save_dir}")
+    assert result.returncode == 2
+    assert "was started with --trial_steps=4096 --hidden_units=16, not --trial_steps=1024 " in (
+        error_line(result)
+    )

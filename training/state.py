@@ -17,6 +17,7 @@ from absl import logging
 
 from training.episode_log import Episode, EpisodeLog
 from utils.checkpoint import all_finite, checkpoint_directory, variables_bytes
+from utils.envs import env_record
 from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
 from utils.files import require_free_space
 from utils.interrupts import signals_deferred
@@ -40,8 +41,8 @@ class TrainingState:
         save_dir: the run's ``--save_dir``.
         env_id: the env, naming the directory.
         episode_log: the log whose episodes and env steps are saved and restored.
-        settings: the run's config as a JSON-able dict, saved with each checkpoint
-            (``saved_settings`` reads it back).
+        settings: the run's config as a JSON-able dict, with its ``run_identity``, saved with
+            each checkpoint (``saved_settings`` reads it back).
         **trackables: what else to save: model, optimizer, ``tf.random.Generator``s.
     """
 
@@ -150,6 +151,24 @@ class TrainingState:
             f"every checkpoint in {self.directory} is damaged: {'; '.join(damaged)}; start a "
             "new run (without --resume)"
         )
+
+
+def run_identity(config) -> dict:
+    """What a checkpoint records of its run besides the config's fields: the algorithm
+    (``"a2c"`` or ``"a3c"``) and the env's identity (``utils.envs.env_record``: its module
+    for ``module:EnvId``, or what a factory or object made), so ``--resume`` can refuse a run
+    of another algorithm or env in one line."""
+    return {"algorithm": config.algorithm, "env_identity": env_record(config.env)}
+
+
+def saved_algorithm(saved: dict) -> str | None:
+    """The algorithm of a run from its saved settings: recorded, or for a checkpoint from
+    before it was, told by its config's fields (A3C's ``workers``, A2C's ``num_envs``)."""
+    if saved.get("algorithm") in ("a2c", "a3c"):
+        return saved["algorithm"]
+    if "workers" in saved:
+        return "a3c"
+    return "a2c" if "num_envs" in saved else None
 
 
 def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:

@@ -34,7 +34,7 @@ from training.callbacks import (
 )
 from training.episode_log import Episode, EpisodeLog
 from training.evaluation import Evaluation, evaluate, greedy_policy
-from training.state import TrainingState
+from training.state import TrainingState, run_identity
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
 from utils.errors import TrainingError
@@ -148,7 +148,7 @@ class Trainer:
                 save_dir,
                 config.env,
                 self.episode_log,
-                settings=self.settings,
+                settings={**self.settings, **run_identity(config)},
                 model=algorithm.model,
                 optimizer=algorithm.optimizer,
                 seconds=self.seconds,

@@ -12,6 +12,7 @@ import h5py
 import keras
 import numpy as np
 
+from utils.envs import env_record, record_difference, record_name
 from utils.errors import CheckpointError, first_line
 from utils.files import atomic_write, safe_name
 from utils.model_spec import ModelSpec
@@ -71,13 +72,74 @@ def run_files(save_dir: str | os.PathLike, env_id: str) -> RunFiles:
 
 def describe(model: keras.Model, env_id: str) -> dict:
     """What a model file records, so loading it can say what does not match: the env id, the
-    model's spec (``model.spec.record()``: the spaces and the architecture,
-    ``utils.model_spec.ModelSpec``) and its weights' shapes."""
+    env's identity (``env``: ``utils.envs.env_record``, its module for ``module:EnvId``, or
+    what a factory or object made), the model's spec (``model.spec.record()``: the spaces and
+    the architecture, ``utils.model_spec.ModelSpec``) and its weights' shapes."""
     return {
         "env_id": env_id,
+        "env": env_record(env_id),
         **model.spec.record(),
         "shapes": [list(weight.shape) for weight in model.weights],
     }
+
+
+def saved_env(saved: dict) -> dict | None:
+    """The env a model file's record (``describe``'s) names, as an ``env_record``; for a file
+    from before the identity was recorded, its id alone (a ``module:EnvId`` written as its id
+    then is that id with its module); None where it names none."""
+    env_id = saved.get("env_id")
+    if not isinstance(env_id, str) or not env_id:
+        return None
+    recorded = saved.get("env")
+    if isinstance(recorded, dict) and recorded.get("id") == env_id:
+        return recorded
+    module, _, name = env_id.rpartition(":")
+    return {"id": name, "module": module} if module else {"id": env_id}
+
+
+def env_difference(saved: dict, env_id: str) -> tuple[str, str] | None:
+    """Whether a model file's record (``describe``'s) is for another env than ``env_id`` is in
+    this process: the two envs in words (``record_difference``), or None (the same env, or a
+    record that names none). A file from before identities were recorded is compared by its
+    id: it cannot tell ``moda:Foo-v0`` from ``modb:Foo-v0``."""
+    recorded = saved_env(saved)
+    if recorded is None:
+        return None
+    current = env_record(env_id)
+    if "env" not in saved and recorded.get("id") == env_id and not recorded.get("module"):
+        return None  # an old file: its id is all it says
+    return record_difference(recorded, current)
+
+
+def check_env_match(
+    path: Path, saved: dict, env_id: str, flag: str = "--env", make: str = "train"
+) -> None:
+    """A model file made for another env than ``env_id`` is refused, in one line naming both
+    and what to pass (``flag``: ``--env`` on the command line, ``env`` in Python) or what else
+    to do (``make``: ``train`` or ``export`` a model for the env).
+
+    Raises:
+        CheckpointError: if ``env_difference`` finds one.
+    """
+    difference = env_difference(saved, env_id)
+    if difference is None:
+        return
+    theirs, mine = difference
+    raise CheckpointError(
+        f"{path} was trained on {theirs}, not {mine}: {use_hint(saved_env(saved), flag)}, "
+        f"or {make} a model for {record_name(env_record(env_id))}"
+    )
+
+
+def use_hint(recorded: dict, flag: str) -> str:
+    """How to use a model file with the env it records: its id, or, for an env given to the
+    Python API as a factory or object, that env."""
+    name = record_name(recorded)
+    if recorded.get("made_by"):
+        if flag == "env":
+            return "pass env= the factory or env object it was trained on"
+        return "load it with the Python API and the env it was trained on (A2C.load(path, env=...))"
+    return f"pass env={name!r} to use it" if flag == "env" else f"pass --env={name} to use it"
 
 
 def saved_spec(path: Path, saved: dict, hint: str = "") -> ModelSpec:
@@ -149,32 +211,48 @@ def variables_bytes(variables) -> int:
 
 def weights_metadata(path: str | os.PathLike) -> dict:
     """What a weights file written by ``save_weights`` records (``describe``: the env id and
-    the architecture); ``{}`` for a file from before it recorded them.
+    identity, the architecture); ``{}`` for a file from before it recorded them. Only read:
+    nothing it names is imported.
 
     Raises:
-        CheckpointError: no file at ``path``, or not a readable weights file.
+        CheckpointError: no file at ``path``, not a readable weights file, or a record that
+            is not a JSON object.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no saved model at {path}")
     try:
         with h5py.File(path, "r") as handle:
-            return json.loads(handle.attrs.get(METADATA_KEY, "{}"))
+            saved = json.loads(handle.attrs.get(METADATA_KEY, "{}"))
     except (OSError, ValueError) as error:
         raise CheckpointError(
             f"{path} is corrupt or truncated: not a readable weights file ({first_line(error)})"
         ) from None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} records a model this program cannot read")
+    return saved
 
 
 def load_weights(
-    model: keras.Model, path: str | os.PathLike, env_id: str, train_hint: str = ""
+    model: keras.Model,
+    path: str | os.PathLike,
+    env_id: str,
+    train_hint: str = "",
+    flag: str = "--env",
 ) -> None:
-    """Loads weights saved by ``save_weights`` into the built ``model``.
+    """Loads weights saved by ``save_weights`` into the built ``model``. Nothing the file
+    records is imported or run: it is only compared.
+
+    Args:
+        flag: how the messages name the env's setting: ``--env`` (the command line) or
+            ``env`` (the Python API).
 
     Raises:
         CheckpointError: one line saying what is wrong: no file at ``path`` (with
             ``train_hint``, how to make one); a file that is not a readable weights file
-            (corrupt or truncated); weights trained on another env; or another architecture.
+            (corrupt or truncated); weights trained on another env (another id, another
+            module's env of the id, another factory's or object's env: ``env_difference``);
+            or another architecture.
     """
     path = Path(path)
     hint = f"; {train_hint}" if train_hint else ""
@@ -188,11 +266,9 @@ def load_weights(
             f"{path} is corrupt or truncated: not a readable weights file ({first_line(error)})"
             f"{hint}"
         ) from None
-    if saved.get("env_id", env_id) != env_id:
-        raise CheckpointError(
-            f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
-            f"--env={saved['env_id']} to use it, or train a model for {env_id}"
-        )
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} records a model this program cannot read{hint}")
+    check_env_match(path, saved, env_id, flag)
     if saved:
         check_spaces_match(path, saved_spec(path, saved, hint), model.spec, env_id)
     wanted = describe(model, env_id)
@@ -263,9 +339,10 @@ def keras_metadata(path: str | os.PathLike) -> dict:
     did, or from elsewhere)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(KERAS_METADATA_ENTRY))
+            saved = json.loads(archive.read(KERAS_METADATA_ENTRY))
     except (KeyError, OSError, ValueError, zipfile.BadZipFile):
         return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def load_model_file(
@@ -274,6 +351,7 @@ def load_model_file(
     params_size: int,
     env_id: str = "",
     spec: ModelSpec | None = None,
+    flag: str = "--env",
 ) -> keras.Model:
     """Loads a ``.keras`` file written by ``export_model`` and checks it fits the env: it takes
     observations of ``obs_shape`` (a number of floats, or an image's shape) and gives
@@ -281,8 +359,10 @@ def load_model_file(
     per Box dimension, or with gSDE a mean and a noise scale per feature and Box dimension).
     With ``env_id``, a file that records another env (``export_model``'s description) is
     refused first: the sizes alone cannot tell CartPole's two logits from a
-    one-dimensional Box action's mean and log sigma; with ``spec`` (the model the env needs),
-    so is one that records other spaces.
+    one-dimensional Box action's mean and log sigma (nor ``moda:Foo-v0`` from
+    ``modb:Foo-v0``: ``env_difference``); with ``spec`` (the model the env needs), so is one
+    that records other spaces. ``flag`` names the env's setting in messages, as
+    ``load_weights``'.
 
     Raises:
         CheckpointError: if the file is missing, unreadable, trained on another env, or made
@@ -292,11 +372,8 @@ def load_model_file(
     if not path.is_file():
         raise CheckpointError(f"no saved model at {path}")
     saved = keras_metadata(path)
-    if env_id and saved.get("env_id", env_id) != env_id:
-        raise CheckpointError(
-            f"{path} was trained on {saved['env_id']}, not {env_id}: pass "
-            f"--env={saved['env_id']} to use it, or export a model trained on {env_id}"
-        )
+    if env_id:
+        check_env_match(path, saved, env_id, flag, make="export")
     if spec is not None and saved:
         check_spaces_match(path, saved_spec(path, saved), spec, env_id or "the env")
     try:

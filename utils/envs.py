@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import difflib
 import enum
 import functools
@@ -11,8 +12,10 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import json
 import sys
 import types
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -81,15 +84,22 @@ NATIVE_FROM = 4
 
 
 # The module that registered each env named as ``module:EnvId`` in this process, so that other
-# processes (Ray's workers) can import it too: ``env_registration``.
+# processes (Ray's workers) can import it too (``env_registration``), and a file records it
+# (``env_record``).
 ENV_MODULES: dict[str, str] = {}
+# What each ``module:EnvId`` registered, by (module, id): another module registering the same id
+# replaces it in gymnasium's registry, and a module is imported once, so naming the first
+# module again puts its env back (``resolve_env_id``).
+MODULE_SPECS: dict[tuple[str, str], gym.envs.registration.EnvSpec] = {}
 
 
 def resolve_env_id(env_id: str) -> str:
     """The registered id of ``env_id``, importing ``module`` first for ``module:EnvId`` ids.
 
     ``module:EnvId`` is gymnasium's way to name an env that a module registers on import (your
-    own env, say); the module must be importable from the working directory.
+    own env, say); the module must be importable from the working directory. Where two modules
+    register the same id, the one named last is the one made: its registration is put back
+    if the other module was imported since.
 
     Raises:
         EnvError: if the module is relative or cannot be imported (whatever it raises), or no
@@ -104,13 +114,21 @@ def resolve_env_id(env_id: str) -> str:
                 f"env id {env_id!r}: a relative module cannot be imported; name it from the "
                 f"working directory ({module.lstrip('.')}:{name}, say)"
             )
-        try:
-            importlib.import_module(module)
-        except Exception as error:  # noqa: BLE001 - a user's module may raise anything
-            raise EnvError(
-                f"cannot import {module!r} for env id {env_id!r}: {type(error).__name__}: "
-                f"{first_line(error)}"
-            ) from None
+        registered = MODULE_SPECS.get((module, name))
+        if registered is not None:
+            gym.registry[name] = registered  # another module may have replaced it since
+        else:
+            before = dict(gym.registry)
+            try:
+                importlib.import_module(module)
+            except Exception as error:  # noqa: BLE001 - a user's module may raise anything
+                raise EnvError(
+                    f"cannot import {module!r} for env id {env_id!r}: {type(error).__name__}: "
+                    f"{first_line(error)}"
+                ) from None
+            for key, spec in gym.registry.items():  # what this import registered
+                if before.get(key) is not spec:
+                    MODULE_SPECS[module, key] = spec
         ENV_MODULES[name] = module
     if name not in gym.registry:
         close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
@@ -134,22 +152,26 @@ FACTORY_IDENTITIES: dict[str, tuple] = {}
 IDENTITY_PARTS = 20_000
 
 
-def env_identity(env: gym.Env) -> tuple:
+def env_identity(env: gym.Env, changed: dict | None | bool = False) -> tuple:
     """What makes two envs the same env for ``register_env``: a tuple, equal for the same env.
 
     An env with a gymnasium spec (made by ``gymnasium.make``, perhaps wrapped) is its spec: its
     id, entry point, ``kwargs`` (``render_mode`` left out), ``max_episode_steps``, reward
-    threshold and wrappers with their arguments. Attributes changed on such an env after
-    ``gymnasium.make`` are not seen. Any other env (no spec, or a wrapper that does not record
-    its arguments) is the env object as pickle would take it apart: its class by its import
+    threshold and wrappers with their arguments, and the attributes changed on it after
+    ``gymnasium.make`` (``changed_attributes``). Any other env (no spec, a wrapper that does
+    not record its arguments, or a spec no fresh env can be made from) is the env object as
+    pickle would take it apart: its class by its import
     path and its attributes as they are (arrays by dtype, shape and contents), so two fresh
     instances of a class made with the same arguments are the same, and an env already
     stepped is another. Within either, a class or function is the same by its import path
     where that path names it; a lambda, a local function or anything that cannot be taken
     apart (or an env of more than ``IDENTITY_PARTS`` parts) is the same only as itself.
+    ``changed``: the env's ``changed_attributes`` where the caller has them (False: found here).
     """
     spec = env.spec
-    if spec is not None and all(w.kwargs is not None for w in spec.additional_wrappers):
+    if changed is False:
+        changed = changed_attributes(env)
+    if changed is not None:
         kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
         wrappers = tuple((w.name, w.entry_point, w.kwargs) for w in spec.additional_wrappers)
         value = (
@@ -159,6 +181,7 @@ def env_identity(env: gym.Env) -> tuple:
             spec.max_episode_steps,
             spec.reward_threshold,
             wrappers,
+            changed,
         )
     else:
         value = env
@@ -251,6 +274,365 @@ def named(value) -> tuple | SameObject:
     return SameObject(value)
 
 
+# Attributes of an env or a wrapper that do not say which env it is: its link to the env it
+# wraps, gymnasium's bookkeeping (spec, order; its checker's ``checked_*``), random generators,
+# rendering, and the state a reset or a step sets (MuJoCo's ``data``). Besides these, an
+# attribute that a fresh env lacks or holds None in (the state before the first reset:
+# CartPole's ``state``) is not compared.
+UNCOMPARED_ATTRIBUTES = frozenset(
+    {
+        "env",
+        "_env",
+        "spec",
+        "_cached_spec",
+        "np_random",
+        "_np_random",
+        "_np_random_seed",
+        "render_mode",
+        "screen",
+        "clock",
+        "isopen",
+        "viewer",
+        "window",
+        "_has_reset",
+        "_disable_render_order_enforcing",
+        "close_called",
+        "_elapsed_steps",
+        "state",
+        "steps_beyond_terminated",
+        "data",
+    }
+)
+
+
+def env_layers(env: gym.Env) -> list[gym.Env]:
+    """``env``, the env it wraps, and so on down to the unwrapped env (the last)."""
+    layers = [env]
+    while isinstance(layers[-1], gym.Wrapper) and len(layers) < 100:
+        layers.append(layers[-1].env)
+    return layers
+
+
+def layer_attributes(layer) -> dict:
+    """The attributes of one layer (``env_layers``) that can say which env it is
+    (``UNCOMPARED_ATTRIBUTES`` left out)."""
+    attributes = getattr(layer, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return {}
+    return {
+        k: v
+        for k, v in attributes.items()
+        if k not in UNCOMPARED_ATTRIBUTES and not k.startswith("checked_")
+    }
+
+
+def same_value(mine, theirs) -> bool:
+    """Whether an attribute of an env has the same value as a fresh env's: spaces by their
+    bounds, shape and dtype (not their random generator), functions by their code, defaults
+    and closure, anything else by ``described``. A value that cannot be taken apart (a
+    simulator's handle: a Box2D world, an ALE interface) counts as the same: it says nothing
+    that can be compared."""
+    if isinstance(mine, gym.Space) and isinstance(theirs, gym.Space):
+        try:
+            return bool(mine == theirs)
+        except Exception:  # noqa: BLE001 - a user's space may compare in any way
+            return True
+    if isinstance(mine, types.FunctionType) and isinstance(theirs, types.FunctionType):
+        if mine is theirs:
+            return True
+        if mine.__code__ is not theirs.__code__:
+            return named(mine) == named(theirs) and not isinstance(named(mine), SameObject)
+        try:
+            cells = [
+                tuple(cell.cell_contents for cell in function.__closure__ or ())
+                for function in (mine, theirs)
+            ]
+            return same_value(mine.__defaults__, theirs.__defaults__) and all(
+                same_value(a, b) for a, b in zip(*cells, strict=True)
+            )
+        except ValueError:  # a closure cell not filled yet: nothing to compare
+            return True
+    try:
+        budget = [IDENTITY_PARTS]
+        ours, fresh = described(mine, set(), budget), described(theirs, set(), budget)
+    except RecursionError:
+        return True
+    if has_object(ours) or has_object(fresh):
+        return True
+    return ours == fresh
+
+
+def has_object(value) -> bool:
+    """Whether a ``described`` value holds a part compared only by identity (``SameObject``)."""
+    if isinstance(value, SameObject):
+        return True
+    return isinstance(value, tuple) and any(has_object(part) for part in value)
+
+
+def fresh_env(spec: gym.envs.registration.EnvSpec) -> gym.Env | None:
+    """A new env made from ``spec`` (no rendering), then the wrappers the spec records beyond
+    those its entry point adds itself, or None if none can be made."""
+    kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
+    env = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            env = gym.make(dataclasses.replace(spec, kwargs=kwargs, additional_wrappers=()))
+            own = len(env.spec.additional_wrappers)  # the entry point's own wrappers
+            for wrapper in spec.additional_wrappers[own:]:
+                make = wrapper.entry_point
+                if isinstance(make, str):
+                    make = gym.envs.registration.load_env_creator(make)
+                env = make(env, **wrapper.kwargs)
+            return env
+    except Exception:  # noqa: BLE001 - a user's env may fail to be made in any way
+        if env is not None:
+            with contextlib.suppress(Exception):
+                env.close()
+        return None
+
+
+def changed_attributes(env: gym.Env) -> dict | None:
+    """The attributes of ``env`` and its wrappers whose values differ from those of a fresh env
+    made from its gymnasium spec (``env.unwrapped.x_threshold = 1.0`` after ``gymnasium.make``),
+    by name: the env's own as they are (``x_threshold``), a wrapper's after its class's name
+    (``TimeLimit._max_episode_steps``). Not compared: ``UNCOMPARED_ATTRIBUTES``, attributes
+    the fresh env lacks or holds None in (state a reset sets), values that cannot be taken
+    apart (``same_value``).
+
+    Returns:
+        A dict (empty where nothing was changed), or None where there is nothing to compare
+        with: no spec, a wrapper that does not record its arguments, a spec no env can be made
+        from, or a fresh env of other wrappers.
+    """
+    spec = env.spec
+    if spec is None or any(w.kwargs is None for w in spec.additional_wrappers):
+        return None
+    fresh = fresh_env(spec)
+    if fresh is None:
+        return None
+    try:
+        mine, theirs = env_layers(env), env_layers(fresh)
+        if [type(layer) for layer in mine] != [type(layer) for layer in theirs]:
+            return None
+        changed = {}
+        for index, (layer, base) in enumerate(zip(mine, theirs, strict=True)):
+            prefix = "" if index == len(mine) - 1 else f"{type(layer).__name__}."
+            before = layer_attributes(base)
+            for name, value in layer_attributes(layer).items():
+                if before.get(name) is None:
+                    continue  # state a reset or a step sets (or nothing the env reads)
+                if not same_value(value, before[name]):
+                    changed[prefix + name] = value
+        return changed
+    finally:
+        with contextlib.suppress(Exception):
+            fresh.close()
+
+
+# What a file records of an env ----------------------------------------------------------------
+
+# The record (``env_record``) of each factory or object ``register_env`` registered, by name.
+FACTORY_RECORDS: dict[str, dict] = {}
+# A value of an env's record that cannot be taken apart (a lambda, a simulator's handle) is
+# written as ``{OPAQUE: "its type"}``: it compares the same as anything (``record_difference``).
+OPAQUE = "opaque"
+
+
+def env_record(env_id: str) -> dict:
+    """What a file (weights, ``.keras`` export, checkpoint) records of the env ``env_id``
+    names in this process, as JSON-able values, so that loading it for another env is refused
+    (``record_difference``). Nothing in it is imported or run when it is read.
+
+    - An id: ``{"id": "CartPole-v1"}``; one a module registered (``--env=moda:Foo-v0``) with
+      that module, ``{"id": "Foo-v0", "module": "moda"}``.
+    - A factory or an env object (``register_env``): ``{"id": name, "made_by": "factory"``
+      or ``"object"``, ``"class": "pkg.mod:MazeEnv"`` (the unwrapped env's), then for an env
+      made by ``gymnasium.make`` its ``"spec"`` (``id``, ``kwargs``, ``max_episode_steps``,
+      ``wrappers`` with their arguments) and the ``"attributes"`` changed since
+      (``changed_attributes``); for any other env the ``"kwargs"`` its class takes that it
+      keeps as attributes of the same names (``constructor_arguments``) and its
+      ``"wrappers"``, outermost first, with theirs ``}``.
+    """
+    if env_id in FACTORY_RECORDS:
+        return FACTORY_RECORDS[env_id]
+    record = {"id": env_id}
+    if env_id in ENV_MODULES:
+        record["module"] = ENV_MODULES[env_id]
+    return record
+
+
+def object_record(env: gym.Env, name: str, made_by: str, changed: dict | None) -> dict:
+    """``env_record``'s record of an env a factory made or an env object (``made_by``),
+    registered under ``name``; ``changed`` is its ``changed_attributes``."""
+    record = {"id": name, "made_by": made_by, "class": class_path(type(env.unwrapped))}
+    spec = env.spec
+    if changed is not None:
+        record["spec"] = {
+            "id": spec.id,
+            "kwargs": value_record({k: v for k, v in spec.kwargs.items() if k != "render_mode"}),
+            "max_episode_steps": spec.max_episode_steps,
+            "wrappers": [
+                {"class": value_record(w.entry_point), "kwargs": value_record(w.kwargs)}
+                for w in spec.additional_wrappers
+            ],
+        }
+        record["attributes"] = {key: value_record(changed[key]) for key in sorted(changed)}
+    else:
+        record["kwargs"] = constructor_arguments(env.unwrapped)
+        record["wrappers"] = [
+            {"class": class_path(type(layer)), "kwargs": wrapper_arguments(layer)}
+            for layer in env_layers(env)[:-1]
+        ]
+    return record
+
+
+def class_path(cls: type) -> str:
+    """``module:QualName`` of a class (not imported again: only written)."""
+    return f"{getattr(cls, '__module__', '?')}:{getattr(cls, '__qualname__', cls.__name__)}"
+
+
+def constructor_arguments(obj) -> dict:
+    """The arguments ``obj``'s class takes (``render_mode`` left out) that it keeps as
+    attributes of the same names (``length`` as ``self.length`` or ``self._length``), as
+    ``value_record``s: an object of no spec says no more of how it was made."""
+    try:
+        parameters = inspect.signature(type(obj).__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    attributes = getattr(obj, "__dict__", {})
+    arguments = {}
+    for name, parameter in parameters.items():
+        if name in ("self", "render_mode") or parameter.kind in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            continue
+        for attribute in (name, f"_{name}"):
+            if attribute in attributes and attribute not in UNCOMPARED_ATTRIBUTES:
+                arguments[name] = value_record(attributes[attribute])
+                break
+    return arguments
+
+
+def wrapper_arguments(wrapper: gym.Wrapper) -> dict:
+    """The arguments a wrapper was made with: those gymnasium's wrappers record
+    (``RecordConstructorArgs``), else ``constructor_arguments``."""
+    saved = getattr(wrapper, "_saved_kwargs", None)
+    if isinstance(saved, dict):
+        return {k: value_record(v) for k, v in saved.items() if k != "env"}
+    return constructor_arguments(wrapper)
+
+
+def value_record(value, depth: int = 0):
+    """``value`` as JSON for an env's record (``env_record``): numbers, strings, booleans and
+    None as they are (a non-finite float as its ``repr``), spaces as ``str(space)``, short
+    lists and dicts part by part, classes and functions by their import path, small arrays
+    by their values; anything else as its type and a digest of what it is made of
+    (``described``), or ``{OPAQUE: type}`` where it cannot be taken apart."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, bool) or isinstance(value, str) and len(value) <= 200:
+        return value
+    if isinstance(value, int) and abs(value) < 2**53:
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else repr(value)
+    if isinstance(value, gym.Space):
+        return str(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 8:
+        if np.isfinite(value).all():
+            return {"array": value.dtype.str, "values": value.tolist()}
+    if isinstance(value, list | tuple) and len(value) <= 16 and depth < 4:
+        return [value_record(part, depth + 1) for part in value]
+    if type(value) is dict and len(value) <= 32 and depth < 4:
+        if all(isinstance(key, str) for key in value):
+            return {key: value_record(part, depth + 1) for key, part in value.items()}
+    if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
+        path = named(value)
+        if isinstance(path, tuple):
+            return path[1] if path[0] == "module" else f"{path[1]}:{path[2]}"
+        return {OPAQUE: type(value).__name__}
+    try:
+        parts = described(value, set(), [IDENTITY_PARTS])
+    except RecursionError:
+        parts = SameObject(value)
+    if has_object(parts):
+        return {OPAQUE: type(value).__qualname__}
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    return f"{type(value).__qualname__} sha256:{digest}"
+
+
+def record_name(record: dict) -> str:
+    """The env of a record as ``--env`` names it: ``module:Id``, or the id."""
+    module = record.get("module")
+    return f"{module}:{record.get('id')}" if module else str(record.get("id"))
+
+
+def record_parts(record: dict, prefix: str = "") -> dict:
+    """A record's values by their path (``spec.kwargs.gravity``), how it was registered
+    (``made_by``) left out."""
+    parts = {}
+    for key, value in record.items():
+        if not prefix and key == "made_by":
+            continue
+        if isinstance(value, dict) and OPAQUE not in value and "array" not in value:
+            parts.update(record_parts(value, f"{prefix}{key}."))
+        else:
+            parts[prefix + key] = value
+    return parts
+
+
+def same_part(mine, theirs) -> bool:
+    """Whether two values of records are the same (an opaque one is the same as anything)."""
+    if isinstance(mine, dict) and OPAQUE in mine or isinstance(theirs, dict) and OPAQUE in theirs:
+        return True
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return len(mine) == len(theirs) and all(map(same_part, mine, theirs))
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        keys = set(mine) | set(theirs)
+        return all(same_part(mine.get(key), theirs.get(key)) for key in keys)
+    return mine == theirs
+
+
+def record_difference(saved: dict, current: dict) -> tuple[str, str] | None:
+    """How the env a file records (``saved``, an ``env_record``) differs from the one this
+    process has (``current``): both in words, each naming its values where they differ
+    (``Foo-v0 (x_threshold=1.0)``, ``moda:Foo-v0``), or None for the same env."""
+    if bool(saved.get("made_by")) != bool(current.get("made_by")):  # an id and an object
+        return record_words(saved, {}, []), record_words(current, {}, [])
+    mine, theirs = record_parts(saved), record_parts(current)
+    missing = object()
+    keys = [
+        key
+        for key in dict.fromkeys([*mine, *theirs])
+        if not same_part(mine.get(key, missing), theirs.get(key, missing))
+    ]
+    if not keys:
+        return None
+    return record_words(saved, mine, keys), record_words(current, theirs, keys)
+
+
+def record_words(record: dict, parts: dict, keys: list[str]) -> str:
+    """``record``'s env by name with its values at ``keys`` (``record_difference``)."""
+    words = []
+    for key in keys:
+        if key in ("id", "module"):
+            continue
+        shown = key.removeprefix("attributes.").removeprefix("spec.kwargs.")
+        shown = shown.removeprefix("kwargs.")
+        if key not in parts:
+            words.append(f"no {shown}")
+        else:
+            text = json.dumps(parts[key], default=str)
+            words.append(f"{shown}={text if len(text) <= 60 else text[:57] + '...'}")
+    name = record_name(record)
+    if record.get("made_by"):
+        name = f"{name} (an env {record['made_by']}"
+        return f"{name}: {', '.join(words)})" if words else f"{name})"
+    return f"{name} ({', '.join(words)})" if words else name
+
+
 def default_env_name(class_name: str, identity: tuple) -> str:
     """The name an env registered without ``env_name`` takes: its class's name where nothing
     is registered under it yet or the same env is (``identity``), else the first of
@@ -300,8 +682,9 @@ def register_env(env, name: str | None = None) -> str:
     """The gymnasium id under which ``env`` is made: an id (``module:EnvId`` too) as it is; a
     factory (a class or function returning a ``gymnasium.Env``, called with no arguments, or
     with ``render_mode`` if it takes one) or an env object (copied with ``copy.deepcopy``;
-    one made by ``gymnasium.make`` from a registered id with that id's settings is that id)
-    registered under ``name``.
+    one made by ``gymnasium.make`` from a registered id with that id's settings, and no
+    attribute changed since (``changed_attributes``), is that id) registered under ``name``;
+    what it is, is recorded for the files a run writes (``env_record``).
 
     Args:
         env: an id, a factory, or a ``gymnasium.Env``.
@@ -338,8 +721,10 @@ def register_env(env, name: str | None = None) -> str:
             kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
             if (
                 registered.kwargs == kwargs
+                and registered.entry_point == spec.entry_point
                 and spec.max_episode_steps == registered.max_episode_steps
                 and not spec.additional_wrappers
+                and changed_attributes(env) == {}
             ):
                 return spec.id  # as the id makes it: nothing of its own to keep
         try:
@@ -351,9 +736,11 @@ def register_env(env, name: str | None = None) -> str:
                 "class, or a function that makes it)"
             ) from None
         what = f"a copy of the env object {type(env.unwrapped).__name__}"
+        made_by = "object"
     elif callable(env):
         entry_point = EnvFactory(env)
         what = f"the env factory {getattr(env, '__qualname__', repr(env))}"
+        made_by = "factory"
     else:
         raise EnvError(
             f"env={env!r}: give a gymnasium env id (a str), a factory (a class or function "
@@ -364,11 +751,13 @@ def register_env(env, name: str | None = None) -> str:
     if not isinstance(made, gym.Env):
         raise EnvError(f"{what} returned {type(made).__name__}, not a gymnasium.Env")
     try:
+        changed = changed_attributes(made)
+        identity = env_identity(made, changed)
         if name is not None:
-            env_name, identity = name, env_identity(made)
+            env_name = name
         else:
-            identity = env_identity(made)
             env_name = default_env_name(type(made.unwrapped).__name__, identity)
+        record = object_record(made, env_name, made_by, changed)
         limit, wrapper = None, made
         while isinstance(wrapper, gym.Wrapper) and limit is None:
             if isinstance(wrapper, gym.wrappers.TimeLimit):
@@ -413,6 +802,7 @@ def register_env(env, name: str | None = None) -> str:
     FACTORY_SPECS[env_name] = gym.spec(env_name)
     FACTORY_SPACES[env_name] = spaces
     FACTORY_IDENTITIES[env_name] = identity
+    FACTORY_RECORDS[env_name] = record
     return env_name
 
 
