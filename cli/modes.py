@@ -107,7 +107,7 @@ def tune_and_report(
     study = tuning.tune(agent_class, config, spaces, study_options, options.save_dir, out)
     for line in tuning.summary(study, config, spaces, study_options, program):
         out(line)
-    for path in tuning.write_plots(study, options.save_dir, config.env):
+    for path in tuning.write_plots(study, options.save_dir):
         out(f"plot: {path}")
 
 
