@@ -244,13 +244,17 @@ class ActorCriticAgent:
         overwrite: bool = False,
         verbose: int = 1,
         dims: Dims | None = None,
+        lock: RunLock | None = None,
     ) -> ActorCriticAgent:
         """An agent for a ready ``config`` (the command line's: flags, preset and resume
         applied), its env registered. With ``dims`` (the env was probed), the caller has run
-        ``check_training`` too: ``learn`` does not run it again."""
+        ``check_training`` too: ``learn`` does not run it again. ``lock``: the save
+        directory's lock, which the caller took for its checks and releases; ``learn`` trains
+        under it (without one, ``learn`` takes its own)."""
         agent = cls.__new__(cls)
         agent._setup(config, Path(save_dir), resume, overwrite, verbose, dims)
         agent._checked = dims is not None
+        agent._run_lock = lock
         return agent
 
     def _setup(self, config, save_dir, resume, overwrite, verbose, dims=None):
@@ -281,6 +285,7 @@ class ActorCriticAgent:
         self.model = build_model(self.dims, **config.model_options())
         self.algorithm = None
         self._checked = False  # check_training has run (from_config)
+        self._run_lock = None  # the save directory's lock, if the caller holds it (from_config)
         self.trainer: Trainer | None = None
         self._policy = None  # predict's acting pass, made at its first call
         self._timesteps_origin = 0  # env steps when num_timesteps was last reset
@@ -385,6 +390,13 @@ class ActorCriticAgent:
             interrupt = SignalStop()  # Ctrl-C stops and saves; raised again after that
             callbacks.append(interrupt)
         first = self.trainer is None
+        # The save directory's lock: the caller's (the command line takes it for its checks
+        # and releases it), else this call's own, which check_training takes before it looks
+        # at what the directory holds (and releases if they refuse). None without a save_dir:
+        # nothing is taken or written.
+        lock, own_lock = self._run_lock, False
+        if lock is None and self.save_dir is not None:
+            lock, own_lock = RunLock(self.save_dir), True
         with keyword_errors(budget if total_timesteps or episodes else {}, known):
             if not first and total_timesteps is not None:
                 check_budget(dataclasses.replace(config, max_steps=int(total_timesteps)))
@@ -400,14 +412,21 @@ class ActorCriticAgent:
                         config, max_steps=int(total_timesteps or 0), max_eps=int(episodes or 0)
                     )
                 if not (self._checked and config == self.config):
-                    check_training(self.save_dir, config, self.dims, self.resume, self.overwrite)
+                    check_training(
+                        self.save_dir, config, self.dims, self.resume, self.overwrite, lock
+                    )
         if first:
-            # Envs, threads or Ray made before any file is written: their errors leave none.
-            self.algorithm = self.make_algorithm(config, self.model)
-        lock = RunLock(self.save_dir) if self.save_dir is not None else None
+            # Envs, threads or Ray made before any file but the lock is written: their errors
+            # leave none (releasing the lock removes a lock file its taking made).
+            try:
+                self.algorithm = self.make_algorithm(config, self.model)
+            except BaseException:
+                if own_lock:
+                    lock.release()
+                raise
         try:
             if lock is not None:
-                lock.acquire()
+                lock.acquire()  # held since the checks; taken here by a later learn
             if first:
                 if self.overwrite:
                     remove_earlier_run(self.save_dir, config.env)
@@ -422,15 +441,15 @@ class ActorCriticAgent:
             else:
                 self.trainer.set_callbacks(callbacks)
         except NoCheckpointError as error:
-            if lock is not None:
+            if own_lock:
                 lock.release()
             raise UsageError(f"--resume: {error}; leave --resume out to start a new run") from None
         except SaveDirInUseError as error:
-            if lock is not None:
+            if own_lock:
                 lock.release()
             raise UsageError(str(error)) from None
         except OSError as error:
-            if lock is not None:
+            if own_lock:
                 lock.release()
             if isinstance(error, WriteError):
                 raise
@@ -438,7 +457,7 @@ class ActorCriticAgent:
                 f"--save_dir={self.save_dir} cannot be created or written: {error.strerror}"
             ) from None
         except BaseException:
-            if lock is not None:
+            if own_lock:
                 lock.release()
             raise
         finally:
@@ -451,7 +470,7 @@ class ActorCriticAgent:
             with log_lines_shown(self.verbose):
                 self._train(first, total_timesteps, episodes)
         finally:
-            if lock is not None:
+            if own_lock:
                 lock.release()
         if self.save_dir is not None:
             self.write_run_files()

@@ -13,11 +13,11 @@ from pathlib import Path
 from config.hyperparameters import A2CConfig, A3CConfig, ActorCriticConfig
 from models.actor_critic import ActorCriticModel
 from models.layer_forms import model_size
-from training.state import checkpoint_prefixes
+from training.state import checkpoint_prefixes, foreign_checkpoints
 from utils import run_lock
 from utils.checkpoint import checkpoint_directory, run_files
 from utils.envs import Dims, reward_threshold
-from utils.errors import UsageError
+from utils.errors import SaveDirInUseError, UsageError
 from utils.files import (
     FREE_SPACE_MARGIN,
     NAME_MAX,
@@ -110,6 +110,15 @@ def check_run_files(save_dir: str | os.PathLike, env_id: str) -> None:
             )
         what = f"--save_dir={save_dir}: {path} is"
         fix = "move it away or give another --save_dir"
+        if path == lock and path.is_symlink():
+            raise UsageError(
+                f"{what} a symbolic link to {os.readlink(path)} where the run keeps "
+                f"{RUN_FILE_ROLES[role]}: a lock is never written through a link; {fix}"
+            )
+        if path == lock and path.exists() and not (path.is_file() or path.is_dir()):
+            raise UsageError(
+                f"{what} not a regular file where the run keeps {RUN_FILE_ROLES[role]}: {fix}"
+            )
         if path.is_symlink() and not path.exists():
             raise UsageError(
                 f"{what} a symbolic link to {os.readlink(path)}, which is not there, where the "
@@ -337,28 +346,33 @@ def check_training(
     dims: Dims,
     resume: bool = False,
     overwrite: bool = False,
+    lock: run_lock.RunLock | None = None,
 ) -> None:
-    """Checks a new training run (or a resumed one) before it starts.
+    """Checks a new training run (or a resumed one) before it starts: first what needs no
+    file (the budget, the env, the memory), then the save directory (``check_save_dir``).
 
     Args:
-        save_dir: the run's directory; None: a run that writes no file.
+        save_dir: the run's directory; None: a run that writes no file (and takes no lock).
         config: its hyperparameters (already checked field by field).
         dims: the env's, from ``utils.envs.probe_env``.
         resume: it continues the run in ``save_dir``.
         overwrite: it replaces the run in ``save_dir`` on the same env.
+        lock: ``save_dir``'s ``utils.run_lock.RunLock``, taken before the checks of what the
+            directory holds and held (its holder recorded) when this returns; released if a
+            check refuses. None: a run holding the directory is refused, but nothing is taken
+            (another run may then start between these checks and the caller's lock).
 
     Raises:
         UsageError: one line naming the flag: a save directory that cannot be written, is in
             use, or holds a run on the env (without ``resume`` or ``overwrite``), ``resume``
-            with nothing to resume, a budget smaller than one rollout, a threshold stop for an
-            env without a threshold, a rollout or model larger than the memory allows.
+            with nothing to resume, a checkpoint state file naming checkpoints outside the
+            run's directory, a budget smaller than one rollout, a threshold stop for an env
+            without a threshold, a rollout or model larger than the memory allows.
     """
     if overwrite and resume:
         raise UsageError(
             "--overwrite starts afresh and --resume continues the run in --save_dir: give one"
         )
-    if save_dir is not None:
-        check_save_dir(save_dir, config, resume, overwrite)
     if not resume:  # a resumed run's budget counts the steps before it
         check_budget(config)
     if config.stop_at_threshold and reward_threshold(config.env) is None:
@@ -370,31 +384,75 @@ def check_training(
     check_observations(config, dims)
     check_actions(config, dims)
     check_memory(config, dims)
+    if save_dir is not None:
+        check_save_dir(save_dir, config, resume, overwrite, lock)
 
 
 def check_save_dir(
-    save_dir: str | os.PathLike, config: ActorCriticConfig, resume: bool, overwrite: bool
+    save_dir: str | os.PathLike,
+    config: ActorCriticConfig,
+    resume: bool,
+    overwrite: bool,
+    lock: run_lock.RunLock | None = None,
 ) -> None:
-    """``check_training``'s checks of the save directory: it can be written, no run holds it,
-    it holds no run on the env (unless ``resume`` or ``overwrite``), and with ``resume`` a
-    checkpoint."""
+    """``check_training``'s checks of the save directory. First its paths, which another run
+    cannot change and which take nothing to check (it can be made and written, no path is
+    blocked, there is room); then, with ``lock`` taken (the directory and the lock file made
+    if missing, both removed again if a check refuses), what it holds: no run on the env
+    (unless ``resume`` or ``overwrite``), with ``resume`` a checkpoint, and a checkpoint state
+    file that names only the run's own checkpoints. The holder is recorded once they pass.
+
+    Raises:
+        UsageError: as ``check_training``.
+    """
     check_directory("--save_dir", save_dir)
     check_run_files(save_dir, config.env)
     check_free_space("--save_dir", save_dir, RUN_FILES_BYTES)
-    running = run_lock.holder(save_dir)
-    if running:
-        raise UsageError(run_lock.in_use(save_dir, running))
-    earlier = earlier_run(save_dir, config.env)
+    if lock is None:
+        running = run_lock.holder(save_dir)
+        if running:
+            raise UsageError(run_lock.in_use(save_dir, running))
+        check_run_contents(save_dir, config.env, resume, overwrite)
+        return
+    try:
+        lock.acquire(record=False)
+    except SaveDirInUseError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(
+            f"--save_dir={save_dir} cannot be created or written: {error.strerror or error}"
+        ) from None
+    try:
+        check_run_contents(save_dir, config.env, resume, overwrite)
+        lock.record()
+    except BaseException:
+        lock.release()
+        raise
+
+
+def check_run_contents(
+    save_dir: str | os.PathLike, env_id: str, resume: bool, overwrite: bool
+) -> None:
+    """What ``save_dir`` holds for a run on ``env_id`` (``check_save_dir``, under the lock).
+
+    Raises:
+        UsageError: a run on the env there (without ``resume`` or ``overwrite``), ``resume``
+            without a checkpoint, a checkpoint state file naming checkpoints elsewhere.
+    """
+    earlier = earlier_run(save_dir, env_id)
     if earlier and not (resume or overwrite):
         raise UsageError(
-            f"--save_dir={save_dir} already holds a run on {config.env} ({earlier}): "
+            f"--save_dir={save_dir} already holds a run on {env_id} ({earlier}): "
             "continue it with --resume, replace it with --overwrite, or give another "
             "--save_dir"
         )
-    if resume:
-        directory = checkpoint_directory(save_dir, config.env)
-        if not checkpoint_prefixes(directory):
-            raise UsageError(
-                f"--resume: no checkpoint to resume in {directory}; leave --resume out to "
-                "start a new run"
-            )
+    directory = checkpoint_directory(save_dir, env_id)
+    if resume and not checkpoint_prefixes(directory):
+        raise UsageError(
+            f"--resume: no checkpoint to resume in {directory}; leave --resume out to "
+            "start a new run"
+        )
+    if not overwrite:  # --overwrite removes the directory, state file and all
+        foreign = foreign_checkpoints(directory)
+        if foreign:
+            raise UsageError(f"--save_dir={save_dir}: {foreign}")

@@ -24,19 +24,23 @@ file, ``space_file``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import optuna
+from absl import logging
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -49,6 +53,7 @@ from config.hyperparameters import ActorCriticConfig
 from training.callbacks import Callback, SignalStop
 from utils.errors import ConfigError, Interrupted, UsageError, first_line
 from utils.files import safe_name
+from utils.process_watchdog import start_watchdog, stop_watchdog
 from utils.settings import Search, field_types, format_value
 
 # RL Zoo's TPE sampler: this many trials are sampled at random before TPE models the rest
@@ -88,6 +93,11 @@ NOT_COMPARED_ON_RESUME = (
     "ray_address",
 )
 TRIALS_DIRECTORY = "trials"
+# In the command line of each process of --tune_jobs (multiprocessing's spawn): the watchdog of
+# a study kills the processes that have it, and theirs, when the study's process dies.
+JOB_MARKER = "--multiprocessing-fork"
+# Each line of an Optuna journal is one JSON object that starts so.
+JOURNAL_LINE_START = b'{"op_code":'
 
 
 class TuneOptions(NamedTuple):
@@ -335,7 +345,8 @@ def storage_location(save_dir: str | Path, env_id: str, storage: str = "") -> st
 
 
 def open_storage(location: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage: an RDB for a URL (``scheme://...``), else a journal file.
+    """An Optuna storage: an RDB for a URL (``scheme://...``), else a journal file (repaired
+    first if a line of it was cut short: ``repair_journal``).
 
     Raises:
         UsageError: one line, if it cannot be opened.
@@ -343,6 +354,8 @@ def open_storage(location: str) -> optuna.storages.BaseStorage:
     try:
         if "://" in location:
             return optuna.storages.RDBStorage(location)
+        if os.path.isfile(location):
+            repair_journal(location)
         backend = optuna.storages.journal.JournalFileBackend(location)
         return optuna.storages.JournalStorage(backend)
     except Exception as error:  # SQLAlchemy, OS and Optuna errors all end here
@@ -350,8 +363,102 @@ def open_storage(location: str) -> optuna.storages.BaseStorage:
         raise UsageError(message) from None
 
 
+def journal_damage(data: bytes) -> tuple[bytes, int] | None:
+    """``data`` (a journal file) without the lines that are no whole JSON object, and how many
+    were dropped; None if every line is whole. A line that ends with a whole object after a
+    broken start (a write cut short, and the next write appended to it) keeps that object;
+    a last line without its line break is dropped (the write that made it was cut short)."""
+    lines = data.split(b"\n")
+    last = lines.pop()  # after the last line break: b"" in a whole file
+    kept, dropped = [], 0
+    for line in lines:
+        if whole_object(line):
+            kept.append(line)
+            continue
+        dropped += 1
+        start = line.rfind(JOURNAL_LINE_START)
+        if start > 0 and whole_object(line[start:]):
+            kept.append(line[start:])
+    if last:
+        dropped += 1
+    if not dropped:
+        return None
+    return b"".join(line + b"\n" for line in kept), dropped
+
+
+def whole_object(line: bytes) -> bool:
+    """Whether ``line`` is one JSON object."""
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+
+
+def repair_journal(location: str) -> None:
+    """Repairs a journal file a full disk or a crash left with a line cut short (Optuna then
+    fails to read it with a ``JSONDecodeError``): under Optuna's own lock of the file, the
+    damaged file is kept beside it as ``<journal>.damaged-<time>``, and the lines that are no
+    whole JSON object are dropped (``journal_damage``), the file replaced at once; one warning
+    says so. A trial whose last record was dropped stays running, and is marked failed
+    ("interrupted") when its process is gone. Reads only, if the file is whole.
+
+    Raises:
+        OSError: the file cannot be read, or the repaired one written.
+    """
+    with open(location, "rb") as handle:
+        if journal_damage(handle.read()) is None:
+            return
+    lock = optuna.storages.journal.JournalFileSymlinkLock(location)
+    lock.acquire()
+    try:
+        with open(location, "rb") as handle:
+            data = handle.read()
+        repaired = journal_damage(data)
+        if repaired is None:
+            return  # repaired by another process meanwhile
+        kept, dropped = repaired
+        copy = f"{location}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        for number in range(2, 1000):  # never over an earlier copy
+            if not os.path.lexists(copy):
+                break
+            copy = f"{location}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{number}"
+        shutil.copy2(location, copy)
+        directory = os.path.dirname(os.path.abspath(location))
+        fd, temporary = tempfile.mkstemp(prefix=".journal-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(kept)
+                file.flush()
+                os.fsync(file.fileno())
+            shutil.copymode(location, temporary)
+            os.replace(temporary, location)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    finally:
+        lock.release()
+    logging.warning(
+        "the study's journal %s had %d damaged line(s) (a write cut short: a full disk or a "
+        "crash); dropped them and went on, the damaged file kept as %s",
+        location,
+        dropped,
+        copy,
+    )
+
+
 def study_name(config: ActorCriticConfig) -> str:
     return f"{config.algorithm}_{config.env}"
+
+
+def study_files(config: ActorCriticConfig, save_dir: str | Path) -> tuple[Path, list[Path]]:
+    """What a study of ``config``'s algorithm and env writes in ``save_dir`` besides its
+    storage: the directory of its trials (``trials/<algorithm>_<env>/``) and its plots
+    (``tune_<algorithm>_<env>_history.png``, ``..._importance.png``). Studies of other
+    algorithms or envs in one save directory share none of them."""
+    name = safe_name(study_name(config))
+    plots = [Path(save_dir) / f"tune_{name}_{kind}.png" for kind in ("history", "importance")]
+    return Path(save_dir) / TRIALS_DIRECTORY / name, plots
 
 
 # Trials --------------------------------------------------------------------------------------
@@ -428,8 +535,9 @@ def run_trial(study, agent_class, base, spaces, options, save_dir, job: int, out
     stop = SignalStop()
     try:
         config = trial_config(base, settings, seed, options)
-        directory = Path(save_dir) / TRIALS_DIRECTORY / f"trial_{trial.number:04d}"
-        agent = agent_class.from_config(config, directory, overwrite=True, verbose=0)
+        trials, _ = study_files(base, save_dir)
+        directory = trials / f"trial_{trial.number:04d}"  # the study's own: never replaced
+        agent = agent_class.from_config(config, directory, verbose=0)
         agent.learn(callbacks=[reporter, stop])
     except (KeyboardInterrupt, Interrupted):  # a signal outside training's own handling
         trial.set_user_attr("interrupted", True)
@@ -569,6 +677,12 @@ def check_study(config, options: TuneOptions, save_dir, spaces: dict | None = No
         raise UsageError(f"--resume: {location} holds no study {name}; leave --resume out")
     if exists and options.resume:
         check_study_record(config, options, name, location, storage, spaces or {})
+    trials, _ = study_files(config, save_dir)
+    if not exists and not options.overwrite and trials.is_dir() and any(trials.iterdir()):
+        raise UsageError(
+            f"{trials} holds the trials of a study {name} that {location} does not hold "
+            "(another storage's): replace them with --overwrite, or give another --save_dir"
+        )
     if exists and options.resume and spaces:
         drawn = distributions(spaces, type(config))
         for trial in optuna.load_study(study_name=name, storage=storage).trials:
@@ -649,6 +763,11 @@ def open_study(config, options: TuneOptions, save_dir) -> tuple[optuna.Study, in
     if exists and options.overwrite:
         optuna.delete_study(study_name=name, storage=storage)
         exists = False
+    if options.overwrite:  # the replaced study's trials and plots: its own files only
+        trials, plots = study_files(config, save_dir)
+        shutil.rmtree(trials, ignore_errors=True)
+        for plot in plots:
+            plot.unlink(missing_ok=True)
     if not exists:
         created = optuna.create_study(study_name=name, storage=storage, direction="maximize")
         for key, value in study_record(config, options).items():  # for --resume to check
@@ -717,9 +836,12 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
         )
         for job in range(1, options.jobs)
     ]
-    for process in jobs:
-        process.start()
+    # The jobs end with this process however it ends: killed (SIGKILL included), a watchdog
+    # process kills them and what they started (utils/process_watchdog.py; Linux).
+    watchdog = start_watchdog(JOB_MARKER) if jobs else None
     try:
+        for process in jobs:
+            process.start()
         run_study(agent_class, base, spaces, options, save_dir, 0, out)
     except (KeyboardInterrupt, Interrupted) as stopped:
         for process in jobs:  # a signal to this process alone (kill) stops them too
@@ -729,7 +851,9 @@ def tune(agent_class, base, spaces, options, save_dir, out: Callable = print) ->
         raise Interrupted("interrupted; continue the study with --resume", status) from None
     finally:
         for process in jobs:
-            process.join()
+            if process.pid is not None:
+                process.join()
+        stop_watchdog(watchdog)
     return load_study(base, options, save_dir)
 
 
@@ -784,9 +908,10 @@ def summary(study, base, spaces, options, program: str) -> list[str]:
     return lines
 
 
-def write_plots(study, save_dir: str | Path, env_id: str) -> list[Path]:
+def write_plots(study, save_dir: str | Path) -> list[Path]:
     """Optuna's optimisation history and parameter importances (matplotlib) as PNGs in
-    ``save_dir``; the importances need two completed trials. Returns the files written."""
+    ``save_dir`` (``study_files``: named by the study's algorithm and env); the importances
+    need two completed trials. Returns the files written."""
     import warnings
 
     import matplotlib
@@ -804,7 +929,7 @@ def write_plots(study, save_dir: str | Path, env_id: str) -> list[Path]:
     for kind, make, needed in makers:
         if len(complete) < needed:
             continue
-        path = Path(save_dir) / f"tune_{safe_name(env_id)}_{kind}.png"
+        path = Path(save_dir) / f"tune_{safe_name(study.study_name)}_{kind}.png"
         axes = make(study)
         axes.figure.savefig(path, bbox_inches="tight")
         plt.close(axes.figure)

@@ -16,6 +16,7 @@ from cli.options import RunOptions
 from config.hyperparameters import MODEL_SETTINGS, ActorCriticConfig
 from utils.envs import Dims, probe_env
 from utils.errors import UsageError
+from utils.run_lock import RunLock
 from utils.video import check_video_path
 
 # The hyperparameters each mode besides training reads; any other given flag does nothing there.
@@ -57,6 +58,7 @@ def check_run(
     options: RunOptions,
     config: ActorCriticConfig,
     given: Callable[[str], bool],
+    lock: RunLock | None = None,
 ) -> tuple[list[str], Dims | None]:
     """Checks a run's input before it starts; returns the warnings to print and the env's
     ``Dims`` (None for an export, which makes no env).
@@ -66,6 +68,8 @@ def check_run(
         options: the run options.
         config: the run's hyperparameters (already checked field by field).
         given: whether a flag was on the command line (``cli.flags.given``).
+        lock: for training, the save directory's lock: taken before the checks of what the
+            directory holds and held when this returns (``a3c_keras.checks.check_save_dir``).
 
     Raises:
         EnvError: an env that breaks gymnasium's contract at its first reset or step, or
@@ -83,7 +87,7 @@ def check_run(
     if options.export and what != "random":  # training and evaluation export afterwards
         check_output_file("--export", options.export, (".keras",))
     if what == "train":
-        check_training(options.save_dir, config, dims, options.resume, options.overwrite)
+        check_training(options.save_dir, config, dims, options.resume, options.overwrite, lock)
     elif what == "tune":
         check_tuning(options, config, dims)
     elif what == "play":

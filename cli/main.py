@@ -138,11 +138,11 @@ def run_mode(program: Program) -> None:
     what stops it (``run`` turns that into one line)."""
     import_tensorflow()
 
-    from a3c_keras.agent import log_preset, resumed_config, with_saved_architecture
-    from cli import checks, modes
+    from a3c_keras.agent import log_preset
+    from cli import checks
     from config.presets import apply_preset
-    from utils.checkpoint import model_path
     from utils.envs import resolve_env_id
+    from utils.run_lock import RunLock
 
     options = from_flags(RunOptions)
     config = from_flags(program.config_class)
@@ -156,7 +156,23 @@ def run_mode(program: Program) -> None:
         raise ConfigError(
             f"flag --algorithm={options.algorithm}: {program.file} runs {program.name} or random"
         )
-    warnings, dims = checks.check_run(program.file, options, config, given)
+    # A training run owns its save directory from its checks on: the lock is taken before
+    # they look at what the directory holds, and released when the program ends.
+    lock = RunLock(options.save_dir) if checks.mode(options) == "train" else None
+    try:
+        run_checked_mode(program, options, config, given, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def run_checked_mode(program: Program, options, config, given, lock) -> None:
+    """``run_mode`` from the checks on; ``lock``: the save directory's, for training."""
+    from a3c_keras.agent import resumed_config, with_saved_architecture
+    from cli import checks, modes
+    from utils.checkpoint import model_path
+
+    warnings, dims = checks.check_run(program.file, options, config, given, lock)
     for warning in warnings:
         logging.warning("%s", warning)
     if options.train and options.resume and not options.tune:
@@ -174,7 +190,7 @@ def run_mode(program: Program) -> None:
         modes.tune_and_report(config, options, agent_class, dims, program.file)
         return
     if options.train:
-        modes.train_and_report(config, options, agent_class, dims)
+        modes.train_and_report(config, options, agent_class, dims, lock=lock)
     elif options.evaluate:
         modes.evaluate_saved_model(config, options, agent_class, program.file)
     elif not options.export:

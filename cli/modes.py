@@ -31,6 +31,7 @@ from utils.checkpoint import (
 )
 from utils.envs import Dims, make_env
 from utils.errors import CheckpointError, Interrupted
+from utils.run_lock import RunLock
 from utils.video import VideoWriter, check_video_path
 
 
@@ -40,10 +41,12 @@ def train_and_report(
     agent_class: type[ActorCriticAgent],
     dims: Dims | None = None,
     out=print,
+    lock: RunLock | None = None,
 ) -> None:
     """Trains (resuming if asked) with the API's ``learn`` (``a3c_keras``), which writes the
     plot and episode log too; then evaluates the saved model over new seeded episodes and
-    reports.
+    reports. ``lock``: the save directory's, taken by the checks (``cli.checks.check_run``);
+    the run trains under it.
 
     SIGINT, SIGTERM or SIGHUP stops training cleanly (``SignalStop``): the run is
     checkpointed, the plot and log are written, and the program exits 128 + the signal number.
@@ -57,7 +60,7 @@ def train_and_report(
     """
     verbose = logging.get_verbosity() >= logging.INFO  # --verbosity=-1 hides the progress
     agent = agent_class.from_config(
-        config, options.save_dir, options.resume, options.overwrite, verbose, dims=dims
+        config, options.save_dir, options.resume, options.overwrite, verbose, dims, lock
     )
     stop = SignalStop()
     # On a terminal, a progress bar in place of the progress lines.
@@ -104,7 +107,7 @@ def tune_and_report(
     study = tuning.tune(agent_class, config, spaces, study_options, options.save_dir, out)
     for line in tuning.summary(study, config, spaces, study_options, program):
         out(line)
-    for path in tuning.write_plots(study, options.save_dir, config.env):
+    for path in tuning.write_plots(study, options.save_dir):
         out(f"plot: {path}")
 
 

@@ -61,10 +61,11 @@ def test_a_small_study_runs_reports_the_best_settings_and_writes_its_plots(tmp_p
     assert f"--lr={lr:g}" in rerun.split() and "--max_steps=1024" in rerun.split()
     for trial in study.trials:  # each a normal run's files
         assert (
-            tmp_path / f"trials/trial_{trial.number:04d}/model_CartPole-v1.weights.h5"
+            tmp_path
+            / f"trials/a2c_CartPole-v1/trial_{trial.number:04d}/model_CartPole-v1.weights.h5"
         ).is_file()
-    assert (tmp_path / "tune_CartPole-v1_history.png").stat().st_size > 0
-    assert (tmp_path / "tune_CartPole-v1_importance.png").stat().st_size > 0
+    assert (tmp_path / "tune_a2c_CartPole-v1_history.png").stat().st_size > 0
+    assert (tmp_path / "tune_a2c_CartPole-v1_importance.png").stat().st_size > 0
 
 
 def options(**changes):
@@ -96,7 +97,9 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path, monkeypatch):
     assert trials[0].intermediate_values[1024] > -3.9
     assert trials[1].intermediate_values[1024] == pytest.approx(-4.0)
     assert "-> pruned at 1024 env steps (greedy -4.0)" in lines[1]
-    log = (tmp_path / "trials/trial_0001/TunedCorridor-v0_episodes.csv").read_text()
+    log = (
+        tmp_path / "trials/a2c_TunedCorridor-v0/trial_0001/TunedCorridor-v0_episodes.csv"
+    ).read_text()
     assert int(log.splitlines()[-1].split(",")[6]) <= 1024 + 32  # stopped there, not at 2048
     # The evaluation at the end of the budget is not put to the pruner: with one evaluation a
     # trial, the same two trials both run their budget and are complete, with their values.
@@ -184,7 +187,7 @@ def test_two_processes_share_one_study_without_running_a_trial_twice(tmp_path):
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # both processes ran trials
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10
     assert "(job 1)" in result.stdout
-    directories = sorted(p.name for p in (tmp_path / "trials").iterdir())
+    directories = sorted(p.name for p in (tmp_path / "trials/a2c_CartPole-v1").iterdir())
     assert directories == [f"trial_{n:04d}" for n in range(10)]
 
 

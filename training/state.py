@@ -37,6 +37,9 @@ class TrainingState:
     Envs are not saved (gymnasium envs cannot be): a resumed run starts new episodes, and so
     does not repeat an uninterrupted run step for step.
 
+    A state file that names checkpoints outside the directory is refused
+    (``foreign_checkpoints``): the manager prunes only files the run wrote or resumed.
+
     Args:
         save_dir: the run's ``--save_dir``.
         env_id: the env, naming the directory.
@@ -44,6 +47,9 @@ class TrainingState:
         settings: the run's config as a JSON-able dict, with its ``run_identity``, saved with
             each checkpoint (``saved_settings`` reads it back).
         **trackables: what else to save: model, optimizer, ``tf.random.Generator``s.
+
+    Raises:
+        CheckpointError: the state file names checkpoints outside the directory.
     """
 
     def __init__(
@@ -70,6 +76,9 @@ class TrainingState:
             env_steps=self.env_steps, episodes=self.episodes, settings=self.settings, **trackables
         )
         repair_state_file(self.directory)
+        foreign = foreign_checkpoints(self.directory)
+        if foreign:  # never resumed from, nor pruned: another run's files
+            raise CheckpointError(foreign)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=max_to_keep
         )
@@ -204,6 +213,38 @@ def damage(prefix: str) -> str | None:
     except Exception as error:  # noqa: BLE001 - TF raises many kinds for damaged files
         return first_line(error)
     return None
+
+
+def foreign_checkpoints(directory: str | os.PathLike) -> str | None:
+    """The problem, as a sentence naming them, if ``directory``'s checkpoint state file names
+    checkpoints outside ``directory`` (absolute paths of another run, ``../``): a run would
+    resume from them, and ``tf.train.CheckpointManager`` would delete them when it prunes.
+    None if it names only checkpoints in ``directory``, or there is no state file (a damaged
+    one is ``repair_state_file``'s: rebuilt from the checkpoints in ``directory``)."""
+    state = Path(directory) / "checkpoint"
+    if not state.is_file():
+        return None
+    try:
+        proto = tf.train.get_checkpoint_state(str(directory))
+    except Exception:  # noqa: BLE001 - a damaged state file: repaired from the directory's own
+        return None
+    if proto is None:
+        return None
+    home = os.path.realpath(directory)
+    named = [proto.model_checkpoint_path, *proto.all_model_checkpoint_paths]
+    outside = []
+    for path in dict.fromkeys(path for path in named if path):
+        full = os.path.normpath(os.path.join(directory, path))  # TF's join: absolute stays
+        if os.path.dirname(os.path.realpath(full)) != home:
+            outside.append(full)
+    if not outside:
+        return None
+    return (
+        f"the checkpoint state file {state} names checkpoints outside {directory} "
+        f"({', '.join(outside)}); a run resumes from and prunes only its own checkpoints: "
+        f"remove {state.name} there (it is rebuilt from the checkpoints in {Path(directory).name}) "
+        "or give another --save_dir"
+    )
 
 
 def repair_state_file(directory: Path) -> None:
