@@ -28,6 +28,7 @@ from cli.flags import (
 )
 from cli.options import RunOptions
 from cli.signals import signals_raise_interrupted
+from utils.environ import check_environment
 from utils.errors import (
     ConfigError,
     EnvFault,
@@ -136,6 +137,7 @@ def out_of_memory_errors() -> tuple[type[BaseException], ...]:
 def run_mode(program: Program) -> None:
     """Loads TensorFlow, reads and checks the flags, and runs the mode they ask for; raises
     what stops it (``run`` turns that into one line)."""
+    check_environment()  # before TensorFlow loads: some of its variables abort it uncaught
     import_tensorflow()
 
     from a3c_keras.agent import log_preset, resumed_config, with_saved_architecture

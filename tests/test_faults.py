@@ -4,11 +4,14 @@ in one exception of one line from the Python API, with the last good state kept.
 Through the real command line (``tests.programs.run``) or the API; the Ray cases start a local
 Ray each (slow)."""
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.programs import error_line, run
+from tests.programs import ROOT, error_line, run
 
 QUIET = {"verbose": 0}
 
@@ -49,3 +52,54 @@ def test_a_ray_worker_whose_env_ends_its_process_stops_the_run_naming_the_env(tm
     assert result.stderr.count("starting a new one") <= 4
     assert seconds < 240
     assert not (tmp_path / f"model_{env}.weights.h5").exists()
+
+
+# Environment variables that TensorFlow or matplotlib read -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variable, value, says",
+    [
+        ("MPLBACKEND", "nonexistent", "MPLBACKEND='nonexistent' is no matplotlib backend"),
+        ("TF_XLA_FLAGS", "--garbage", "'--garbage' is no flag of TensorFlow's"),
+        ("TF_XLA_FLAGS", "--tf_xla_auto_jit=2 --xla_dump_to=x", "'--xla_dump_to=x' is no flag"),
+        ("TF_NUM_INTRAOP_THREADS", "-1", "TF_NUM_INTRAOP_THREADS='-1': TensorFlow takes"),
+        ("TF_NUM_INTEROP_THREADS", "many", "TF_NUM_INTEROP_THREADS='many': TensorFlow takes"),
+    ],
+)
+def test_nonsense_in_a_variable_that_tensorflow_or_matplotlib_reads_is_one_line(
+    tmp_path, variable, value, says
+):
+    result = run("--train", f"--save_dir={tmp_path}", env={variable: value}, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert says in error_line(result)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_python_api_refuses_such_a_variable_before_tensorflow_loads():
+    code = "import a3c_keras"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "TF_NUM_INTRAOP_THREADS": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1  # an exception, not SIGABRT (-6)
+    assert "ConfigError: TF_NUM_INTRAOP_THREADS='-1'" in result.stderr
+    assert "tensorflow" not in result.stderr.lower().replace("tensorflow takes", "")
+
+
+def test_good_values_of_those_variables_run(tmp_path):
+    result = run(
+        "--algorithm=random",
+        "--max-eps=2",
+        env={
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_XLA_FLAGS": "--tf_xla_auto_jit=0",
+            "MPLBACKEND": "agg",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
