@@ -5,13 +5,15 @@ Through the real command line (``tests.programs.run``) or the API; the Ray cases
 Ray each (slow)."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.programs import ROOT, error_line, run
+from tests.programs import ROOT, error_line, run, start
 
 QUIET = {"verbose": 0}
 
@@ -103,3 +105,45 @@ def test_good_values_of_those_variables_run(tmp_path):
         },
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# The driver killed with async envs ----------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:
+                found.append(int(name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
+def test_the_env_processes_end_quietly_when_the_driver_is_killed(tmp_path):
+    driver = start(
+        "a2c_cartpole.py",
+        "--train",
+        "--vector-mode=async",
+        "--num-envs=3",
+        "--max-steps=10000000",
+        f"--save_dir={tmp_path}",
+    )
+    deadline = time.monotonic() + 120
+    envs = []
+    while len(envs) < 3 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+        envs = children(driver.pid)
+    assert len(envs) >= 3, driver.communicate()[1][-2000:]
+    time.sleep(3)  # training
+    os.kill(driver.pid, signal.SIGKILL)
+    _, stderr = driver.communicate(timeout=60)  # every env process has closed the pipe
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-3000:]
+    for pid in envs:
+        assert not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()

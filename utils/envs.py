@@ -21,7 +21,12 @@ import numpy as np
 from absl import logging
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from utils.env_contract import CheckedEnv, CheckedVectorEnv, env_process_signals
+from utils.env_contract import (
+    CheckedEnv,
+    CheckedVectorEnv,
+    env_process_signals,
+    quiet_async_worker,
+)
 from utils.errors import EnvError, EnvFault, first_line
 from utils.spaces import (
     ActionSpec,
@@ -661,13 +666,15 @@ def make_vector_env(
         else:
             limit = gym.spec(env_id).max_episode_steps
             wrappers = [] if limit else [time_limit(episode_step_limit(env_id))]
+            vector_kwargs = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
             if mode == "async":
                 wrappers.append(env_process_signals)
+                vector_kwargs["worker"] = quiet_async_worker  # quiet when the driver dies
             envs = gym.make_vec(
                 env_id,
                 num_envs=num_envs,
                 vectorization_mode="sync" if mode == "auto" else mode,
-                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+                vector_kwargs=vector_kwargs,
                 wrappers=wrappers,
                 disable_env_checker=True,  # CheckedVectorEnv checks the batches
             )
