@@ -4,6 +4,7 @@ in one exception of one line from the Python API, with the last good state kept.
 Through the real command line (``tests.programs.run``) or the API; the Ray cases start a local
 Ray each (slow)."""
 
+import importlib
 import os
 import signal
 import subprocess
@@ -147,3 +148,42 @@ def test_the_env_processes_end_quietly_when_the_driver_is_killed(tmp_path):
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-3000:]
     for pid in envs:
         assert not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()
+
+
+# OSErrors that are not the output's ---------------------------------------------------------------
+
+
+def test_an_os_error_that_is_not_the_output_s_is_named_as_what_it_is(monkeypatch):
+    cli_main = importlib.import_module("cli.main")  # the module (cli.main is also a function)
+
+    def fails(program):
+        raise PermissionError(1, "Operation not permitted", "/studies/a.journal")
+
+    monkeypatch.setattr(cli_main, "run_mode", fails)
+    result = run("--train")
+    assert result.returncode == 1
+    line = error_line(result)
+    assert line == "a3c_cartpole.py: error: /studies/a.journal: Operation not permitted"
+
+
+@pytest.mark.slow
+def test_an_immutable_tune_storage_is_named_not_blamed_on_the_output(tmp_path):
+    journal = tmp_path / "study.journal"
+    journal.touch()
+    if subprocess.run(["chattr", "+i", str(journal)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not allowed here")
+    try:
+        result = run(
+            "--tune",
+            "--trials=1",
+            "--max-steps=512",
+            f"--tune-storage={journal}",
+            f"--save_dir={tmp_path / 'run'}",
+            program="a2c_cartpole.py",
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(journal)], check=True)
+    line = error_line(result)
+    assert result.returncode in (1, 2), line  # 1: a machine fault; 2 if checked before work
+    assert "cannot write the output" not in line
+    assert str(journal) in line and "Operation not permitted" in line
