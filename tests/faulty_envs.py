@@ -262,6 +262,14 @@ class EndsRayWorkerAtOnce(CartPoleEnv):
         return super().step(action)
 
 
+class EmptyBoxActions(CartPoleEnv):
+    """CartPole whose action space is a Box of shape (0,): no action at all."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (0,), np.float32)
+
+
 class ContinuousCartPole(CartPoleEnv):
     """CartPole pushed with a force in [-1, 1] (a one-dimensional Box action): the same
     observations as CartPole, the same number of policy outputs (a mean and a log sigma)."""
@@ -391,6 +399,7 @@ for _name, _entry, _limit in [
     ("DiesInProcess-v0", DiesInProcess, 500),
     ("EndsRayWorker-v0", EndsRayWorker, 500),
     ("EndsRayWorkerAtOnce-v0", EndsRayWorkerAtOnce, 500),
+    ("EmptyBoxActions-v0", EmptyBoxActions, 500),
     ("A" + "x" * 240 + "-v0", CartPoleEnv, 500),
 ]:
     gym.register(_name, entry_point=_entry, max_episode_steps=_limit)

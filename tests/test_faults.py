@@ -12,8 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
+from gymnasium.envs.classic_control import CartPoleEnv
 
+from a3c_keras import A2C, EnvError
+from tests.faulty_envs import EmptyBoxActions
 from tests.programs import ROOT, error_line, run, start
 
 QUIET = {"verbose": 0}
@@ -55,6 +60,44 @@ def test_a_ray_worker_whose_env_ends_its_process_stops_the_run_naming_the_env(tm
     assert result.stderr.count("starting a new one") <= 4
     assert seconds < 240
     assert not (tmp_path / f"model_{env}.weights.h5").exists()
+
+
+# Spaces the agents cannot use, and factories whose spaces change ----------------------------------
+
+
+def test_a_box_action_space_of_shape_0_is_one_line():
+    with pytest.raises(EnvError, match=r"has action space Box\(.*\(0,\).*; supported"):
+        A2C(EmptyBoxActions, env_name="EmptyBox", **QUIET)
+    result = run("--train", "--env=tests.faulty_envs:EmptyBoxActions-v0", program="a2c_cartpole.py")
+    assert result.returncode == 2
+    assert "has action space Box(" in error_line(result)
+
+
+class Counted:
+    """A factory of CartPoles whose envs after the first have another observation (or
+    action) space."""
+
+    def __init__(self, change: str):
+        self.change, self.made = change, 0
+
+    def __call__(self):
+        self.made += 1
+        env = CartPoleEnv()
+        if self.made > 1 and self.change == "observation":
+            env.observation_space = gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
+        elif self.made > 1:
+            env.action_space = gym.spaces.Discrete(3)
+        return env
+
+
+@pytest.mark.parametrize("change", ["observation", "action"])
+def test_a_factory_whose_spaces_change_after_its_first_env_is_refused(change):
+    with pytest.raises(EnvError) as raised:
+        A2C(Counted(change), env_name=f"Counted{change.title()}", **QUIET)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"the env factory Counted made an env of {change} space")
+    assert "every env it makes must have the same spaces" in message
 
 
 # Environment variables that TensorFlow or matplotlib read -----------------------------------------
