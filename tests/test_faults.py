@@ -4,6 +4,7 @@ in one exception of one line from the Python API, with the last good state kept.
 Through the real command line (``tests.programs.run``) or the API; the Ray cases start a local
 Ray each (slow)."""
 
+import csv
 import importlib
 import os
 import signal
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from gymnasium.envs.classic_control import CartPoleEnv
 
-from a3c_keras import A2C, EnvError
+from a3c_keras import A2C, Callback, EnvError, UsageError
 from tests.faulty_envs import EmptyBoxActions
 from tests.programs import ROOT, error_line, run, start
 
@@ -230,3 +231,57 @@ def test_an_immutable_tune_storage_is_named_not_blamed_on_the_output(tmp_path):
     assert result.returncode in (1, 2), line  # 1: a machine fault; 2 if checked before work
     assert "cannot write the output" not in line
     assert str(journal) in line and "Operation not permitted" in line
+
+
+# learn and its callbacks --------------------------------------------------------------------------
+
+
+class RaisesKeyboardInterrupt(Callback):
+    def on_episode_end(self, index, logs):
+        if index == 20:
+            raise KeyboardInterrupt
+
+
+def csv_rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_keyboard_interrupt_in_a_callback_saves_as_ctrl_c_does_then_is_raised(tmp_path):
+    agent = A2C("CartPole-v1", save_dir=tmp_path, eval_episodes=2, **QUIET)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        agent.learn(10_000_000, callbacks=[RaisesKeyboardInterrupt()])
+    message = str(raised.value)
+    assert message.startswith("RaisesKeyboardInterrupt.on_episode_end raised KeyboardInterrupt;")
+    assert "the run was saved" in message
+    for name in ("model_CartPole-v1.weights.h5", "CartPole-v1_episodes.csv"):
+        assert (tmp_path / name).is_file()
+    assert list((tmp_path / "checkpoints_CartPole-v1").glob("ckpt-*.index"))
+    assert 20 <= len(csv_rows(tmp_path / "CartPole-v1_episodes.csv")) < 200
+    assert agent.learn(256) is agent  # and the agent trains on
+
+
+class LearnsAgain(Callback):
+    """Calls its agent's learn from inside it (which is refused), then stops the run."""
+
+    def __init__(self, agent):
+        super().__init__()
+        self.agent, self.refused = agent, None
+
+    def on_episode_end(self, index, logs):
+        if index == 5:
+            try:
+                self.agent.learn(1000)
+            except UsageError as error:
+                self.refused = str(error)
+            self.model.stop_training = True
+
+
+def test_learn_called_from_its_own_callback_is_refused_and_the_outer_run_goes_on(tmp_path):
+    agent = A2C("CartPole-v1", save_dir=tmp_path, eval_episodes=2, **QUIET)
+    callback = LearnsAgain(agent)
+    agent.learn(10_000_000, callbacks=[callback])
+    assert callback.refused.startswith("learn() was called while this agent's learn() runs")
+    assert "\n" not in callback.refused
+    assert 5 <= len(agent.episodes) < 100
+    assert (tmp_path / "model_CartPole-v1.weights.h5").is_file()
