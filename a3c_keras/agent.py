@@ -846,10 +846,12 @@ def model_file_path(path: str | Path, no_suffix: str, error: type[Exception]) ->
 
     Raises:
         ``error``: a name with another suffix (Stable-Baselines3's ``.zip``, ``.h5``,
-            ``.pkl``, ``.pt``), or no name, in one line naming those allowed.
+            ``.pkl``, ``.pt``), or no name (``""``, ``.weights.h5``), in one line.
     """
     path = Path(path)
     name = path.name
+    if name in MODEL_SUFFIXES:  # ".weights.h5": a suffix, no name
+        raise error(f"path={path}: the file has no name before {name} (a2c_cartpole{name})")
     if name.endswith(MODEL_SUFFIXES):
         return path
     suffix = path.suffix
@@ -897,7 +899,10 @@ def with_saved_architecture(
     naming it). Unchanged where the file is missing, unreadable, of another env or of another
     kind: loading it says what is wrong."""
     if str(path).endswith(".keras"):
-        saved = keras_metadata(path) if Path(path).is_file() else {}
+        try:
+            saved = keras_metadata(path) if Path(path).is_file() else {}
+        except CheckpointError:
+            return config
     elif str(path).endswith(".weights.h5"):
         try:
             saved = weights_metadata(path)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from gymnasium.envs.classic_control import CartPoleEnv
 
-from a3c_keras import A2C, Callback, EnvError, UsageError
+from a3c_keras import A2C, Callback, CheckpointError, EnvError, UsageError
 from tests.faulty_envs import EmptyBoxActions
 from tests.programs import ROOT, error_line, run, start
 
@@ -285,3 +285,31 @@ def test_learn_called_from_its_own_callback_is_refused_and_the_outer_run_goes_on
     assert "\n" not in callback.refused
     assert 5 <= len(agent.episodes) < 100
     assert (tmp_path / "model_CartPole-v1.weights.h5").is_file()
+
+
+# save and load: what is wrong, in one line --------------------------------------------------------
+
+
+def test_save_and_load_say_what_is_wrong_with_the_path(tmp_path):
+    agent = A2C("CartPole-v1", **QUIET)
+    with pytest.raises(UsageError, match=r"has no name before \.weights\.h5"):
+        agent.save(tmp_path / ".weights.h5")
+    with pytest.raises(UsageError, match=r"has no name before \.keras"):
+        agent.save(tmp_path / ".keras")
+    if os.path.isdir("/proc/self"):
+        with pytest.raises(UsageError, match=r"path=/proc cannot be written: it is on a kernel"):
+            agent.save("/proc/x.keras")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 not a zip archive at all")
+    for env in (None, "CartPole-v1"):
+        with pytest.raises(CheckpointError, match="is corrupt or truncated: not a readable .keras"):
+            A2C.load(corrupt, env=env, **QUIET)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_the_command_line_names_a_corrupt_keras_model(tmp_path):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(os.urandom(300))
+    result = run("--evaluate", f"--model={corrupt}", f"--save_dir={tmp_path}")
+    assert result.returncode == 2
+    assert "corrupt.keras is corrupt or truncated" in error_line(result)
