@@ -26,8 +26,12 @@ import os
 # program that imported NumPy first, its setting stays).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from utils.environ import check_environment  # noqa: E402
 from utils.logs import import_tensorflow  # noqa: E402
 
+# Environment variables TensorFlow or matplotlib would end the program on (TF_NUM_INTRAOP_THREADS
+# =-1 aborts it): a ConfigError of one line instead, before TensorFlow loads (utils/environ.py).
+check_environment()
 # TensorFlow loads here, before anything below imports it, with its start-up notices caught
 # (the lines its C++ code writes to stderr as it loads; any other line is passed on) and its
 # INFO lines off, as on the command line (utils/logs.py).

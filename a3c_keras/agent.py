@@ -351,10 +351,17 @@ class ActorCriticAgent:
                 kinds above, another argument of the wrong type.
             UsageError: the save directory cannot be written, is in use, or holds another run
                 on the env (see ``overwrite``); a budget smaller than one rollout; an
-                agent loaded from a ``.keras`` export (it acts only).
+                agent loaded from a ``.keras`` export (it acts only); a ``learn`` of this
+                agent is running (called from its callback).
             TrainingError: training failed (a worker, an env, non-finite updates).
             utils.errors.WriteError: a file could not be written (disk full, say).
         """
+        if self.trainer is not None and self.trainer.running:
+            raise UsageError(
+                "learn() was called while this agent's learn() runs (from one of its "
+                "callbacks?): stop it (self.model.stop_training = True) and call learn() "
+                "after it returns"
+            )
         if not isinstance(self.model, ActorCriticModel):
             raise UsageError(
                 "this agent was loaded from a .keras export, which acts only; load the "
@@ -474,11 +481,13 @@ class ActorCriticAgent:
                 lock.release()
         if self.save_dir is not None:
             self.write_run_files()
+        stopped = self.trainer.interrupted  # a callback raised KeyboardInterrupt: as Ctrl-C
         if interrupt is not None and interrupt.received:
-            name = signal.Signals(interrupt.received[0]).name
+            stopped = f"interrupted by {signal.Signals(interrupt.received[0]).name}"
+        if stopped:
             where = self.trainer.state.latest if self.trainer.state else None
             raise KeyboardInterrupt(
-                f"interrupted by {name}; "
+                f"{stopped}; "
                 + (f"the run was saved ({where})" if where else "the model is as trained so far")
             )
         return self
@@ -868,10 +877,12 @@ def model_file_path(path: str | Path, no_suffix: str, error: type[Exception]) ->
 
     Raises:
         ``error``: a name with another suffix (Stable-Baselines3's ``.zip``, ``.h5``,
-            ``.pkl``, ``.pt``), or no name, in one line naming those allowed.
+            ``.pkl``, ``.pt``), or no name (``""``, ``.weights.h5``), in one line.
     """
     path = Path(path)
     name = path.name
+    if name in MODEL_SUFFIXES:  # ".weights.h5": a suffix, no name
+        raise error(f"path={path}: the file has no name before {name} (a2c_cartpole{name})")
     if name.endswith(MODEL_SUFFIXES):
         return path
     suffix = path.suffix
@@ -947,7 +958,10 @@ def with_saved_architecture(
     naming it). Unchanged where the file is missing, unreadable, of another env or of another
     kind: loading it says what is wrong."""
     if str(path).endswith(".keras"):
-        saved = keras_metadata(path) if Path(path).is_file() else {}
+        try:
+            saved = keras_metadata(path) if Path(path).is_file() else {}
+        except CheckpointError:
+            return config
     elif str(path).endswith(".weights.h5"):
         try:
             saved = weights_metadata(path)

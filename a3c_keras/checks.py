@@ -71,6 +71,21 @@ def check_directory(flag: str, path: str | os.PathLike) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         reason = "it is" if existing == path else f"{existing} is"
         raise UsageError(f"{flag}={path} cannot be written: {reason} not writable")
+    if holds_no_files(existing):
+        where = "it is" if existing == path else f"{existing} is"
+        raise UsageError(
+            f"{flag}={path} cannot be written: {where} on a kernel file system (as /proc and "
+            "/sys are), which holds no files"
+        )
+
+
+def holds_no_files(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` is on a file system of no size (``/proc``, ``/sys``): one that
+    root may write to by ``os.access`` but where no file can be made."""
+    try:
+        return os.statvfs(directory).f_blocks == 0
+    except (OSError, AttributeError):  # no statvfs (Windows): the write will say
+        return False
 
 
 # What each path of a run is, for the messages.

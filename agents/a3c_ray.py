@@ -20,7 +20,10 @@ the measured costs.
 
 Faults: a worker process that dies (killed, out of memory, its node gone) is replaced by a new
 actor and training goes on; its unfinished rollout is lost, its finished episodes were recorded
-by the driver, so the episode budget is still met exactly. An exception inside a worker (a
+by the driver, so the episode budget is still met exactly. A worker whose process dies
+``MAX_DEATHS_WITHOUT_PROGRESS`` times in a row, each time before it returned a gradient (an env
+that ends its process at once, a worker that cannot fit in memory), stops the run with
+``WorkerDied``, naming the env, instead of being replaced for ever. An exception inside a worker (a
 failing env) stops the run with ``WorkerError``, as on the thread backend. Losing Ray itself
 (the local Ray's raylet or GCS server, the GCS of a cluster, or the driver's own node) stops it
 with ``BackendLost`` within seconds (``backend_lost``): no replacement could start.
@@ -59,6 +62,7 @@ from utils.errors import (
     BackendLost,
     EnvError,
     TrainingError,
+    WorkerDied,
     WorkerError,
     first_line,
 )
@@ -69,6 +73,9 @@ ROOT = Path(__file__).resolve().parent.parent  # shipped to the workers as their
 # Seconds a new worker may take to start (a fresh process imports TensorFlow: 10-20 s), and the
 # longest the driver waits for any gradient before it gives up (no worker can run: no free CPU).
 WORKER_START_TIMEOUT = 300
+# Deaths of a worker's process in a row, each before it returned a gradient, that stop the run
+# (``WorkerDied``): the process is replaced after the first ones, not after this one.
+MAX_DEATHS_WITHOUT_PROGRESS = 3
 # Seconds a Ray cluster's GCS may take to answer the probe of ``--ray_address`` (and the check
 # of a cluster's health after a worker died): a GCS answers in milliseconds.
 GCS_PROBE_TIMEOUT = 3.0
@@ -159,6 +166,25 @@ def creation_error(error: BaseException) -> str:
         line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Fault)\b", line)
     ]
     return raised[-1] if raised else f"{type(error).__name__}: {first_line(error)}"
+
+
+def death_cause(error: BaseException) -> str:
+    """How a worker's process died, in a few words, from Ray's ``RayActorError``: the
+    exception its ``__init__`` raised, or what Ray says of the process's end (its exit detail:
+    "Worker unexpectedly exits with a connection error code 2", say)."""
+    text = str(error)
+    if "error raised in its creation task" in text:
+        return creation_error(error)
+    detail = re.search(r"Worker exit detail: ([^\n]*)", text)
+    if detail and detail.group(1).strip():  # its first sentence: the rest guesses at causes
+        return re.split(r"(?<=[.!?])\s", detail.group(1).strip(), maxsplit=1)[0].rstrip(".")
+    return f"{type(error).__name__}: {first_line(error)}".rstrip(".")
+
+
+def env_named(env_id: str) -> str:
+    """``env_id`` as the user named it: ``module:EnvId`` for an env of a module."""
+    registration = env_registration(env_id)
+    return f"{registration}:{env_id}" if isinstance(registration, str) else env_id
 
 
 def check_sendable(env_id: str) -> None:
@@ -296,6 +322,7 @@ class RayMasterAgent:
         )
         self.update_log = UpdateLog(config.max_nonfinite_updates)
         self.replaced = 0  # workers that died and were replaced
+        self.deaths: dict[int, int] = {}  # worker id -> deaths in a row without a gradient
         self.episode_log = None  # a training.episode_log.EpisodeLog, given by start
         self.actors: dict[int, object] = {}
         self.tasks: dict[object, int] = {}  # a pending rollout_gradients call -> worker id
@@ -361,9 +388,14 @@ class RayMasterAgent:
                     ray.get(ref)
                 except ray.exceptions.RayError as error:
                     self.check_backend(now=True)
-                    raise WorkerError(
-                        f"worker {worker_id} did not start: {creation_error(error)}"
-                    ) from None
+                    if "error raised in its creation task" in str(error):
+                        why = creation_error(error)
+                    else:  # the process ended, no exception: its env, or memory?
+                        why = (
+                            f"its process died while it made and stepped its envs of "
+                            f"{env_named(self.config.env)} ({death_cause(error)})"
+                        )
+                    raise WorkerError(f"worker {worker_id} did not start: {why}") from None
         self.weights = [variable.numpy() for variable in self.global_model.synced_variables]
         self.last_result = time.perf_counter()
         for worker_id in self.actors:
@@ -500,7 +532,8 @@ class RayMasterAgent:
                 ``check_backend`` each second and when a worker dies: no replacement could
                 start.
             WorkerError: an exception in a worker (not the death of its process, which is
-                replaced).
+                replaced); ``WorkerDied``: a worker's process died
+                ``MAX_DEATHS_WITHOUT_PROGRESS`` times in a row without a gradient.
             TrainingError: more than ``max_nonfinite_updates`` non-finite updates.
         """
         ray, log = self.ray, self.episode_log
@@ -512,7 +545,6 @@ class RayMasterAgent:
                 "of dead workers cannot start (no free CPU in the Ray cluster?)"
             )
         for ref in ready:
-            self.last_result = time.perf_counter()
             worker_id = self.tasks.pop(ref)
             try:
                 gradients, moments, metrics, finished, steps = ray.get(ref)
@@ -527,6 +559,8 @@ class RayMasterAgent:
                 raise WorkerError(
                     f"worker {worker_id} failed: {type(cause).__name__}: {cause}"
                 ) from None
+            self.last_result = time.perf_counter()  # progress: a gradient, not a death
+            self.deaths[worker_id] = 0
             applied, self.weights = self.apply(gradients, moments, metrics)
             self.update_log.record({**metrics, "applied": applied})
             log.add_steps(steps)
@@ -537,7 +571,21 @@ class RayMasterAgent:
                 self._submit(worker_id)
 
     def _replace(self, worker_id: int, error: Exception) -> None:
-        """A new actor for a worker whose process died; it starts from the newest weights."""
+        """A new actor for a worker whose process died; it starts from the newest weights.
+
+        Raises:
+            WorkerDied: the worker's process has died ``MAX_DEATHS_WITHOUT_PROGRESS`` times in
+                a row, each time before it returned a gradient: a replacement would die too.
+        """
+        deaths = self.deaths.get(worker_id, 0) + 1
+        self.deaths[worker_id] = deaths
+        if deaths >= MAX_DEATHS_WITHOUT_PROGRESS:
+            raise WorkerDied(
+                f"worker {worker_id}'s process died {deaths} times in a row, each time before "
+                f"it returned a gradient (the last: {death_cause(error)}): does "
+                f"{env_named(self.config.env)} end its process (os._exit, a crash in native "
+                "code), or does a worker run out of memory?"
+            )
         logging.warning(
             "worker %d's process died (%s); starting a new one",
             worker_id,

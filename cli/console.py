@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 
 from absl import logging as absl_logging
 
@@ -57,3 +59,46 @@ def quiet_media_libraries(window: bool) -> None:
     if not window:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+class MarkedOutput:
+    """``sys.stdout`` whose write errors say they are its own (``from_output``): the command
+    line reports them as the output's ("cannot write the output", or nothing for a closed
+    pipe) and any other ``OSError`` as what it is."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as error:
+            error.from_output = True
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            error.from_output = True
+            raise
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def output_errors_marked():
+    """Within, ``sys.stdout`` is a ``MarkedOutput`` of what it was (put back on leaving)."""
+    stream = sys.stdout
+    sys.stdout = MarkedOutput(stream)
+    try:
+        yield
+    finally:
+        if isinstance(sys.stdout, MarkedOutput) and sys.stdout._stream is stream:
+            sys.stdout = stream
+
+
+def from_output(error: OSError) -> bool:
+    """Whether ``error`` was raised writing ``sys.stdout`` (``MarkedOutput``)."""
+    return bool(getattr(error, "from_output", False))

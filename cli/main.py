@@ -28,6 +28,7 @@ from cli.flags import (
 )
 from cli.options import RunOptions
 from cli.signals import signals_raise_interrupted
+from utils.environ import check_environment
 from utils.errors import (
     ConfigError,
     EnvFault,
@@ -99,7 +100,7 @@ def run(program: Program, argv: list[str]) -> None:
     console.quiet_media_libraries(window=flags.FLAGS.render == "human")
     training = flags.FLAGS.train  # an env's fault is a failed training, or a failed play
     try:
-        with signals_raise_interrupted():
+        with signals_raise_interrupted(), console.output_errors_marked():
             run_mode(program)
     except InputError as error:
         exit_with_error(str(error))
@@ -119,11 +120,25 @@ def run(program: Program, argv: list[str]) -> None:
         exit_with_error(str(stop), status=stop.status)
     except KeyboardInterrupt:
         exit_with_error("interrupted", status=128 + signal.SIGINT)
-    except BrokenPipeError:  # stdout's reader left (| head): the files are written, say no more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
-    except OSError as error:  # stdout itself cannot be written (a full device, say)
+    except OSError as error:
+        if not console.from_output(error):  # a file, a socket: named, not blamed on stdout
+            exit_with_error(os_error_line(error), status=1)
+        if isinstance(error, BrokenPipeError):  # stdout's reader left (| head): say no more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        # stdout itself cannot be written (a full device, say)
         exit_with_error(f"cannot write the output: {error.strerror or error}", status=1)
+
+
+def os_error_line(error: OSError) -> str:
+    """An ``OSError`` that is not the output's, in one line: the file (or files) it names and
+    why (``/ro/study.log: Read-only file system``), else its class and message."""
+    why = error.strerror or first_line(error)
+    if error.filename is not None and error.filename2 is not None:
+        return f"{error.filename} -> {error.filename2}: {why}"
+    if error.filename is not None:
+        return f"{error.filename}: {why}"
+    return f"{type(error).__name__}: {why}"
 
 
 def out_of_memory_errors() -> tuple[type[BaseException], ...]:
@@ -136,6 +151,7 @@ def out_of_memory_errors() -> tuple[type[BaseException], ...]:
 def run_mode(program: Program) -> None:
     """Loads TensorFlow, reads and checks the flags, and runs the mode they ask for; raises
     what stops it (``run`` turns that into one line)."""
+    check_environment()  # before TensorFlow loads: some of its variables abort it uncaught
     import_tensorflow()
 
     from a3c_keras.agent import log_preset

@@ -229,6 +229,47 @@ class DiesInProcess(CartPoleEnv):
         return super().step(action)
 
 
+def in_ray_worker() -> bool:
+    """Whether this process is a Ray worker (not the driver, nor a process without Ray)."""
+    ray = sys.modules.get("ray")
+    worker = getattr(getattr(getattr(ray, "_private", None), "worker", None), "global_worker", None)
+    return ray is not None and getattr(worker, "mode", None) == ray.WORKER_MODE
+
+
+class EndsRayWorker(CartPoleEnv):
+    """CartPole that ends its process (``os._exit(3)``) at the 6th step taken in a Ray worker
+    process: with ``--update-freq=5 --envs-per-worker=1`` the worker starts (its first rollout
+    compiles the update), then dies at its first step of training, every time it is replaced.
+    In the driver it is CartPole."""
+
+    steps = 0  # in this process
+
+    def step(self, action):
+        if in_ray_worker():
+            EndsRayWorker.steps += 1
+            if EndsRayWorker.steps > 5:
+                os._exit(3)
+        return super().step(action)
+
+
+class EndsRayWorkerAtOnce(CartPoleEnv):
+    """CartPole that ends its process at its first step in a Ray worker: the worker dies as it
+    starts."""
+
+    def step(self, action):
+        if in_ray_worker():
+            os._exit(3)
+        return super().step(action)
+
+
+class EmptyBoxActions(CartPoleEnv):
+    """CartPole whose action space is a Box of shape (0,): no action at all."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (0,), np.float32)
+
+
 class ContinuousCartPole(CartPoleEnv):
     """CartPole pushed with a force in [-1, 1] (a one-dimensional Box action): the same
     observations as CartPole, the same number of policy outputs (a mean and a log sigma)."""
@@ -356,6 +397,9 @@ for _name, _entry, _limit in [
     ("EvaluationSeedsFail-v0", EvaluationSeedsFail, 500),
     ("Unpicklable-v0", Unpicklable, 500),
     ("DiesInProcess-v0", DiesInProcess, 500),
+    ("EndsRayWorker-v0", EndsRayWorker, 500),
+    ("EndsRayWorkerAtOnce-v0", EndsRayWorkerAtOnce, 500),
+    ("EmptyBoxActions-v0", EmptyBoxActions, 500),
     ("A" + "x" * 240 + "-v0", CartPoleEnv, 500),
 ]:
     gym.register(_name, entry_point=_entry, max_episode_steps=_limit)

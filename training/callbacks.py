@@ -115,9 +115,25 @@ class CallbackList:
     def call(self, method: str, *args) -> None:
         """Calls ``method`` of each callback in order. One that returns False (SB3's way)
         stops the run after the current step, as ``stop_training`` does; from
-        ``on_train_end``, when nothing is left to stop, that is a warning."""
+        ``on_train_end``, when nothing is left to stop, that is a warning. One that raises
+        ``KeyboardInterrupt`` (a notebook's interrupt, or its own) stops the run as Ctrl-C does:
+        it is saved, and ``learn`` raises ``KeyboardInterrupt`` after (``Trainer.interrupted``
+        says which callback); a second one, while the run stops, goes through at once."""
+        trainer = self.trainer
         for callback in self.callbacks:
-            if getattr(callback, method)(*args) is False:
+            try:
+                result = getattr(callback, method)(*args)
+            except KeyboardInterrupt:
+                if getattr(trainer, "interrupted", None) or any(
+                    isinstance(c, SignalStop) and c.received for c in self.callbacks
+                ):
+                    raise  # a second interrupt, while the run stops: not held back
+                name = f"{type(callback).__name__}.{method}"
+                logging.warning("%s raised KeyboardInterrupt: stopping after this step", name)
+                trainer.interrupted = f"{name} raised KeyboardInterrupt"
+                trainer.request_stop()
+                continue
+            if result is False:
                 name = f"{type(callback).__name__}.{method}"
                 if method == "on_train_end":
                     logging.warning("%s returned False: the run has ended already", name)

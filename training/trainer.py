@@ -171,6 +171,10 @@ class Trainer:
         self._dispatched = len(self.episode_log.episodes)  # episodes the callbacks have seen
         self._updates = 0  # updates the callbacks have seen in this train call
         self._running_since: float | None = None  # the training clock runs while set
+        self.running = False  # within train (a learn called from a callback is refused)
+        # A callback raised KeyboardInterrupt ("X.on_episode_end raised KeyboardInterrupt"):
+        # the run stopped and saved as on Ctrl-C; the caller raises it after its own files.
+        self.interrupted: str | None = None
 
     def set_callbacks(self, callbacks: Iterable[Callback]) -> None:
         """The callbacks of the next ``train`` call: ``callbacks`` after the run's own, less
@@ -216,6 +220,7 @@ class Trainer:
         if max_episodes is not None or max_steps is not None:
             log.set_budget(max_episodes or None, max_steps or None)
         self.stop.clear()  # a stop ends one call: this one goes on
+        self.interrupted = None
         algorithm.update_log.history.clear()  # those of a failed call are not this call's
         algorithm.model.stop_training = False
         if self.verbose:
@@ -229,6 +234,7 @@ class Trainer:
         next_eval = (log.env_steps // interval + 1) * interval if interval else 0
         self._updates = 0
         callbacks = self.callbacks
+        self.running = True
         try:
             try:
                 try:
@@ -279,6 +285,7 @@ class Trainer:
                 },
             )
         finally:
+            self.running = False
             callbacks.close()  # event files flushed, signal handlers back, whatever happened
         return list(log.episodes)
 

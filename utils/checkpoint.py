@@ -336,12 +336,22 @@ def export_model(
 
 def keras_metadata(path: str | os.PathLike) -> dict:
     """What ``export_model`` recorded in a ``.keras`` file, or ``{}`` (a file from before it
-    did, or from elsewhere)."""
+    did, or from elsewhere; no file at ``path``: loading it says so).
+
+    Raises:
+        CheckpointError: the file is there but no readable ``.keras`` file (a ``.keras`` file
+            is a zip archive): corrupt or truncated.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             saved = json.loads(archive.read(KERAS_METADATA_ENTRY))
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+    except (KeyError, ValueError, FileNotFoundError):
         return {}
+    except Exception as error:  # noqa: BLE001 - zip, zlib and I/O errors alike
+        raise CheckpointError(
+            f"{path} is corrupt or truncated: not a readable .keras file "
+            f"({type(error).__name__}: {first_line(error)})"
+        ) from None
     return saved if isinstance(saved, dict) else {}
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from absl import logging
+from gymnasium.vector.async_vector_env import _async_worker as gymnasium_async_worker
 
 from utils.errors import EnvFault, Interrupted, first_line, one_line
 
@@ -313,6 +314,18 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
                     )
                 pending.discard(ready)
         return receive()
+
+
+def quiet_async_worker(index, env_fn, pipe, parent_pipe, *args, **kwargs) -> None:
+    """gymnasium's loop of an ``async`` env's process (``AsyncVectorEnv(worker=...)``), ended
+    quietly when the driver is gone. A driver killed by SIGKILL closes its end of each env's
+    pipe: gymnasium's loop then fails to receive or to answer, and ``multiprocessing`` would
+    print that traceback from every env process onto the terminal the driver left. The driver
+    closes the envs it still has through the same loop (its ``close`` command)."""
+    try:
+        gymnasium_async_worker(index, env_fn, pipe, parent_pipe, *args, **kwargs)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return  # nobody is left to answer: the env is closed (gymnasium's finally), end
 
 
 def env_process_signals(env: gym.Env) -> gym.Env:

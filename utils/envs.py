@@ -24,8 +24,13 @@ import numpy as np
 from absl import logging
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorEnv
 
-from utils.env_contract import CheckedEnv, CheckedVectorEnv, env_process_signals
-from utils.errors import EnvError, EnvFault, first_line
+from utils.env_contract import (
+    CheckedEnv,
+    CheckedVectorEnv,
+    env_process_signals,
+    quiet_async_worker,
+)
+from utils.errors import EnvError, EnvFault, first_line, one_line
 from utils.spaces import (
     ActionSpec,
     ObservationEncoder,
@@ -653,6 +658,9 @@ class EnvFactory:
 
     def __init__(self, factory: Callable[..., gym.Env]):
         self.factory = factory
+        # The (observation, action) spaces of the first env it made (register_env's): every
+        # env it makes must have them, as a vector env's envs and a saved model need.
+        self.spaces: tuple[gym.Space, gym.Space] | None = None
         try:
             parameters = inspect.signature(factory).parameters
         except (TypeError, ValueError):  # a builtin or an odd callable: call it plainly
@@ -662,9 +670,32 @@ class EnvFactory:
         )
 
     def __call__(self, render_mode: str | None = None) -> gym.Env:
+        """An env from the factory (with ``render_mode`` if it takes one).
+
+        Raises:
+            EnvError: the env's spaces are not those of the first env the factory made.
+        """
         if render_mode is not None and self.takes_render_mode:
-            return self.factory(render_mode=render_mode)
-        return self.factory()
+            env = self.factory(render_mode=render_mode)
+        else:
+            env = self.factory()
+        if self.spaces is not None and isinstance(env, gym.Env):
+            for kind, first, space in zip(
+                ("observation", "action"),
+                self.spaces,
+                (env.observation_space, env.action_space),
+                strict=True,
+            ):
+                if space != first:
+                    with contextlib.suppress(Exception):
+                        env.close()
+                    name = getattr(self.factory, "__qualname__", type(self.factory).__qualname__)
+                    raise EnvError(
+                        f"the env factory {name} made an env of {kind} space {one_line(space)} "
+                        f"after one of {one_line(first)}: every env it makes must have the "
+                        "same spaces"
+                    )
+        return env
 
 
 class EnvCopy:
@@ -767,6 +798,8 @@ def register_env(env, name: str | None = None) -> str:
         limit = limit or (spec.max_episode_steps if spec is not None else None)
         threshold = spec.reward_threshold if spec is not None else None
         spaces = (made.observation_space, made.action_space)
+        if isinstance(entry_point, EnvFactory):
+            entry_point.spaces = spaces
     finally:
         with contextlib.suppress(Exception):
             made.close()
@@ -1051,13 +1084,15 @@ def make_vector_env(
         else:
             limit = gym.spec(env_id).max_episode_steps
             wrappers = [] if limit else [time_limit(episode_step_limit(env_id))]
+            vector_kwargs = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
             if mode == "async":
                 wrappers.append(env_process_signals)
+                vector_kwargs["worker"] = quiet_async_worker  # quiet when the driver dies
             envs = gym.make_vec(
                 env_id,
                 num_envs=num_envs,
                 vectorization_mode="sync" if mode == "auto" else mode,
-                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+                vector_kwargs=vector_kwargs,
                 wrappers=wrappers,
                 disable_env_checker=True,  # CheckedVectorEnv checks the batches
             )

@@ -60,6 +60,14 @@ class WorkerError(TrainingError):
     """A worker failed; the message names the worker and the cause."""
 
 
+class WorkerDied(WorkerError):
+    """A worker's process kept dying before it returned a gradient (its env ends the process,
+    or it runs out of memory); the message names the env. The global model is intact: no
+    gradient of the dead processes was applied."""
+
+    model_intact = True
+
+
 class EnvFault(TrainingError):
     """An env broke gymnasium's contract while it ran: ``reset`` or ``step`` raised, returned
     something else than gymnasium's tuples, or observations or rewards that are not finite
