@@ -112,6 +112,12 @@ ATARI = {
     "eval_interval": 500_000,
     "eval_episodes": 10,
 }
+# A3C on Atari: the same in 2 workers of 8 envs each (16 in all), a step budget.
+ATARI_A3C = {
+    **{name: value for name, value in ATARI.items() if name != "num_envs"},
+    "envs_per_worker": 8,
+    "max_eps": 0,
+}
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "a2c": {
@@ -316,6 +322,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
             evidence=("a2c-pong",),
             command="python a2c_cartpole.py --train --env=ALE/Pong-v5",
         ),
+        # The same on RL Zoo's frames (PongNoFrameskip-v4: no sticky actions), where the zoo
+        # measured its Atari results.
+        "*NoFrameskip-v4": Preset(
+            ATARI,
+            evidence=(),
+            command="python a2c_cartpole.py --train --env=PongNoFrameskip-v4",
+        ),
     },
     "a3c": {
         "CartPole-v1": Preset(
@@ -342,15 +355,16 @@ PRESETS: dict[str, dict[str, Preset]] = {
             evidence=("a3c-cartpole-novel",),
             command="python a3c_cartpole.py --train --env=CartPoleNoVel-v1",
         ),
-        # Atari games: the A2C preset's settings in 2 workers of 8 envs each (16 in all).
+        # Atari games: the A2C preset's settings in 2 workers of 8 envs each (ATARI_A3C).
         "ALE/*": Preset(
-            {
-                **{name: value for name, value in ATARI.items() if name != "num_envs"},
-                "envs_per_worker": 8,
-                "max_eps": 0,
-            },
+            ATARI_A3C,
             evidence=(),
             command="python a3c_cartpole.py --train --env=ALE/Pong-v5",
+        ),
+        "*NoFrameskip-v4": Preset(
+            ATARI_A3C,
+            evidence=(),
+            command="python a3c_cartpole.py --train --env=PongNoFrameskip-v4",
         ),
         # The A2C preset in 2 workers of 8 envs, each worker updating every 8 steps (t_max), with
         # A2C's gradient clipping and no entropy bonus.

@@ -1,6 +1,7 @@
 """Pixels: Atari preprocessing, the convolutional trunk, uint8 rollouts, and a few hundred steps
 of training on Pong through the command line (train, save, play, record, export)."""
 
+import dataclasses
 import importlib.util
 import re
 
@@ -261,3 +262,34 @@ def test_a_closed_atari_vector_env_lets_go_of_its_emulator():
     assert hasattr(envs.unwrapped, "ale")
     envs.close()
     assert envs.unwrapped.closed and not hasattr(envs.unwrapped, "ale")
+
+
+def test_rl_zoos_frames_have_no_sticky_actions_and_the_atari_preset(monkeypatch):
+    """PongNoFrameskip-v4, the frames RL Zoo's Atari results are on: the same preprocessing
+    and preset as ALE/Pong-v5, without v5's sticky actions (repeated with probability 0.25)."""
+    import ale_py.vector_env
+
+    made = []
+
+    class Recorded(ale_py.vector_env.AtariVectorEnv):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ale_py.vector_env, "AtariVectorEnv", Recorded)
+    zoo = "PongNoFrameskip-v4"
+    envs = make_vector_env(zoo, 2)
+    observations, _ = envs.reset(seed=0)
+    envs.close()
+    assert observations.shape == (2, 4, 84, 84) and observations.dtype == np.uint8
+    assert made[-1]["repeat_action_probability"] == 0.0 and made[-1]["frameskip"] == 4
+    assert made[-1]["noop_max"] == 30 and made[-1]["reward_clipping"] is False
+    assert gym.spec(PONG).kwargs["repeat_action_probability"] == 0.25  # v5's, for contrast
+    env = make_env(zoo)
+    assert env.reset(seed=0)[0].shape == (4, 84, 84)
+    env.close()
+    from config.hyperparameters import A2CConfig
+
+    for config_class in (A2CConfig, A3CConfig):
+        on_zoo, on_v5 = with_preset(config_class, zoo), with_preset(config_class, PONG)
+        assert on_zoo == dataclasses.replace(on_v5, env=zoo) and on_zoo.clip_rewards

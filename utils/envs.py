@@ -111,7 +111,7 @@ def resolve_env_id(env_id: str) -> str:
             env has the id (naming close ids).
     """
     module, _, name = env_id.rpartition(":")
-    if name.startswith(ATARI_PREFIX):
+    if atari_name(name):
         require_atari(name)
     if module:
         if module.startswith("."):
@@ -909,17 +909,29 @@ def warn_no_time_limit(env_id: str) -> None:
 # env the same way: frames skipped 4 (the max of the last two), 84x84 grey, 4 stacked
 # (observations uint8 ``(4, 84, 84)``), up to 30 no-op starts. Episodes are whole games and
 # rewards raw, so reported returns are the game's score; training makes a lost life terminal
-# (agents/memory.py) and clips rewards (``--clip_rewards``) for the loss only.
+# (agents/memory.py) and clips rewards (``--clip_rewards``) for the loss only. The v5 games
+# repeat the last action with probability 0.25 (sticky actions, Machado et al. 2018);
+# ``<Game>NoFrameskip-v4`` (``PongNoFrameskip-v4``) are the frames RL Zoo and the A3C paper's
+# results are on: no sticky actions, the same preprocessing (and the same settings: the preset
+# of ``ALE/*``).
 ATARI_PREFIX = "ALE/"
+ATARI_V4_SUFFIX = "NoFrameskip-v4"
 ATARI_PREPROCESSING = {"frame_skip": 4, "screen_size": 84, "noop_max": 30, "stack": 4}
 ATARI_PACKAGES = "pip install -r requirements-atari.txt (ale-py and opencv-python-headless)"
 
 
+def atari_name(name: str) -> bool:
+    """Whether ``name`` is of the form of an ale-py game's id (``ALE/Pong-v5``,
+    ``PongNoFrameskip-v4``), known or not."""
+    return name.startswith(ATARI_PREFIX) or name.endswith(ATARI_V4_SUFFIX)
+
+
 def is_atari(env_id: str) -> bool:
-    """Whether ``env_id`` names an Atari game of ale-py played from the screen (``ALE/Pong-v5``;
-    not one registered with ``obs_type="ram"``, whose observations are 128 flat bytes)."""
+    """Whether ``env_id`` names an Atari game of ale-py played from the screen (``ALE/Pong-v5``,
+    ``PongNoFrameskip-v4``; not one registered with ``obs_type="ram"``, whose observations are
+    128 flat bytes)."""
     name = env_id.rpartition(":")[2]
-    if not name.startswith(ATARI_PREFIX):
+    if not atari_name(name):
         return False
     require_atari(name)
     spec = gym.registry.get(name)
@@ -956,12 +968,12 @@ def make_atari_env(env_id: str, render_mode: str | None = None) -> gym.Env:
 
 
 def make_atari_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """ale-py's native vector env of ``num_envs`` games, preprocessed as ``make_atari_env``."""
+    """ale-py's native vector env of ``num_envs`` games, preprocessed as ``make_atari_env``,
+    with the game's registered settings (sticky actions or none, the action set, the frames a
+    game may last); a ``NoFrameskip-v4`` game, which registers no vector env, gets ale-py's
+    all the same."""
     size = ATARI_PREPROCESSING["screen_size"]
-    return gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode="vector_entry_point",
+    settings = dict(
         img_height=size,
         img_width=size,
         stack_num=ATARI_PREPROCESSING["stack"],
@@ -969,6 +981,25 @@ def make_atari_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
         episodic_life=False,
         reward_clipping=False,
         autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
+    )
+    spec = gym.spec(env_id)
+    if spec.vector_entry_point is not None:
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **settings
+        )
+    from ale_py.vector_env import AtariVectorEnv
+
+    registered = {
+        name: spec.kwargs[name]
+        for name in ("repeat_action_probability", "full_action_space", "max_num_frames_per_episode")
+        if name in spec.kwargs
+    }
+    return AtariVectorEnv(
+        game=spec.kwargs["game"],
+        num_envs=num_envs,
+        frameskip=ATARI_PREPROCESSING["frame_skip"],
+        **registered,
+        **settings,
     )
 
 
