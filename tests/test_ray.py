@@ -169,6 +169,7 @@ def test_the_driver_applies_no_update_whose_loss_or_gradient_is_not_finite():
     master.update_log = UpdateLog(max_nonfinite=5)
     master.last_result = 0.0
     master.next_health_check = float("inf")  # no Ray to check
+    master.deaths = {}  # no worker has died
     master.episode_log = EpisodeLog(max_steps=10**6)
     shapes = [v.shape for v in master.global_model.trainable_variables]
 
