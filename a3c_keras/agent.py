@@ -223,8 +223,7 @@ class ActorCriticAgent:
             raise ConfigError(f"{flag}={resume or overwrite!r}: give the run's save_dir too")
         self.policy = policy
         self.tensorboard_log = None if tensorboard_log is None else Path(tensorboard_log)
-        known = {field.name for field in dataclasses.fields(self.config_class)}
-        known.update(("save_dir", "resume", "overwrite", "env_name", "tensorboard_log"))
+        known = self.keywords()
         with keyword_errors(written, known):
             env_id = register_env("CartPole-v1" if env is None else env, env_name)
             config = self.config_class(env=env_id, **settings)
@@ -234,6 +233,13 @@ class ActorCriticAgent:
             if resume:
                 config = resumed_config(config, save_dir, lambda name: name in settings)
             self._setup(config, save_dir, resume, overwrite, verbose)
+
+    @classmethod
+    def keywords(cls) -> set[str]:
+        """The names a message may give as flags that are this class's keywords too (its
+        settings and the save directory's), for ``compat.keyword_errors``."""
+        names = {field.name for field in dataclasses.fields(cls.config_class)}
+        return names | {"save_dir", "resume", "overwrite", "env_name", "tensorboard_log"}
 
     @classmethod
     def from_config(
@@ -386,8 +392,7 @@ class ActorCriticAgent:
                 raise ConfigError(f"{name}={value}: must be in [1, 2**62] (or None: the config's)")
         config = self.config
         budget = {"max_steps": "total_timesteps", "max_eps": "episodes"}
-        known = {field.name for field in dataclasses.fields(self.config_class)}
-        known.update(("save_dir", "resume", "overwrite"))
+        known = self.keywords()
         # Checked before anything is made or removed.
         callbacks = self._callbacks(
             callback, callbacks, log_interval, progress_bar, tb_log_name, total_timesteps
