@@ -15,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from a3c_keras import A2C, tuning
-from tests.programs import error_line, run, start
+from tests.programs import ROOT, error_line, run, start
 from utils.errors import UsageError
 from utils.process_watchdog import command_line, process_table
 from utils.run_lock import RunLock, holder
@@ -161,6 +161,22 @@ def test_a_state_file_naming_another_run_s_checkpoints_is_refused_and_that_run_s
     state.unlink()
     again = train(mine, "--resume", "--max-steps=6000")
     assert again.returncode == 0, again.stderr[-2000:]
+
+
+def test_a_run_in_a_relative_save_dir_resumes_from_its_own_checkpoints(tmp_path):
+    # TensorFlow writes the state file's names relative to the checkpoint directory: the run's own.
+    relative = os.path.relpath(tmp_path, ROOT)  # the programs run in ROOT
+    first = checkpointed_run(tmp_path)  # absolute here; the files are the same either way
+    assert (
+        f'model_checkpoint_path: "{first[-1].name}"'
+        in (first[-1].parent / "checkpoint").read_text()
+    )
+    resumed = train(relative, "--resume", "--max-steps=6000", "--checkpoint-every=20")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming the run in {relative}" in resumed.stderr
+    now = sorted(int(p.name.split("-")[1].split(".")[0]) for p in first[-1].parent.glob("*.index"))
+    assert now[0] > int(first[-1].name.split("-")[1])  # went on past the first part, and pruned
+    assert not any(prefix.with_suffix(".index").exists() for prefix in first)
 
 
 # A study of a few seconds a trial (tests/test_tuning.py's), for each program's flags.

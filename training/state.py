@@ -234,7 +234,8 @@ def foreign_checkpoints(directory: str | os.PathLike) -> str | None:
     named = [proto.model_checkpoint_path, *proto.all_model_checkpoint_paths]
     outside = []
     for path in dict.fromkeys(path for path in named if path):
-        full = os.path.normpath(os.path.join(directory, path))  # TF's join: absolute stays
+        # get_checkpoint_state has joined a relative name to ``directory`` already.
+        full = os.path.normpath(path)
         if os.path.dirname(os.path.realpath(full)) != home:
             outside.append(full)
     if not outside:
