@@ -76,6 +76,15 @@ def train_and_report(
     out(f"plot: {files.plot}")
     out(f"episode log: {files.episodes}")
     out(f"checkpoint: {trainer.state.latest} (continue with --resume)")
+    parts = trainer.state.parts.parts
+    if len(parts) > 1:  # a resumed run: what this program added
+        this = parts[-1]
+        out(
+            f"part {this['part']} of the run: env steps {this['env_steps_start']} to "
+            f"{this['env_steps_end']} in {this['train_seconds']:.1f} s of training, at commit "
+            f"{this['commit'] or 'not recorded'} (benchmarks/benchmark.py --from-runs records "
+            "every part)"
+        )
     if stop.received:
         name = signal.Signals(stop.received[0]).name
         raise Interrupted(f"interrupted by {name}; the run was saved", 128 + stop.received[0])

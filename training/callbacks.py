@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from absl import logging
 
+from training.parts import FINISHED, STOPPED
 from training.summaries import Summaries, format_return, progress_line, run_directory
 from utils.errors import ConfigError
 from utils.interrupts import STOP_SIGNALS
@@ -544,7 +545,7 @@ class Checkpoints(Callback):
             self._next += self.every or self.trainer.config.checkpoint_every
 
     def on_train_end(self, logs: dict) -> None:
-        self.trainer.save_state()
+        self.trainer.save_state(STOPPED if logs.get("stopped") else FINISHED)
 
 
 class SignalStop(Callback):

@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from training.episode_log import Episode, EpisodeLog
+from training.parts import RunParts, parts_in
 from utils.checkpoint import all_finite, checkpoint_directory, variables_bytes
 from utils.envs import env_record
 from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
@@ -39,6 +40,9 @@ class TrainingState:
 
     A state file that names checkpoints outside the directory is refused
     (``foreign_checkpoints``): the manager prunes only files the run wrote or resumed.
+
+    Each checkpoint also records the run's parts (``training.parts.RunParts``, ``parts``):
+    which program trained which env steps, at which commit, for how long.
 
     Args:
         save_dir: the run's ``--save_dir``.
@@ -70,10 +74,15 @@ class TrainingState:
         self.episodes = tf.Variable(
             tf.zeros((0, len(Episode._fields)), tf.float64), shape=tf.TensorShape([None, None])
         )
+        self.parts = RunParts()
         self.model = trackables.get("model")
         self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(
-            env_steps=self.env_steps, episodes=self.episodes, settings=self.settings, **trackables
+            env_steps=self.env_steps,
+            episodes=self.episodes,
+            settings=self.settings,
+            parts=self.parts.variable,
+            **trackables,
         )
         repair_state_file(self.directory)
         foreign = foreign_checkpoints(self.directory)
@@ -125,6 +134,15 @@ class TrainingState:
             variables += list(getattr(trackable, "variables", []))
         return variables_bytes(variables)
 
+    def _without_parts(self) -> tf.train.Checkpoint:
+        """What the checkpoint saves, less the parts: for checkpoints written before them."""
+        return tf.train.Checkpoint(
+            env_steps=self.env_steps,
+            episodes=self.episodes,
+            settings=self.settings,
+            **self.trackables,
+        )
+
     def restore(self) -> None:
         """Loads the newest checkpoint into the trackables and the episode log.
 
@@ -144,8 +162,11 @@ class TrainingState:
                 continue
             for text in damaged:
                 logging.warning("checkpoint %s is damaged; resuming from %s", text, prefix)
+            # A checkpoint from before parts were recorded restores all but them.
+            recorded = parts_in(tf.train.load_checkpoint(prefix)) is not None
+            checkpoint = self.checkpoint if recorded else self._without_parts()
             try:
-                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+                checkpoint.restore(prefix).assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise CheckpointError(
                     f"cannot resume from {prefix}: it was written by a run that built other "
@@ -155,6 +176,11 @@ class TrainingState:
                 ) from None
             episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
             self.episode_log.restore(episodes, int(self.env_steps.numpy()))
+            if not recorded:
+                seconds = self.trackables.get("seconds")
+                self.parts.restored_without_parts(
+                    int(self.env_steps.numpy()), float(seconds.numpy()) if seconds else 0.0
+                )
             return
         raise CheckpointError(
             f"every checkpoint in {self.directory} is damaged: {'; '.join(damaged)}; start a "
@@ -192,6 +218,26 @@ def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:
             except Exception:  # noqa: BLE001 - a checkpoint without settings
                 return None
             return json.loads(text.decode() if isinstance(text, bytes) else text) or None
+    return None
+
+
+def saved_parts(save_dir: str | os.PathLike, env_id: str) -> list[dict] | None:
+    """The parts of the run in ``save_dir`` on ``env_id`` (``training.parts.RunParts``), as
+    its newest intact checkpoint records them; None if it has no checkpoint. A checkpoint from
+    before parts were recorded gives one part of outcome "not recorded"."""
+    directory = checkpoint_directory(save_dir, env_id)
+    for prefix in reversed(checkpoint_prefixes(directory)):
+        if damage(prefix) is None:
+            reader = tf.train.load_checkpoint(prefix)
+            parts = parts_in(reader)
+            if parts is not None:
+                return parts
+            recorded = RunParts()
+            seconds_key = "seconds/.ATTRIBUTES/VARIABLE_VALUE"
+            seconds = reader.get_tensor(seconds_key) if reader.has_tensor(seconds_key) else 0.0
+            steps = reader.get_tensor("env_steps/.ATTRIBUTES/VARIABLE_VALUE")
+            recorded.restored_without_parts(int(steps), float(seconds))
+            return recorded.parts
     return None
 
 

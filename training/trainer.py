@@ -34,6 +34,7 @@ from training.callbacks import (
 )
 from training.episode_log import Episode, EpisodeLog
 from training.evaluation import Evaluation, evaluate, greedy_policy
+from training.parts import FAULT, RUNNING
 from training.state import TrainingState, run_identity
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
@@ -242,6 +243,8 @@ class Trainer:
                         "on_train_begin",
                         {"env_steps": log.env_steps, "episodes": len(log.episodes)},
                     )
+                    if self.state is not None:  # this program's part of the run
+                        self.state.parts.begin(log.env_steps, self.train_seconds)
                     algorithm.start(log)  # threads compile, processes start: not training time
                     self._running_since = time.perf_counter()
                     while not (log.done.is_set() or self._stopping()):
@@ -259,7 +262,7 @@ class Trainer:
                 if not fault.model_intact or not log.episodes:
                     raise
                 # An env or the backend failed, not the model: the run so far is kept.
-                prefix = self.save_state()
+                prefix = self.save_state(FAULT)
                 kept = f"the run was checkpointed ({prefix}; --resume continues it)"
                 raise type(fault)(f"{fault}; {kept}" if prefix else str(fault)) from None
             stopped = self._stopping() or not log.done.is_set()
@@ -339,12 +342,15 @@ class Trainer:
             if running:
                 self._running_since = time.perf_counter()
 
-    def save_state(self) -> str | None:
+    def save_state(self, outcome: str = RUNNING) -> str | None:
         """Checkpoints the training state, no update running; returns its path prefix (None
-        if a weight is not finite, or the run has no save_dir: nothing is written then)."""
+        if a weight is not finite, or the run has no save_dir: nothing is written then).
+        ``outcome``: how this program's part of the run stands (``training.parts``: "running"
+        for a periodic checkpoint, "finished", "stopped" or "fault" for the last)."""
         if self.state is None:
             return None
         with self.algorithm.paused():
+            self.state.parts.record(self.episode_log.env_steps, self.train_seconds, outcome)
             return self.state.save()
 
     def _save_model(self) -> None:
