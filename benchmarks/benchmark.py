@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import json
 import os
 import platform
 import re
@@ -36,6 +37,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from evidence import write_sections  # noqa: E402  (the one writer of BENCHMARKS.md)
 
 from utils.checkpoint import run_files  # noqa: E402  (the episode log's name, as runs write it)
+from utils.provenance import code_revision  # noqa: E402
+
+# What benchmarks/sb3_a2c.py keeps of a run for --resume, its parts included.
+PEER_STATE = "sb3_run.json"
 
 
 class Suite(NamedTuple):
@@ -704,6 +709,44 @@ SUITES = {
         target=18.0,
         by_hand=True,
     ),
+    "a2c-pong-zoo": Suite(
+        "A2C on PongNoFrameskip-v4 (RL Zoo's frames) from pixels, its preset, 10M env steps",
+        ["a2c_cartpole.py", "--train", "--env=PongNoFrameskip-v4", "--max-steps=10000000"],
+        "The Atari preset (as a2c-pong) on the frames RL Zoo measured A2C on (no sticky "
+        "actions; RL Zoo's A2C: 17.3 after 10M env steps), 10M env steps (40M frames); the "
+        "greedy mean is the best evaluated model's (every 500k steps) over 10 new games. Target: "
+        "+18 greedy. Hours long: started in the background, continued with --resume across "
+        "sessions, and recorded with --from-runs, each part with its commit.",
+        [0],
+        env="PongNoFrameskip-v4",
+        target=18.0,
+        by_hand=True,
+    ),
+    "sb3-a2c-pong-zoo": Suite(
+        "Peer: Stable-Baselines3 A2C, RL Zoo's Atari settings, PongNoFrameskip-v4",
+        ["benchmarks/sb3_a2c.py", "--env=PongNoFrameskip-v4", "--eval_episodes=10"],
+        "RL Zoo's hyperparams/a2c.yml for Atari (16 envs, CnnPolicy, ent_coef 0.01, vf_coef "
+        "0.25, RMSpropTFLike with eps 1e-5, n_steps 5) on RL Zoo's frames (SB3's AtariWrapper "
+        "on PongNoFrameskip-v4, 4 frames stacked), on the machine of a2c-pong-zoo; the greedy "
+        "mean is the final model's over 10 new games. Target: +18 greedy. Started in the "
+        "background, continued with --resume, recorded with --from-runs.",
+        [0],
+        env="PongNoFrameskip-v4",
+        target=18.0,
+        by_hand=True,
+    ),
+    "a3c-pong-zoo": Suite(
+        "A3C on PongNoFrameskip-v4 (RL Zoo's frames) from pixels, its preset, 10M env steps",
+        ["a3c_cartpole.py", "--train", "--env=PongNoFrameskip-v4", "--max-steps=10000000"],
+        "A3C's Atari preset (as a3c-pong: 2 worker threads of 8 envs, TensorFlow 1's RMSprop "
+        "shared) on RL Zoo's frames, 10M env steps; the greedy mean is the best evaluated "
+        "model's (every 500k steps) over 10 new games. Target: +15 greedy. Started in the "
+        "background, continued with --resume, recorded with --from-runs.",
+        [0],
+        env="PongNoFrameskip-v4",
+        target=15.0,
+        by_hand=True,
+    ),
     "a3c-pong": Suite(
         "A3C on ALE/Pong-v5 from pixels, its preset (2 worker threads x 8 envs, 4M env steps)",
         ["a3c_cartpole.py", "--train", "--env=ALE/Pong-v5"],
@@ -748,18 +791,52 @@ def run_once(suite: Suite, seed: int, root: Path = ROOT) -> dict:
 
 def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: Path) -> dict:
     """The measurements of a run of ``suite`` started by hand, as long runs are (in the
-    background, their console output in ``log``), from the log and the run's ``save_dir``.
+    background, the console output of each of its parts appended to ``log``), from the log and
+    the run's ``save_dir``, with its parts (``recorded_parts``) as ``row["parts"]``.
 
-    The whole process's seconds are the log's, from its creation to its last write; the peak
-    memory is ``/usr/bin/time -v``'s report at the log's end if the run was started under it
-    (``/usr/bin/time -v python a2c_cartpole.py ... > log 2>&1``), else not recorded.
+    The whole process's seconds are the parts' wall seconds summed (a part from before parts
+    were recorded counts its seconds of training); for a run with no recorded part, the log's,
+    from its creation to its last write, and ``checkout`` must be at the commit the run ran.
+    The peak memory is ``/usr/bin/time -v``'s report at the log's end if the last part was
+    started under it (``/usr/bin/time -v python a2c_cartpole.py ... >> log 2>&1``), else not
+    recorded.
 
     Raises:
-        SystemExit: with one line, if the log is missing, unfinished or has no creation time,
-            or ``checkout`` (the run's, whose commit is recorded) moved on after the run began.
+        SystemExit: with one line, if the log or the run's checkpoint is missing, the run has
+            not finished (its last part did not use the budget), or, for a run with no
+            recorded part, the log has no creation time or ``checkout`` moved on after it.
     """
     if not log.is_file():
         sys.exit(f"error: --from-runs: no log at {log}")
+    parts = recorded_parts(save_dir, suite.env)
+    if parts is None:
+        sys.exit(f"error: --from-runs: no checkpoint of a run on {suite.env} in {save_dir}")
+    last = parts[-1]
+    if last["outcome"] not in ("finished", "not recorded"):
+        sys.exit(
+            f"error: --from-runs: the run in {save_dir} has not finished: its part "
+            f"{last['part']} ended {last['outcome']!r} at {last['env_steps_end']} env steps; "
+            "continue it with --resume"
+        )
+    output = log.read_text(errors="replace")
+    if not re.search(r"trained \d+ episodes, \d+ env steps in", output):
+        sys.exit(f"error: --from-runs: {log} has no 'trained ...' line: the run has not finished")
+    if any(part["commit"] for part in parts):
+        wall = sum(part["wall_seconds"] or part["train_seconds"] for part in parts)
+    else:
+        wall = log_seconds(log, checkout)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", output)
+    peak_mib = int(peak[1]) / 1024 if peak else None
+    row = measurements(suite, seed, output, save_dir, wall, peak_mib)
+    with open(run_files(save_dir, suite.env).episodes) as handle:
+        episodes = list(csv.DictReader(handle))
+    return {**row, "parts": parts, "curve": curve(episodes, evaluations_in(output))}
+
+
+def log_seconds(log: Path, checkout: Path) -> float:
+    """Seconds from ``log``'s creation to its last write: a one-process run's whole time,
+    where its parts were not recorded; ``checkout`` (whose commit is recorded) must not have
+    moved on since the log began."""
     stat = log.stat()
     born = getattr(stat, "st_birthtime", None)
     if born is None:  # Linux: the birth time through statx, as stat(1) reads it
@@ -775,12 +852,90 @@ def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: P
             f"error: --from-runs: {checkout} is at a commit made after {log} began; give "
             "--run-checkout a checkout of the commit the run ran (a worktree made for it)"
         )
-    output = log.read_text(errors="replace")
-    if not re.search(r"trained \d+ episodes, \d+ env steps in", output):
-        sys.exit(f"error: --from-runs: {log} has no 'trained ...' line: the run has not finished")
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", output)
-    peak_mib = int(peak[1]) / 1024 if peak else None
-    return measurements(suite, seed, output, save_dir, stat.st_mtime - born, peak_mib)
+    return stat.st_mtime - born
+
+
+def recorded_parts(save_dir: Path, env: str) -> list[dict] | None:
+    """The parts of the run in ``save_dir`` (``training.parts.RunParts``: commit, UTC start
+    and end, env steps, seconds, outcome of each program that trained it): from its newest
+    checkpoint, or for a peer's run (``sb3_a2c.py``) from its ``sb3_run.json``; None if there
+    is neither."""
+    from training.state import saved_parts  # TensorFlow: only where runs are read
+
+    parts = saved_parts(save_dir, env)
+    peer = save_dir / PEER_STATE
+    if parts is None and peer.is_file():
+        parts = json.loads(peer.read_text())["parts"]
+    return parts
+
+
+def curve(
+    episodes: list[dict], evaluations: dict[int, tuple[float, float]], points: int = 10
+) -> list[tuple[int, int, float, tuple[float, float] | None]]:
+    """The learning curve of a run, as (env steps, training episodes by then, their mean of the
+    last 100, the greedy evaluation there or None): at each evaluation during training, or
+    where there were none (a peer's run) at each tenth of the run's env steps."""
+    if not episodes:
+        return []
+    last = int(episodes[-1]["env_steps"])
+    at = sorted(evaluations) or [round(last * i / points) for i in range(1, points + 1)]
+    found = []
+    for steps in at:
+        done = [e for e in episodes if int(e["env_steps"]) <= steps]
+        mean = float(done[-1]["recent_mean"]) if done else float("nan")
+        found.append((steps, len(done), mean, evaluations.get(steps)))
+    return found
+
+
+def run_record(row: dict) -> str:
+    """The parts of a run recorded with --from-runs (each program that trained it: commit,
+    UTC start and end, env steps, seconds) and its learning curve, as Markdown tables."""
+
+    def text(value, spec: str = "") -> str:
+        return "not recorded" if value is None else format(value, spec)
+
+    lines = [
+        f"Seed {row['seed']}: the run's parts (each program that trained it, from its "
+        "checkpoints; wall: from the start of its training to its last checkpoint; the "
+        "whole process above is their wall seconds summed):",
+        "",
+        "| part | commit | started (UTC) | ended (UTC) | env steps | s of training | wall (s) | "
+        "env steps/s | ended as |",
+        "|---:|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for part in row["parts"]:
+        steps = part["env_steps_end"] - part["env_steps_start"]
+        rate = steps / part["train_seconds"] if part["train_seconds"] else None
+        lines.append(
+            f"| {part['part']} | {text(part['commit'])} | {text(part['started'])} | "
+            f"{text(part['ended'])} | {part['env_steps_start']:,} to {part['env_steps_end']:,} | "
+            f"{part['train_seconds']:.1f} | {text(part['wall_seconds'], '.1f')} | "
+            f"{text(rate, '.0f')} | {part['outcome']} |"
+        )
+    lines += [
+        "",
+        "The curve: the mean return of the last 100 training episodes, and the greedy "
+        "evaluations during training:",
+        "",
+        "| env steps | episodes | training mean(100) | greedy mean ± std |",
+        "|---:|---:|---:|---:|",
+    ]
+    for steps, episodes, mean, greedy in row["curve"]:
+        evaluated = "none" if greedy is None else f"{greedy[0]:.1f} ± {greedy[1]:.1f}"
+        lines.append(f"| {steps:,} | {episodes} | {mean:.1f} | {evaluated} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluations_in(output: str) -> dict[int, tuple[float, float]]:
+    """The greedy evaluations during training a log reports (``N env steps: greedy return
+    over E episodes: M ± S``): (mean, std) by env steps, the later where a step count repeats
+    (a part stopped at an evaluation's step count and resumed)."""
+    found = re.findall(
+        r"^.*?(\d+) env steps: greedy return over \d+ episodes?: (-?[\d.]+) ± ([\d.]+)",
+        output,
+        re.MULTILINE,
+    )
+    return {int(steps): (float(mean), float(std)) for steps, mean, std in found}
 
 
 def measurements(
@@ -788,7 +943,8 @@ def measurements(
 ) -> dict:
     """One run's row: from its console ``output`` (the trained and greedy lines) and the
     episode CSV in ``save_dir``, with its whole-process seconds and peak memory."""
-    trained = re.search(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)
+    # The last trained line: a run of several parts prints one a part, each counting the run.
+    trained = re.findall(r"trained (\d+) episodes, (\d+) env steps in ([\d.]+) s", output)[-1]
     # The last greedy line is the report after training; A2C logs its periodic ones before.
     greedy = re.findall(r"greedy return over (\d+) episodes?: (-?[\d.]+) ± ([\d.]+)", output)[-1]
     with open(run_files(save_dir, suite.env).episodes) as handle:
@@ -800,9 +956,9 @@ def measurements(
     return {
         "seed": seed,
         "wall_s": wall,
-        "episodes": int(trained[1]),
-        "env_steps": int(trained[2]),
-        "steps_per_s": int(trained[2]) / float(trained[3]),
+        "episodes": int(trained[0]),
+        "env_steps": int(trained[1]),
+        "steps_per_s": int(trained[1]) / float(trained[2]),
         "steady_steps_per_s": steady_rate(episodes),
         "solved_steps": int(solved["env_steps"]) if solved else None,
         "solved_s": float(solved["seconds"]) if solved else None,
@@ -824,19 +980,9 @@ def steady_rate(episodes: list[dict]) -> float:
 
 def revision(root: Path = ROOT) -> str:
     """The commit checked out in ``root``, with ``+changes`` if its code differs from it
-    (changed Markdown files do not count: the benchmark writes one)."""
-
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        result.check_returncode()
-        return result.stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
-    return f"commit {commit}" + ("+changes" if dirty else "")
+    (``utils.provenance.code_revision``; changed Markdown files do not count)."""
+    commit = code_revision(root)
+    return f"commit {commit}" if commit else "unknown commit"
 
 
 def versions() -> str:
@@ -966,13 +1112,18 @@ def section(key: str, name: str, seeds: list[int], rows: list[dict], how: str, r
     env, target = suite.env, suite.target
     where = f"- Env: {env}; target return {target:g}.\n" if env != "CartPole-v1" else ""
     command = " ".join(suite.command)
+    commit = revision(root)
+    commits = [part["commit"] for row in rows for part in row.get("parts", ()) if part["commit"]]
+    if commits:  # runs of several parts: each part's commit is in its table
+        commit = f"commit {commits[-1]} (the last part's; each part's below)"
+    records = "".join("\n" + run_record(row) for row in rows if row.get("parts"))
     return (
         f"## `{key}`: {suite.title}\n\n{suite.purpose}\n\n"
         f"- Each run: `python {command} --seed=S`; seeds {','.join(map(str, seeds))}.\n"
         f"- Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/benchmark.py "
-        f"--suites={name}{how}` at {revision(root)} on {machine()}.\n"
+        f"--suites={name}{how}` at {commit} on {machine()}.\n"
         f"- Versions: {versions()}.\n{where}\n"
-        f"{table(rows)}\nSummary: {summary(rows, target)}\n"
+        f"{table(rows)}\nSummary: {summary(rows, target)}\n{records}"
     )
 
 
@@ -996,7 +1147,9 @@ def main() -> None:
         "--from-runs",
         default="",
         help="SEED:LOG:SAVE_DIR,...: record runs of the one suite given that were started by "
-        "hand (long runs, in the background) instead of running it",
+        "hand (long runs, in the background, continued with --resume across sessions, each "
+        "part's output appended to LOG) instead of running it; each part (commit, steps, "
+        "times) and the learning curve go into the section",
     )
     parser.add_argument(
         "--run-checkout",

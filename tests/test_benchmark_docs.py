@@ -2,12 +2,15 @@
 keeps an older measurement of the suite it does, marked superseded; a stop while writing keeps
 the file whole."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.programs import ROOT
+from tests.programs import ROOT, run, start
+from utils.provenance import code_revision
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import benchmark  # noqa: E402
@@ -175,3 +178,41 @@ def test_a_tuning_study_is_recorded_trial_by_trial_into_the_benchmarks_file(tmp_
     assert "No trial completed." in text
     result = subprocess.run(script + arguments, cwd=ROOT, capture_output=True, text=True)
     assert "holds the studies ['a2c_LunarLander-v3', 'other']: give --name" in result.stderr
+
+
+def test_a_run_of_two_parts_is_recorded_with_each_part_and_its_curve(tmp_path, monkeypatch):
+    save_dir, log = tmp_path / "run", tmp_path / "run.log"
+    flags = ["--train", "--eval-interval=1024", "--eval-episodes=2", f"--save_dir={save_dir}"]
+    for extra in (["--max-steps=2048"], ["--max-steps=4096", "--resume"]):  # two sessions
+        result = run(*flags, *extra, program="a2c_cartpole.py")
+        assert result.returncode == 0, result.stderr[-2000:]
+        with log.open("a") as handle:  # the parts' output, appended as `>> log 2>&1` does
+            handle.write(result.stdout + result.stderr)
+    suite = benchmark.Suite("A2C in two parts", ["a2c_cartpole.py", "--train"], "why", [0])
+    monkeypatch.setitem(benchmark.SUITES, "two-parts", suite)
+    row = benchmark.finished_run(suite, 0, log, save_dir, ROOT)
+    parts = row["parts"]
+    assert [(p["part"], p["env_steps_start"], p["env_steps_end"]) for p in parts] == [
+        (1, 0, 2048),
+        (2, 2048, 4096),
+    ]
+    assert row["env_steps"] == 4096 and row["wall_s"] == pytest.approx(
+        sum(p["wall_seconds"] for p in parts)
+    )
+    text = benchmark.section("two-parts", "two-parts", [0], [row], " --from-runs=...", ROOT)
+    commit = code_revision()
+    assert f"at commit {commit} (the last part's; each part's below)" in text
+    assert f"| 1 | {commit} | " in text and "| 0 to 2,048 |" in text
+    assert f"| 2 | {commit} | " in text and "| 2,048 to 4,096 |" in text
+    assert text.count("| finished |") == 2
+    # The curve: at each evaluation during training, with its greedy mean.
+    assert [point[0] for point in row["curve"]] == [1024, 2048, 3072, 4096]
+    assert all(point[3] is not None for point in row["curve"])
+    assert "| 4,096 | " in text
+    # A run whose last part stopped before its budget is not recorded yet.
+    process = start("a2c_cartpole.py", *flags, "--max-steps=10000000", "--resume")
+    time.sleep(20)  # started and training
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    with pytest.raises(SystemExit, match="has not finished: its part 3 ended 'stopped' at"):
+        benchmark.finished_run(suite, 0, log, save_dir, ROOT)
