@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -55,8 +58,15 @@ from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmark import PEER_STATE  # noqa: E402  (the run's parts and clock, as benchmark.py reads them)
+
 import utils.envs  # noqa: E402, F401  (registers CartPoleNoVel-v1)
 from utils.checkpoint import run_files  # noqa: E402
+from utils.files import atomic_write  # noqa: E402
+from utils.provenance import FINISHED, RUNNING, STOPPED, PartClock  # noqa: E402
+
+# The model and its optimizer, for --resume.
+PEER_MODEL = "sb3_model.zip"
 
 
 def linear(start: float):
@@ -184,6 +194,8 @@ ZOO = {
         atari=True,
     ),
 }
+# RL Zoo's frames, where the zoo measured its Atari results: the v4 game without sticky actions.
+ZOO["PongNoFrameskip-v4"] = ZOO["ALE/Pong-v5"]
 
 
 def make_envs(env_id: str, zoo: Zoo, seed: int, n_envs: int | None = None):
@@ -195,19 +207,26 @@ def make_envs(env_id: str, zoo: Zoo, seed: int, n_envs: int | None = None):
     import ale_py
 
     gym.register_envs(ale_py)
-    envs = make_atari_env(env_id, n_envs=n_envs, seed=seed, env_kwargs={"frameskip": 1})
+    # The v5 game skips frames itself: the wrapper skips them instead, as the zoo does.
+    kwargs = {"frameskip": 1} if env_id.startswith("ALE/") else {}
+    envs = make_atari_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
     return VecFrameStack(envs, n_stack=4)
 
 
 class StopAtThreshold(BaseCallback):
     """Records finished episodes; stops when the last 100 average ``threshold`` (if any)."""
 
-    def __init__(self, threshold: float | None):
+    def __init__(self, threshold: float | None, rows: list[dict] = (), seconds: float = 0.0):
         super().__init__()
         self.threshold = threshold
-        self.rows: list[dict] = []
-        self.returns: list[float] = []
-        self.start = time.perf_counter()
+        self.rows: list[dict] = list(rows)  # a resumed run's episodes so far
+        self.returns: list[float] = [float(row["episode_return"]) for row in self.rows]
+        self.start = time.perf_counter() - seconds  # the training clock goes on
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of training of the run so far, resumed parts included."""
+        return time.perf_counter() - self.start
 
     def _on_step(self) -> bool:
         for info in self.locals["infos"]:
@@ -220,12 +239,73 @@ class StopAtThreshold(BaseCallback):
                         "episode_return": self.returns[-1],
                         "recent_mean": float(np.mean(recent)),
                         "env_steps": self.num_timesteps,
-                        "seconds": time.perf_counter() - self.start,
+                        "seconds": self.seconds,
                     }
                 )
         if self.threshold is None or len(self.returns) < 100:
             return True
         return self.rows[-1]["recent_mean"] < self.threshold
+
+
+class Checkpoint(BaseCallback):
+    """Keeps the run resumable (``--resume``): every ``every`` env steps (0: only at the end)
+    and when SIGTERM or SIGINT stops it, writes the model with its optimizer
+    (``sb3_model.zip``), the episode CSV and ``PEER_STATE`` (the run's parts, as
+    ``training.parts`` records ours, and its seconds of training), each whole or not at all.
+    A signal stops training after the current step (the callback returns False)."""
+
+    def __init__(
+        self, save_dir: Path, env_id: str, episodes: StopAtThreshold, parts, seconds, every
+    ):
+        super().__init__()
+        self.save_dir, self.env_id, self.episodes = save_dir, env_id, episodes
+        self.parts: list[dict] = parts
+        self.resumed_seconds = seconds  # the run's seconds of training before this part
+        self.every = every
+        self.clock = PartClock()
+        self.signal: int | None = None
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self.clock.begin(self.parts, self.num_timesteps, self.resumed_seconds)
+        self._next = self.num_timesteps + self.every
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+
+    def _stop(self, signum, frame) -> None:
+        self.signal = signum
+
+    def _on_step(self) -> bool:
+        if self.every and self.num_timesteps >= self._next:
+            self.save(RUNNING)
+            self._next += self.every
+        return self.signal is None
+
+    def save(self, outcome: str) -> None:
+        """Writes the run's state now, this part's ``outcome`` recorded."""
+        seconds = self.episodes.seconds
+        self.parts = self.clock.record(self.parts, self.num_timesteps, seconds, outcome)
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.save_dir / PEER_MODEL, self.model.save)
+        write_episodes(self.save_dir, self.env_id, self.episodes.rows)
+        state = {"env": self.env_id, "train_seconds": seconds, "parts": self.parts}
+        write_text(self.save_dir / PEER_STATE, json.dumps(state, indent=1))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes ``path`` whole or not at all."""
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def write_episodes(save_dir: Path, env_id: str, rows: list[dict]) -> None:
+    """The episode CSV, named as ``a2c_cartpole.py`` names it, written whole or not at all."""
+    if not rows:
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(run_files(save_dir, env_id).episodes, text.getvalue())
 
 
 def main() -> None:
@@ -252,20 +332,55 @@ def main() -> None:
         default=None,
         help="stop at the first evaluation whose mean reaches this (StopTrainingOnRewardThreshold)",
     )
+    parser.add_argument(
+        "--checkpoint_every",
+        type=int,
+        default=0,
+        help="env steps between checkpoints of the run for --resume (0: at the end, and when "
+        "SIGTERM or SIGINT stops it)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --save_dir (its model, optimizer, episodes and parts) to "
+        "--max_steps in all",
+    )
     args = parser.parse_args()
+    save_dir = Path(args.save_dir)
     zoo = ZOO[args.env]
     settings = zoo.settings
     if args.ent_coef is not None:
         settings = {**settings, "ent_coef": args.ent_coef}
-    envs = make_envs(args.env, zoo, args.seed)
+    if zoo.normalize and (args.resume or args.checkpoint_every):
+        sys.exit("error: --resume and --checkpoint_every: not for envs normalised by VecNormalize")
+    rows, parts, seconds = [], [], 0.0
+    if args.resume:
+        state_file = save_dir / PEER_STATE
+        if not state_file.is_file():
+            sys.exit(f"error: --resume: no run to resume in {save_dir} (no {PEER_STATE})")
+        state = json.loads(state_file.read_text())
+        if state["env"] != args.env:
+            sys.exit(f"error: --resume: the run in {save_dir} is on {state['env']}, not {args.env}")
+        episodes = run_files(save_dir, args.env).episodes
+        with open(episodes) if episodes.is_file() else io.StringIO() as handle:
+            rows = [
+                {name: float(value) if "." in value else int(value) for name, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+        parts, seconds = state["parts"], state["train_seconds"]
+    envs = make_envs(args.env, zoo, args.seed + 1_000 * len(parts))  # new episodes each part
     evaluation = make_envs(args.env, zoo, args.seed + 10_000, n_envs=1)
     if zoo.normalize:
         envs = VecNormalize(envs, gamma=settings.get("gamma", 0.99), norm_reward=zoo.norm_reward)
         evaluation = VecNormalize(evaluation, training=False, norm_reward=False)
-    model = zoo.algorithm(zoo.policy, envs, seed=args.seed, device="cpu", **settings)
+    if args.resume:
+        model = zoo.algorithm.load(save_dir / PEER_MODEL, env=envs, device="cpu")
+    else:
+        model = zoo.algorithm(zoo.policy, envs, seed=args.seed, device="cpu", **settings)
     threshold = gym.spec(args.env).reward_threshold if zoo.stop_at_threshold else None
-    callback = StopAtThreshold(threshold)
-    callbacks = [callback]
+    callback = StopAtThreshold(threshold, rows, seconds)
+    checkpoint = Checkpoint(save_dir, args.env, callback, parts, seconds, args.checkpoint_every)
+    callbacks = [callback, checkpoint]
     if args.eval_interval:  # as a2c_cartpole.py's --eval_interval and --stop_at_eval_return
         stop = None
         if args.stop_at_eval_return is not None:
@@ -283,10 +398,21 @@ def main() -> None:
                 verbose=0,
             )
         )
-    model.learn(total_timesteps=args.max_steps or zoo.steps, callback=CallbackList(callbacks))
-    seconds = time.perf_counter() - callback.start
+    budget = args.max_steps or zoo.steps
+    model.learn(
+        total_timesteps=max(budget - model.num_timesteps, 0),
+        callback=CallbackList(callbacks),
+        reset_num_timesteps=not args.resume,
+    )
     steps = model.num_timesteps
-    print(f"trained {len(callback.rows)} episodes, {steps} env steps in {seconds:.1f} s")
+    print(f"trained {len(callback.rows)} episodes, {steps} env steps in {callback.seconds:.1f} s")
+    if args.resume or args.checkpoint_every or checkpoint.signal is not None:
+        checkpoint.save(FINISHED if checkpoint.signal is None else STOPPED)
+        print(f"checkpoint: {save_dir / PEER_MODEL} (continue with --resume)")
+    if checkpoint.signal is not None:
+        sys.exit(
+            f"error: interrupted by {signal.Signals(checkpoint.signal).name}; the run was saved"
+        )
     if zoo.normalize:
         evaluation.obs_rms = envs.obs_rms  # the statistics the policy was trained with
     episodes = args.eval_episodes
@@ -298,11 +424,7 @@ def main() -> None:
         f"greedy return over {episodes} episodes: {np.mean(returns):.{digits}f} ± "
         f"{np.std(returns):.{digits}f}"
     )
-    path = run_files(args.save_dir, args.env).episodes  # as a2c_cartpole.py names it
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(callback.rows[0]))
-        writer.writeheader()
-        writer.writerows(callback.rows)
+    write_episodes(save_dir, args.env, callback.rows)
 
 
 if __name__ == "__main__":

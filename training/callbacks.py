@@ -29,10 +29,10 @@ from collections.abc import Sequence
 
 from absl import logging
 
-from training.parts import FINISHED, STOPPED
 from training.summaries import Summaries, format_return, progress_line, run_directory
 from utils.errors import ConfigError
 from utils.interrupts import STOP_SIGNALS
+from utils.provenance import FINISHED, STOPPED
 
 # Progress lines and TensorBoard points a run: one each time another 1/REPORTS of the budget is
 # used, and one at the end.

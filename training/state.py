@@ -22,6 +22,7 @@ from utils.envs import env_record
 from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
 from utils.files import require_free_space
 from utils.interrupts import signals_deferred
+from utils.provenance import unrecorded_part
 
 # Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
 SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
@@ -232,12 +233,10 @@ def saved_parts(save_dir: str | os.PathLike, env_id: str) -> list[dict] | None:
             parts = parts_in(reader)
             if parts is not None:
                 return parts
-            recorded = RunParts()
             seconds_key = "seconds/.ATTRIBUTES/VARIABLE_VALUE"
             seconds = reader.get_tensor(seconds_key) if reader.has_tensor(seconds_key) else 0.0
             steps = reader.get_tensor("env_steps/.ATTRIBUTES/VARIABLE_VALUE")
-            recorded.restored_without_parts(int(steps), float(seconds))
-            return recorded.parts
+            return unrecorded_part(int(steps), float(seconds))
     return None
 
 

@@ -34,11 +34,11 @@ from training.callbacks import (
 )
 from training.episode_log import Episode, EpisodeLog
 from training.evaluation import Evaluation, evaluate, greedy_policy
-from training.parts import FAULT, RUNNING
 from training.state import TrainingState, run_identity
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
 from utils.errors import TrainingError
+from utils.provenance import FAULT, RUNNING
 
 # Greedy evaluations during training are seeded from here; the report after training uses
 # ``seed + REPORT_SEED_OFFSET``, so the model is not chosen on the episodes it is judged on.
