@@ -54,7 +54,8 @@ def test_a_checkpoint_from_before_parts_resumes_and_its_training_is_one_part(tmp
     agent.learn(1000)
     state = agent.trainer.state
     # A checkpoint as runs wrote them before parts were recorded: all but the parts.
-    tf.train.CheckpointManager(state._without_parts(), state.directory, max_to_keep=3).save()
+    old = state._checkpoint_of({})
+    tf.train.CheckpointManager(old, state.directory, max_to_keep=3).save()
     newest = checkpoint_prefixes(state.directory)[-1]
     assert parts_in(tf.train.load_checkpoint(newest)) is None
     steps = agent.trainer.episode_log.env_steps
@@ -65,6 +66,8 @@ def test_a_checkpoint_from_before_parts_resumes_and_its_training_is_one_part(tmp
     resumed = A2C("CartPole-v1", save_dir=tmp_path, resume=True, **QUIET)
     resumed.learn(2000)
     assert resumed.trainer.episode_log.env_steps >= 2000
+    # Its checkpoints go on numbering after the old one (none is written over).
+    assert int(resumed.trainer.state.latest.rsplit("-", 1)[1]) > int(newest.rsplit("-", 1)[1])
     parts = saved_parts(tmp_path, "CartPole-v1")
     assert [p["outcome"] for p in parts] == ["not recorded", "finished"]
     assert parts[0]["train_seconds"] > 0 and parts[1]["env_steps_start"] == steps
@@ -79,3 +82,18 @@ def test_the_command_line_says_which_part_a_resumed_run_trained(tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     line = next(line for line in second.stdout.splitlines() if line.startswith("part 2"))
     assert f"at commit {code_revision()}" in line and "env steps 1024 to 2" in line
+
+
+def test_a_resumed_run_keeps_the_evaluations_of_its_earlier_parts(tmp_path):
+    settings = {"num_envs": 4, "eval_interval": 512, "eval_episodes": 2, "verbose": 0}
+    first = A2C("CartPole-v1", save_dir=tmp_path, **settings)
+    first.learn(1024)
+    earlier = [(e.env_steps, e.episodes, e.result.returns.tolist()) for e in first.evaluations]
+    assert [steps for steps, _, _ in earlier] == [512, 1024]
+    resumed = A2C("CartPole-v1", save_dir=tmp_path, resume=True, verbose=0)
+    resumed.learn(2048)
+    kept = [(e.env_steps, e.episodes, e.result.returns.tolist()) for e in resumed.evaluations]
+    assert kept[:2] == earlier and [steps for steps, _, _ in kept[2:]] == [1536, 2048]
+    again = A2C("CartPole-v1", save_dir=tmp_path, resume=True, verbose=0)
+    again.learn(2048)  # the budget was used: the final model was evaluated at 2048 already
+    assert [e.env_steps for e in again.evaluations] == [512, 1024, 1536, 2048]

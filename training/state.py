@@ -76,15 +76,15 @@ class TrainingState:
             tf.zeros((0, len(Episode._fields)), tf.float64), shape=tf.TensorShape([None, None])
         )
         self.parts = RunParts()
+        # The greedy evaluations during training, as JSON: [{"env_steps", "episodes",
+        # "returns"}], so a resumed run's plot and callbacks keep the earlier ones.
+        self.evaluations = tf.Variable("[]", dtype=tf.string)
         self.model = trackables.get("model")
         self.trackables = trackables
-        self.checkpoint = tf.train.Checkpoint(
-            env_steps=self.env_steps,
-            episodes=self.episodes,
-            settings=self.settings,
-            parts=self.parts.variable,
-            **trackables,
-        )
+        # Entries added after runs were first checkpointed: a checkpoint without them
+        # restores the rest (``_checkpoint_for``).
+        self.later_entries = {"parts": self.parts.variable, "evaluations": self.evaluations}
+        self.checkpoint = self._checkpoint_of(self.later_entries)
         repair_state_file(self.directory)
         foreign = foreign_checkpoints(self.directory)
         if foreign:  # never resumed from, nor pruned: another run's files
@@ -135,14 +135,35 @@ class TrainingState:
             variables += list(getattr(trackable, "variables", []))
         return variables_bytes(variables)
 
-    def _without_parts(self) -> tf.train.Checkpoint:
-        """What the checkpoint saves, less the parts: for checkpoints written before them."""
+    def _checkpoint_of(self, later_entries: dict) -> tf.train.Checkpoint:
+        """A ``tf.train.Checkpoint`` of what every checkpoint holds and ``later_entries``."""
         return tf.train.Checkpoint(
             env_steps=self.env_steps,
             episodes=self.episodes,
             settings=self.settings,
+            **later_entries,
             **self.trackables,
         )
+
+    def _checkpoint_for(self, reader: tf.train.CheckpointReader) -> tf.train.Checkpoint:
+        """What restores the checkpoint ``reader`` reads: all it holds of ``later_entries``
+        (none for a checkpoint from before the first of them, 2026-12-08)."""
+        held = {
+            name: variable
+            for name, variable in self.later_entries.items()
+            if reader.has_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
+        }
+        return self._checkpoint_of(held)
+
+    def set_evaluations(self, evaluations: list[dict]) -> None:
+        """The greedy evaluations so far (``{"env_steps", "episodes", "returns"}`` each),
+        saved with the next checkpoint."""
+        self.evaluations.assign(json.dumps(evaluations))
+
+    def saved_evaluations(self) -> list[dict]:
+        """The greedy evaluations the restored checkpoint holds (none if it was written
+        before they were saved)."""
+        return json.loads(self.evaluations.numpy().decode())
 
     def restore(self) -> None:
         """Loads the newest checkpoint into the trackables and the episode log.
@@ -163,9 +184,9 @@ class TrainingState:
                 continue
             for text in damaged:
                 logging.warning("checkpoint %s is damaged; resuming from %s", text, prefix)
-            # A checkpoint from before parts were recorded restores all but them.
-            recorded = parts_in(tf.train.load_checkpoint(prefix)) is not None
-            checkpoint = self.checkpoint if recorded else self._without_parts()
+            reader = tf.train.load_checkpoint(prefix)
+            recorded = parts_in(reader) is not None  # or written before parts were
+            checkpoint = self._checkpoint_for(reader)
             try:
                 checkpoint.restore(prefix).assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
@@ -175,6 +196,8 @@ class TrainingState:
                     "and checkpoints from before the model's blocks of 2026-11-26 do not "
                     f"load; {first_line(error)})"
                 ) from None
+            # The checkpoints' numbering goes on (the manager numbers by the save counter).
+            self.checkpoint.save_counter.assign(checkpoint.save_counter)
             episodes = [Episode.from_values(row) for row in self.episodes.numpy()]
             self.episode_log.restore(episodes, int(self.env_steps.numpy()))
             if not recorded:
