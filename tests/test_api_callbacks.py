@@ -3,11 +3,12 @@ worlds (Keras's EarlyStopping, CSVLogger; SB3's _on_step returning False), the p
 num_timesteps, and no files unless asked (training/callbacks.py, a3c_keras/callbacks.py)."""
 
 import csv
+from types import SimpleNamespace
 
 import keras
 import pytest
 
-from a3c_keras import A2C, BaseCallback, Callback, ConfigError
+from a3c_keras import A2C, BaseCallback, Callback, ConfigError, ProgressLogger
 
 # A2C's defaults: 8 envs, 8 steps a rollout.
 ROLLOUT = 64
@@ -137,3 +138,24 @@ def test_from_python_nothing_is_written_unless_asked(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["A2C_1", "more_2"]
     assert any((tmp_path / "tb" / "A2C_1").iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tb"]
+
+
+def test_the_end_of_the_budget_is_reported_once_though_a3c_s_workers_step_on():
+    reports = []
+
+    class Lines(ProgressLogger):
+        def report(self, steps_per_second, eta, final):
+            reports.append((self.trainer.episode_log.env_steps, final))
+
+    # The last episode of the budget ends at 900 env steps; the other worker steps on to 905
+    # before it stops: the end was reported at 900, and is not again.
+    log = SimpleNamespace(progress=0.5, env_steps=400, episodes=[object()])
+    lines = Lines()
+    lines.set_trainer(SimpleNamespace(episode_log=log, train_seconds=1.0))
+    lines.on_train_begin({})
+    lines.on_update_end(1, {})  # the pace starts
+    log.progress, log.env_steps, lines.trainer.train_seconds = 1.0, 900, 2.0
+    lines.on_update_end(2, {})
+    log.env_steps = 905
+    lines.on_train_end({})
+    assert reports == [(900, False)]

@@ -260,6 +260,7 @@ class Reports(Callback):
     def on_train_begin(self, logs: dict) -> None:
         self._next = 0.0
         self._reported_steps = -1  # env steps at the last report
+        self._reported_progress = 0.0  # the budget's fraction at the last report
         self.pace = Pace()  # another train call: compilation again
 
     def on_update_end(self, index: int, logs: dict) -> None:
@@ -274,13 +275,15 @@ class Reports(Callback):
 
     def on_train_end(self, logs: dict) -> None:
         log = self.trainer.episode_log
-        if log.episodes and log.env_steps != self._reported_steps:
+        # Not again where the end of the budget was reported already (A3C's workers may step
+        # on while the others stop: the same line, once more).
+        if log.episodes and log.env_steps != self._reported_steps and self._reported_progress < 1:
             self._measure_and_report(final=True)
 
     def _measure_and_report(self, final: bool) -> None:
         trainer = self.trainer
         log = trainer.episode_log
-        self._reported_steps = log.env_steps
+        self._reported_steps, self._reported_progress = log.env_steps, log.progress
         pace = self.pace.measure(log.env_steps, trainer.train_seconds, log.progress, final)
         if pace is not None:
             self.report(*pace, final)
