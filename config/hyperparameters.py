@@ -115,6 +115,16 @@ class ActorCriticConfig:
         one_of("relu", "tanh"),
         search=choices("tanh", "relu"),
     )
+    # models.actor_critic.IMAGE_ENCODERS: a test keeps the two equal.
+    image_encoder: str = setting(
+        "a3c",
+        "The convolutions for image observations (Atari): a3c, the A3C paper's (after Mnih et "
+        "al. 2013: 16 filters 8x8 stride 4, 32 filters 4x4 stride 2), or nature, Nature DQN's "
+        "(Mnih et al. 2015: 32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1; "
+        "Stable-Baselines3's NatureCNN, RL Zoo's Atari network, with --hidden_units=512).",
+        one_of("a3c", "nature"),
+        search=choices("a3c", "nature"),
+    )
     separate_value_trunk: bool = setting(
         False,
         "Give the value head a trunk of its own (same widths) instead of sharing the "

@@ -12,6 +12,7 @@ from models.layer_forms import check_layers
 from models.normalization import ObservationNormalization
 from models.specs import (  # noqa: F401  (ACTIVATIONS and WEIGHT_INITS re-exported)
     ACTIVATIONS,
+    IMAGE_ENCODERS,
     KERAS_ARGUMENTS,
     WEIGHT_INITS,
     check_spec,
@@ -47,9 +48,11 @@ class ActorCriticModel(keras.Model):
       normalisation (``normalize_observations``: ``ObservationNormalization``, updated by the
       algorithms from their rollouts, so a saved or exported model acts on raw observations);
       uint8 frames ``(channels, height, width)`` through the convolutions of the A3C paper's
-      Atari agents (Mnih et al. 2016, section 8, after Mnih et al. 2013: 16 filters 8x8 stride
-      4, 32 filters 4x4 stride 2, ReLU; the model scales the bytes to [0, 1] itself, so
-      rollouts keep them as uint8).
+      Atari agents (``image_encoder="a3c"``: Mnih et al. 2016, section 8, after Mnih et al.
+      2013: 16 filters 8x8 stride 4, 32 filters 4x4 stride 2, ReLU) or Nature DQN's
+      (``"nature"``: Mnih et al. 2015: 32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1, as
+      Stable-Baselines3's NatureCNN); the model scales the bytes to [0, 1] itself, so
+      rollouts keep them as uint8.
     - ``trunk``: ``Dense`` layers (ReLU or tanh). Sharing it between the heads follows Mnih et
       al. 2016 (arXiv:1602.01783, section 5.1: "a softmax output for the policy and a single
       linear output for the value function"). With ``separate_value_trunk`` the value head
@@ -146,11 +149,18 @@ class ActorCriticModel(keras.Model):
             # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
             # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
             # not take (a C++ error line at the first update).
+            # (filters, size, stride) of each convolution
+            layers = {
+                "a3c": ((16, 8, 4), (32, 4, 2)),
+                "nature": ((32, 8, 4), (64, 4, 2), (64, 3, 1)),
+            }[self.image_encoder]
             return (
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
                 keras.layers.Permute((2, 3, 1), name="channels_last"),
-                self._conv(16, 8, strides=4, name="conv_0"),
-                self._conv(32, 4, strides=2, name="conv_1"),
+                *(
+                    self._conv(filters, size, strides=stride, name=f"conv_{index}")
+                    for index, (filters, size, stride) in enumerate(layers)
+                ),
                 keras.layers.Flatten(name="flatten"),
             )
         if self.normalize_observations:

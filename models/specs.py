@@ -12,6 +12,11 @@ from utils.spaces import ActionSpec, ObservationSpec
 # The trunk's nonlinearities: ReLU (the A3C paper's), tanh (Stable-Baselines3's MLP policies).
 ACTIVATIONS = ("relu", "tanh")
 
+# The convolutions for image observations (``models.actor_critic.ActorCriticModel._encoder``):
+# the A3C paper's (after Mnih et al. 2013) and Nature DQN's (Mnih et al. 2015; Stable-Baselines3's
+# NatureCNN, RL Zoo's Atari network).
+IMAGE_ENCODERS = ("a3c", "nature")
+
 # How the kernels start (``models.actor_critic.ORTHOGONAL_GAINS``): Keras's glorot, or orthogonal.
 WEIGHT_INITS = ("glorot", "orthogonal")
 
@@ -67,12 +72,17 @@ def check_spec(spec: ModelSpec) -> None:
         ValueError: if a width in ``hidden_units`` is < 1, ``activation`` is not in
             ``ACTIVATIONS``, ``weight_init`` not in ``WEIGHT_INITS``, ``recurrent_units`` is
             < 0 or comes with ``separate_value_trunk``, ``use_sde`` comes without Box actions,
-            or image observations with ``normalize_observations`` or of another rank than 3.
+            or image observations with ``normalize_observations`` or of another rank than 3, or
+            ``image_encoder`` is not in ``IMAGE_ENCODERS``.
     """
     if not spec.hidden_units or any(units < 1 for units in spec.hidden_units):
         raise ValueError(f"hidden_units must be one or more widths >= 1, got {spec.hidden_units}")
     if spec.activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {spec.activation!r}")
+    if spec.image_encoder not in IMAGE_ENCODERS:
+        raise ValueError(
+            f"image_encoder must be one of {IMAGE_ENCODERS}, got {spec.image_encoder!r}"
+        )
     if spec.weight_init not in WEIGHT_INITS:
         raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {spec.weight_init!r}")
     if spec.use_sde and spec.action.space != "Box":

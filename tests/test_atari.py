@@ -293,3 +293,35 @@ def test_rl_zoos_frames_have_no_sticky_actions_and_the_atari_preset(monkeypatch)
     for config_class in (A2CConfig, A3CConfig):
         on_zoo, on_v5 = with_preset(config_class, zoo), with_preset(config_class, PONG)
         assert on_zoo == dataclasses.replace(on_v5, env=zoo) and on_zoo.clip_rewards
+
+
+def test_nature_dqn_s_convolutions_are_stable_baselines3_s_cnn_and_files_keep_them(tmp_path):
+    import keras
+
+    from a3c_keras import A2C
+    from utils.errors import CheckpointError
+
+    agent = A2C(PONG, num_envs=2, image_encoder="nature", hidden_units=(512,), save_dir=tmp_path)
+    convolutions = [layer for layer in agent.model.layers if "conv" in layer.name]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convolutions] == [
+        (32, (8, 8), (4, 4)),
+        (64, (4, 4), (2, 2)),
+        (64, (3, 3), (1, 1)),
+    ]
+    # SB3's CnnPolicy on Pong: NatureCNN (three convolutions, a 3136 -> 512 layer), 6 logits
+    # and a value: 1,687,719 weights.
+    convolution_weights = (8 * 8 * 4 + 1) * 32 + (4 * 4 * 32 + 1) * 64 + (3 * 3 * 64 + 1) * 64
+    assert agent.model.count_params() == convolution_weights + 3137 * 512 + 513 * 6 + 513
+    agent.learn(total_timesteps=40)
+    frames = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    expected = agent.model(frames)
+    agent.save(tmp_path / "pong.weights.h5")
+    agent.save(tmp_path / "pong.keras")
+    loaded = A2C.load(tmp_path / "pong.weights.h5")  # the file says which convolutions
+    assert loaded.config.image_encoder == "nature"
+    exported = keras.saving.load_model(tmp_path / "pong.keras")
+    for params, value in (loaded.model(frames), exported([frames])[:2]):
+        np.testing.assert_allclose(params, expected[0], atol=1e-5)
+        np.testing.assert_allclose(value, expected[1], atol=1e-5)
+    with pytest.raises(CheckpointError, match="image encoder nature"):
+        A2C.load(tmp_path / "pong.weights.h5", image_encoder="a3c")

@@ -126,3 +126,13 @@ def test_the_config_offers_exactly_the_models_activations_without_importing_tens
         [sys.executable, "-c", probe], cwd=ROOT, env=environment(), capture_output=True, text=True
     )
     assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_the_config_offers_exactly_the_models_image_encoders():
+    from config.hyperparameters import A2CConfig
+    from models.actor_critic import IMAGE_ENCODERS
+
+    for encoder in IMAGE_ENCODERS:
+        assert A2CConfig(image_encoder=encoder).image_encoder == encoder
+    with pytest.raises(ConfigError, match=f"must be one of {', '.join(IMAGE_ENCODERS)}$"):
+        A2CConfig(image_encoder="resnet")

@@ -69,6 +69,7 @@ def test_a_record_round_trips_and_an_old_one_reads_as_it_was_meant():
         "recurrent": False,
         "normalize_observations": False,
         "use_sde": False,
+        "image_encoder": "a3c",  # the one image encoder before it was a setting
     }
     assert architecture_settings({}) == {} and architecture_settings({"junk": 1}) == {}
 

@@ -84,6 +84,8 @@ class ModelSpec:
         recurrent_units: width of the LSTM core; 0 for none (``--recurrent --lstm_units``).
         normalize_observations: running normalisation of the observations, in the model.
         use_sde: state-dependent exploration (gSDE) for Box actions.
+        image_encoder: the convolutions for image observations: "a3c" (the A3C paper's, after
+            Mnih et al. 2013) or "nature" (Mnih et al. 2015, Stable-Baselines3's NatureCNN).
         log_std_init: a Gaussian policy's initial log sigma (starts the weights only).
         weight_init: how the kernels start, "glorot" or "orthogonal" (starts them only).
     """
@@ -105,6 +107,7 @@ class ModelSpec:
         False, "observation normalisation: {}", before=False
     )
     use_sde: bool = architecture(False, "state-dependent exploration: {}", before=False)
+    image_encoder: str = architecture("a3c", "image encoder {}", before="a3c")
     log_std_init: float = architecture(0.0, "", recorded=False)
     weight_init: str = architecture("glorot", "", recorded=False)
 
