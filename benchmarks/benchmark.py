@@ -31,6 +31,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -724,12 +726,14 @@ SUITES = {
     ),
     "sb3-a2c-pong-zoo": Suite(
         "Peer: Stable-Baselines3 A2C, RL Zoo's Atari settings, PongNoFrameskip-v4",
-        ["benchmarks/sb3_a2c.py", "--env=PongNoFrameskip-v4", "--eval_episodes=10"],
+        ["benchmarks/sb3_a2c.py", "--env=PongNoFrameskip-v4", "--max_steps=4000000"]
+        + ["--eval_episodes=10"],
         "RL Zoo's hyperparams/a2c.yml for Atari (16 envs, CnnPolicy, ent_coef 0.01, vf_coef "
         "0.25, RMSpropTFLike with eps 1e-5, n_steps 5) on RL Zoo's frames (SB3's AtariWrapper "
-        "on PongNoFrameskip-v4, 4 frames stacked), on the machine of a2c-pong-zoo; the greedy "
-        "mean is the final model's over 10 new games. Target: +18 greedy. Started in the "
-        "background, continued with --resume, recorded with --from-runs.",
+        "on PongNoFrameskip-v4, 4 frames stacked), on the machine of a2c-pong-zoo, for the "
+        "first 4M of the zoo's 10M env steps; the greedy mean is the final model's over 10 new "
+        "games; its seconds of training include its checkpoints. Target: +18 greedy. Started "
+        "in the background, continued with --resume, recorded with --from-runs.",
         [0],
         env="PongNoFrameskip-v4",
         target=18.0,
@@ -809,7 +813,7 @@ def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: P
     if not log.is_file():
         sys.exit(f"error: --from-runs: no log at {log}")
     parts = recorded_parts(save_dir, suite.env)
-    if parts is None:
+    if not parts:
         sys.exit(f"error: --from-runs: no checkpoint of a run on {suite.env} in {save_dir}")
     last = parts[-1]
     if last["outcome"] not in ("finished", "not recorded"):
@@ -819,9 +823,17 @@ def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: P
             "continue it with --resume"
         )
     output = log.read_text(errors="replace")
-    if not re.search(r"trained \d+ episodes, \d+ env steps in", output):
-        sys.exit(f"error: --from-runs: {log} has no 'trained ...' line: the run has not finished")
-    if any(part["commit"] for part in parts):
+    # The last part's own lines: its trained line (of the steps its checkpoint holds), then
+    # its greedy report of the saved model; not an earlier part's, if the last died between.
+    trained = list(re.finditer(r"trained \d+ episodes, (\d+) env steps in", output))
+    if not trained or int(trained[-1][1]) != last["env_steps_end"]:
+        sys.exit(
+            f"error: --from-runs: {log} has no 'trained ... {last['env_steps_end']} env steps' "
+            "line of the run's last part: give the log its parts wrote"
+        )
+    if not re.search(r"^greedy return over", output[trained[-1].end() :], re.MULTILINE):
+        sys.exit(f"error: --from-runs: {log} ends before the report after training")
+    if any(part["wall_seconds"] is not None for part in parts):
         wall = sum(part["wall_seconds"] or part["train_seconds"] for part in parts)
     else:
         wall = log_seconds(log, checkout)
@@ -830,7 +842,21 @@ def finished_run(suite: Suite, seed: int, log: Path, save_dir: Path, checkout: P
     row = measurements(suite, seed, output, save_dir, wall, peak_mib)
     with open(run_files(save_dir, suite.env).episodes) as handle:
         episodes = list(csv.DictReader(handle))
-    return {**row, "parts": parts, "curve": curve(episodes, evaluations_in(output))}
+    # The evaluations the checkpoint holds, and the log's from before checkpoints held them.
+    saved = saved_evaluations(save_dir, suite.env)
+    logged = {s: v for s, v in evaluations_in(output).items() if not saved or s < min(saved)}
+    return {**row, "parts": parts, "curve": curve(episodes, {**logged, **saved})}
+
+
+def saved_evaluations(save_dir: Path, env: str) -> dict[int, tuple[float, float]]:
+    """The greedy evaluations during training that the run's newest checkpoint holds: (mean,
+    std) by env steps (none for a peer's run, or a checkpoint from before they were kept)."""
+    from training.state import checkpoint_evaluations
+
+    return {
+        e["env_steps"]: (float(np.mean(e["returns"])), float(np.std(e["returns"])))
+        for e in checkpoint_evaluations(save_dir, env)
+    }
 
 
 def log_seconds(log: Path, checkout: Path) -> float:
@@ -897,7 +923,8 @@ def run_record(row: dict) -> str:
     lines = [
         f"Seed {row['seed']}: the run's parts (each program that trained it, from its "
         "checkpoints; wall: from the start of its training to its last checkpoint; the "
-        "whole process above is their wall seconds summed):",
+        "whole process above is their wall seconds summed, start-up and the report after "
+        "training left out):",
         "",
         "| part | commit | started (UTC) | ended (UTC) | env steps | s of training | wall (s) | "
         "env steps/s | ended as |",

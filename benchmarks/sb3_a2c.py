@@ -265,12 +265,18 @@ class Checkpoint(BaseCallback):
         self.clock = PartClock()
         self.signal: int | None = None
         self._next = 0
+        self._previous: dict = {}  # the signal handlers before training
 
     def _on_training_start(self) -> None:
         self.clock.begin(self.parts, self.num_timesteps, self.resumed_seconds)
         self._next = self.num_timesteps + self.every
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._stop)
+        self._previous = {
+            signum: signal.signal(signum, self._stop) for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+
+    def _on_training_end(self) -> None:
+        for signum, previous in self._previous.items():  # a signal after training acts at once
+            signal.signal(signum, previous)
 
     def _stop(self, signum, frame) -> None:
         self.signal = signum
@@ -406,7 +412,7 @@ def main() -> None:
     )
     steps = model.num_timesteps
     print(f"trained {len(callback.rows)} episodes, {steps} env steps in {callback.seconds:.1f} s")
-    if args.resume or args.checkpoint_every or checkpoint.signal is not None:
+    if not zoo.normalize:  # (VecNormalize's statistics are not kept: no resume there)
         checkpoint.save(FINISHED if checkpoint.signal is None else STOPPED)
         print(f"checkpoint: {save_dir / PEER_MODEL} (continue with --resume)")
     if checkpoint.signal is not None:

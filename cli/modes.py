@@ -76,9 +76,8 @@ def train_and_report(
     out(f"plot: {files.plot}")
     out(f"episode log: {files.episodes}")
     out(f"checkpoint: {trainer.state.latest} (continue with --resume)")
-    parts = trainer.state.parts.parts
-    if len(parts) > 1:  # a resumed run: what this program added
-        this = parts[-1]
+    this = trainer.state.parts.current
+    if this is not None and this["part"] > 1:  # a resumed run: what this program added
         out(
             f"part {this['part']} of the run: env steps {this['env_steps_start']} to "
             f"{this['env_steps_end']} in {this['train_seconds']:.1f} s of training, at commit "

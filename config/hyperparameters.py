@@ -123,7 +123,6 @@ class ActorCriticConfig:
         "(Mnih et al. 2015: 32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1; "
         "Stable-Baselines3's NatureCNN, RL Zoo's Atari network, with --hidden_units=512).",
         one_of("a3c", "nature"),
-        search=choices("a3c", "nature"),
     )
     separate_value_trunk: bool = setting(
         False,

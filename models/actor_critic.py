@@ -12,6 +12,7 @@ from models.layer_forms import check_layers
 from models.normalization import ObservationNormalization
 from models.specs import (  # noqa: F401  (ACTIVATIONS and WEIGHT_INITS re-exported)
     ACTIVATIONS,
+    IMAGE_ENCODER_LAYERS,
     IMAGE_ENCODERS,
     KERAS_ARGUMENTS,
     WEIGHT_INITS,
@@ -86,7 +87,8 @@ class ActorCriticModel(keras.Model):
         spec: every setting of the model and the spaces it is for
             (``utils.model_spec.ModelSpec``: ``action``, ``observation``, ``hidden_units``,
             ``activation``, ``separate_value_trunk``, ``recurrent_units``,
-            ``normalize_observations``, ``use_sde``, ``log_std_init``, ``weight_init``); its
+            ``normalize_observations``, ``use_sde``, ``image_encoder``, ``log_std_init``,
+            ``weight_init``); its
             settings are the model's attributes too (``model.recurrent_units``).
         *args, **kwargs: instead of ``spec``, a model from sizes: ``num_actions`` (discrete
             actions, or with ``continuous=True`` a Box's dimensions), ``hidden_units``,
@@ -142,18 +144,15 @@ class ActorCriticModel(keras.Model):
 
     def _encoder(self) -> tuple:
         """The encoder block, by the kind of observations (``spec.observation.kind``; the one
-        place it is chosen): for images the A3C paper's convolutions, for flat observations
+        place it is chosen): for images the convolutions of ``image_encoder``
+        (``IMAGE_ENCODER_LAYERS``: the A3C paper's or Nature DQN's), for flat observations
         (a flat Box's, or a Dict's flattened by gymnasium) running normalisation or nothing."""
         observation = self.spec.observation
         if observation is not None and observation.kind == "image":
             # Scaled before the permutation: TensorFlow's graph optimiser would otherwise move
             # the transpose before the cast to float, onto bytes, which its oneDNN kernels do
             # not take (a C++ error line at the first update).
-            # (filters, size, stride) of each convolution
-            layers = {
-                "a3c": ((16, 8, 4), (32, 4, 2)),
-                "nature": ((32, 8, 4), (64, 4, 2), (64, 3, 1)),
-            }[self.image_encoder]
+            layers = IMAGE_ENCODER_LAYERS[self.image_encoder]
             return (
                 keras.layers.Rescaling(1.0 / 255.0, name="scale_pixels"),
                 keras.layers.Permute((2, 3, 1), name="channels_last"),

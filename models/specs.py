@@ -15,7 +15,12 @@ ACTIVATIONS = ("relu", "tanh")
 # The convolutions for image observations (``models.actor_critic.ActorCriticModel._encoder``):
 # the A3C paper's (after Mnih et al. 2013) and Nature DQN's (Mnih et al. 2015; Stable-Baselines3's
 # NatureCNN, RL Zoo's Atari network).
-IMAGE_ENCODERS = ("a3c", "nature")
+# (filters, size, stride) of each convolution.
+IMAGE_ENCODER_LAYERS = {
+    "a3c": ((16, 8, 4), (32, 4, 2)),
+    "nature": ((32, 8, 4), (64, 4, 2), (64, 3, 1)),
+}
+IMAGE_ENCODERS = tuple(IMAGE_ENCODER_LAYERS)
 
 # How the kernels start (``models.actor_critic.ORTHOGONAL_GAINS``): Keras's glorot, or orthogonal.
 WEIGHT_INITS = ("glorot", "orthogonal")

@@ -210,9 +210,16 @@ def test_a_run_of_two_parts_is_recorded_with_each_part_and_its_curve(tmp_path, m
     assert all(point[3] is not None for point in row["curve"])
     assert "| 4,096 | " in text
     # A run whose last part stopped before its budget is not recorded yet.
-    process = start("a2c_cartpole.py", *flags, "--max-steps=10000000", "--resume")
-    time.sleep(20)  # started and training
+    directory = save_dir / "checkpoints_CartPole-v1"
+    before = set(directory.glob("*.index"))
+    process = start(
+        "a2c_cartpole.py", *flags, "--max-steps=10000000", "--resume", "--checkpoint-every=5"
+    )
+    deadline = time.monotonic() + 120
+    while set(directory.glob("*.index")) <= before and time.monotonic() < deadline:
+        time.sleep(0.2)  # until part 3 has trained and checkpointed
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
     with pytest.raises(SystemExit, match="has not finished: its part 3 ended 'stopped' at"):
         benchmark.finished_run(suite, 0, log, save_dir, ROOT)

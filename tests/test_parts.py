@@ -6,8 +6,7 @@ import tensorflow as tf
 
 from a3c_keras import A2C, Callback
 from tests.programs import run
-from training.parts import parts_in
-from training.state import checkpoint_prefixes, saved_parts
+from training.state import checkpoint_prefixes, json_entry, saved_parts
 from utils.provenance import code_revision
 
 QUIET = {"verbose": 0, "eval_interval": 0}
@@ -29,7 +28,7 @@ def test_each_program_that_trains_a_run_is_a_part_with_its_commit_steps_and_time
     first = A2C("CartPole-v1", save_dir=tmp_path, num_envs=4, checkpoint_every=10, **QUIET)
     first.learn(2000)
     directory = tmp_path / "checkpoints_CartPole-v1"
-    periodic = parts_in(tf.train.load_checkpoint(checkpoint_prefixes(directory)[0]))
+    periodic = json_entry(tf.train.load_checkpoint(checkpoint_prefixes(directory)[0]), "parts")
     assert [p["outcome"] for p in periodic] == ["running"]  # a periodic checkpoint's
     assert 0 < periodic[0]["env_steps_end"] < 2000
     resumed = A2C("CartPole-v1", save_dir=tmp_path, resume=True, **QUIET)
@@ -57,7 +56,7 @@ def test_a_checkpoint_from_before_parts_resumes_and_its_training_is_one_part(tmp
     old = state._checkpoint_of({})
     tf.train.CheckpointManager(old, state.directory, max_to_keep=3).save()
     newest = checkpoint_prefixes(state.directory)[-1]
-    assert parts_in(tf.train.load_checkpoint(newest)) is None
+    assert json_entry(tf.train.load_checkpoint(newest), "parts") is None
     steps = agent.trainer.episode_log.env_steps
     earlier = saved_parts(tmp_path, "CartPole-v1")
     assert [(p["outcome"], p["env_steps_end"], p["commit"]) for p in earlier] == [
@@ -97,3 +96,12 @@ def test_a_resumed_run_keeps_the_evaluations_of_its_earlier_parts(tmp_path):
     again = A2C("CartPole-v1", save_dir=tmp_path, resume=True, verbose=0)
     again.learn(2048)  # the budget was used: the final model was evaluated at 2048 already
     assert [e.env_steps for e in again.evaluations] == [512, 1024, 1536, 2048]
+    assert len(saved_parts(tmp_path, "CartPole-v1")) == 2  # and no part of no steps is added
+
+
+def test_a_run_that_reached_its_evaluation_target_finished_its_part(tmp_path):
+    settings = {"num_envs": 4, "eval_interval": 256, "eval_episodes": 2, "verbose": 0}
+    agent = A2C("CartPole-v1", save_dir=tmp_path, stop_at_eval_return=5.0, **settings)
+    agent.learn(100_000)
+    assert agent.trainer.episode_log.env_steps == 256  # the first evaluation reached 5
+    assert [p["outcome"] for p in saved_parts(tmp_path, "CartPole-v1")] == ["finished"]

@@ -283,9 +283,9 @@ class Reports(Callback):
     def _measure_and_report(self, final: bool) -> None:
         trainer = self.trainer
         log = trainer.episode_log
-        self._reported_steps, self._reported_progress = log.env_steps, log.progress
         pace = self.pace.measure(log.env_steps, trainer.train_seconds, log.progress, final)
         if pace is not None:
+            self._reported_steps, self._reported_progress = log.env_steps, log.progress
             self.report(*pace, final)
 
     def report(self, steps_per_second: float, eta: float, final: bool) -> None:
@@ -548,7 +548,9 @@ class Checkpoints(Callback):
             self._next += self.every or self.trainer.config.checkpoint_every
 
     def on_train_end(self, logs: dict) -> None:
-        self.trainer.save_state(STOPPED if logs.get("stopped") else FINISHED)
+        trainer = self.trainer
+        stopped = logs.get("stopped") and not trainer.target_reached
+        trainer.save_state(STOPPED if stopped else FINISHED)
 
 
 class SignalStop(Callback):

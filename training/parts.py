@@ -16,9 +16,6 @@ import tensorflow as tf
 
 from utils.provenance import RUNNING, PartClock, unrecorded_part
 
-# Where the parts are in a checkpoint (``tf.train.Checkpoint``'s naming).
-PARTS_KEY = "parts/.ATTRIBUTES/VARIABLE_VALUE"
-
 
 class RunParts:
     """The run's parts, saved with each checkpoint as a JSON list in one string variable.
@@ -37,6 +34,15 @@ class RunParts:
         first."""
         return json.loads(self.variable.numpy().decode())
 
+    @property
+    def current(self) -> dict | None:
+        """This program's part as the last checkpoint recorded it; None if it recorded none
+        (no checkpoint yet, or no env step made)."""
+        begun = self.clock.current
+        if begun is None:
+            return None
+        return next((part for part in self.parts if part["part"] == begun["part"]), None)
+
     def restored_without_parts(self, env_steps: int, train_seconds: float) -> None:
         """After restoring a checkpoint written before parts were recorded: its training is
         one part of outcome "not recorded", its env steps and seconds of training known."""
@@ -53,12 +59,3 @@ class RunParts:
         outside ``train``)."""
         parts = self.clock.record(self.parts, env_steps, train_seconds, outcome)
         self.variable.assign(json.dumps(parts))
-
-
-def parts_in(reader: tf.train.CheckpointReader) -> list[dict] | None:
-    """The parts a checkpoint's ``reader`` holds (``tf.train.load_checkpoint``), or None if it
-    was written before parts were recorded."""
-    if not reader.has_tensor(PARTS_KEY):
-        return None
-    text = reader.get_tensor(PARTS_KEY)
-    return json.loads(text.decode() if isinstance(text, bytes) else text)

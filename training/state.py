@@ -16,16 +16,13 @@ import tensorflow as tf
 from absl import logging
 
 from training.episode_log import Episode, EpisodeLog
-from training.parts import RunParts, parts_in
+from training.parts import RunParts
 from utils.checkpoint import all_finite, checkpoint_directory, variables_bytes
 from utils.envs import env_record
 from utils.errors import CheckpointError, NoCheckpointError, WriteError, first_line
 from utils.files import require_free_space
 from utils.interrupts import signals_deferred
 from utils.provenance import unrecorded_part
-
-# Where the settings of a run are in a checkpoint (``tf.train.Checkpoint``'s naming).
-SETTINGS_KEY = "settings/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class TrainingState:
@@ -151,7 +148,7 @@ class TrainingState:
         held = {
             name: variable
             for name, variable in self.later_entries.items()
-            if reader.has_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
+            if reader.has_tensor(entry_key(name))
         }
         return self._checkpoint_of(held)
 
@@ -185,7 +182,7 @@ class TrainingState:
             for text in damaged:
                 logging.warning("checkpoint %s is damaged; resuming from %s", text, prefix)
             reader = tf.train.load_checkpoint(prefix)
-            recorded = parts_in(reader) is not None  # or written before parts were
+            recorded = json_entry(reader, "parts") is not None  # or written before parts were
             checkpoint = self._checkpoint_for(reader)
             try:
                 checkpoint.restore(prefix).assert_existing_objects_matched()
@@ -230,37 +227,57 @@ def saved_algorithm(saved: dict) -> str | None:
     return "a2c" if "num_envs" in saved else None
 
 
+def entry_key(name: str) -> str:
+    """Where a variable the checkpoint saves as ``name`` is in its files
+    (``tf.train.Checkpoint``'s naming)."""
+    return f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def newest_reader(save_dir: str | os.PathLike, env_id: str) -> tf.train.CheckpointReader | None:
+    """A reader of the newest intact checkpoint of ``save_dir`` for ``env_id``, or None."""
+    for prefix in reversed(checkpoint_prefixes(checkpoint_directory(save_dir, env_id))):
+        if damage(prefix) is None:
+            return tf.train.load_checkpoint(prefix)
+    return None
+
+
+def json_entry(reader: tf.train.CheckpointReader, name: str):
+    """The JSON a checkpoint holds as the string variable ``name``; None if it has none."""
+    if not reader.has_tensor(entry_key(name)):
+        return None
+    text = reader.get_tensor(entry_key(name))
+    return json.loads(text.decode() if isinstance(text, bytes) else text)
+
+
 def saved_settings(save_dir: str | os.PathLike, env_id: str) -> dict | None:
     """The settings saved with the newest intact checkpoint of ``save_dir`` for ``env_id``, or
     None if there is none (or it was written before settings were saved)."""
-    directory = checkpoint_directory(save_dir, env_id)
-    prefixes = checkpoint_prefixes(directory)
-    for prefix in reversed(prefixes):
-        if damage(prefix) is None:
-            try:
-                text = tf.train.load_checkpoint(prefix).get_tensor(SETTINGS_KEY)
-            except Exception:  # noqa: BLE001 - a checkpoint without settings
-                return None
-            return json.loads(text.decode() if isinstance(text, bytes) else text) or None
-    return None
+    reader = newest_reader(save_dir, env_id)
+    return (json_entry(reader, "settings") or None) if reader is not None else None
 
 
 def saved_parts(save_dir: str | os.PathLike, env_id: str) -> list[dict] | None:
     """The parts of the run in ``save_dir`` on ``env_id`` (``training.parts.RunParts``), as
     its newest intact checkpoint records them; None if it has no checkpoint. A checkpoint from
     before parts were recorded gives one part of outcome "not recorded"."""
-    directory = checkpoint_directory(save_dir, env_id)
-    for prefix in reversed(checkpoint_prefixes(directory)):
-        if damage(prefix) is None:
-            reader = tf.train.load_checkpoint(prefix)
-            parts = parts_in(reader)
-            if parts is not None:
-                return parts
-            seconds_key = "seconds/.ATTRIBUTES/VARIABLE_VALUE"
-            seconds = reader.get_tensor(seconds_key) if reader.has_tensor(seconds_key) else 0.0
-            steps = reader.get_tensor("env_steps/.ATTRIBUTES/VARIABLE_VALUE")
-            return unrecorded_part(int(steps), float(seconds))
-    return None
+    reader = newest_reader(save_dir, env_id)
+    if reader is None:
+        return None
+    parts = json_entry(reader, "parts")
+    if parts is not None:
+        return parts
+    seconds = (
+        reader.get_tensor(entry_key("seconds")) if reader.has_tensor(entry_key("seconds")) else 0.0
+    )
+    return unrecorded_part(int(reader.get_tensor(entry_key("env_steps"))), float(seconds))
+
+
+def checkpoint_evaluations(save_dir: str | os.PathLike, env_id: str) -> list[dict]:
+    """The greedy evaluations during training that the newest intact checkpoint of ``save_dir``
+    holds (``{"env_steps", "episodes", "returns"}`` each); none if it has no checkpoint or was
+    written before they were kept."""
+    reader = newest_reader(save_dir, env_id)
+    return (json_entry(reader, "evaluations") or []) if reader is not None else []
 
 
 def checkpoint_prefixes(directory: str | os.PathLike) -> list[str]:

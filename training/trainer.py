@@ -39,7 +39,7 @@ from training.state import TrainingState, run_identity
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
 from utils.errors import TrainingError
-from utils.provenance import FAULT, RUNNING
+from utils.provenance import FAULT, RUNNING, STOPPED
 
 # Greedy evaluations during training are seeded from here; the report after training uses
 # ``seed + REPORT_SEED_OFFSET``, so the model is not chosen on the episodes it is judged on.
@@ -166,12 +166,11 @@ class Trainer:
             if self.state is None:
                 raise ValueError("resume needs a save_dir")
             self.state.restore()
-            threshold = reward_threshold(config.env)
             self.evaluations = [  # the earlier parts' evaluations, for the plot and callbacks
                 Evaluation(
                     saved["env_steps"],
                     saved["episodes"],
-                    EvalResult(np.asarray(saved["returns"], np.float64), threshold),
+                    EvalResult(np.asarray(saved["returns"], np.float64), self.threshold),
                 )
                 for saved in self.state.saved_evaluations()
             ]
@@ -186,6 +185,9 @@ class Trainer:
         # A callback raised KeyboardInterrupt ("X.on_episode_end raised KeyboardInterrupt"):
         # the run stopped and saved as on Ctrl-C; the caller raises it after its own files.
         self.interrupted: str | None = None
+        # A greedy evaluation reached stop_at_eval_return in the current train call: the run
+        # stopped early because it is done (its part "finished", not "stopped").
+        self.target_reached = False
 
     def set_callbacks(self, callbacks: Iterable[Callback]) -> None:
         """The callbacks of the next ``train`` call: ``callbacks`` after the run's own, less
@@ -231,6 +233,7 @@ class Trainer:
         if max_episodes is not None or max_steps is not None:
             log.set_budget(max_episodes or None, max_steps or None)
         self.stop.clear()  # a stop ends one call: this one goes on
+        self.target_reached = False
         self.interrupted = None
         algorithm.update_log.history.clear()  # those of a failed call are not this call's
         algorithm.model.stop_training = False
@@ -284,6 +287,11 @@ class Trainer:
                     log.solved_at.index,
                     log.solved_at.env_steps,
                 )
+            if stopped and interval and not self.target_reached:
+                # A signal or callback stopped it: checkpointed before the final evaluation
+                # (10 Atari games take a while), so a second signal or a killed session keeps it.
+                with self.clock_paused():
+                    self.save_state(STOPPED)
             if not interval:
                 self._save_model()
             elif not self.evaluations or self.evaluations[-1].env_steps != log.env_steps:
@@ -424,6 +432,7 @@ class Trainer:
                 "the greedy evaluation reached %g (--stop_at_eval_return): stopping",
                 target,
             )
+            self.target_reached = True
             self.stop.set()
 
 

@@ -119,8 +119,9 @@ class PartClock:
         self, parts: list[dict], env_steps: int, train_seconds: float, outcome: str = RUNNING
     ) -> list[dict]:
         """``parts`` with this part brought up to now: the run's ``env_steps`` and
-        ``train_seconds`` so far, and ``outcome``; ``parts`` as they are if none began."""
-        if self.current is None:
+        ``train_seconds`` so far, and ``outcome``; ``parts`` as they are if none began or it
+        has made no env step yet (a resumed run whose budget was used adds no part)."""
+        if self.current is None or int(env_steps) == self.current["env_steps_start"]:
             return parts
         self.current.update(
             ended=utc_now(),
