@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--title", default="")
     parser.add_argument("--target", type=float, default=None, help="a return to draw as a line")
     args = parser.parse_args()
-    runs = [run.partition("=") for run in args.runs]
+    runs = [run.rpartition("=") for run in args.runs]  # a label may hold "="
     for label, equals, path in runs:
         if not equals or not label:
             sys.exit(f"error: {label}{equals}{path}: each run is LABEL=EPISODE_CSV")
