@@ -197,6 +197,18 @@ def ray_suite(workers: int, envs: int, purpose: str, long: bool = False) -> Suit
     )
 
 
+def pong_zoo_suite(title: str, command: list[str], purpose: str, target: float) -> Suite:
+    """A run on RL Zoo's Pong frames, one seed: hours long, so started in the background,
+    continued with --resume across sessions and recorded with --from-runs."""
+    how = (
+        " Started in the background, continued with --resume across sessions, and recorded "
+        "with --from-runs, each part with its commit."
+    )
+    return Suite(
+        title, command, purpose + how, [0], env="PongNoFrameskip-v4", target=target, by_hand=True
+    )
+
+
 def thread_suite(workers: int, envs: int, purpose: str) -> Suite:
     """A3C on worker threads, ``workers`` of ``envs`` envs each, the defaults otherwise, until
     solved (5000 episodes at most with 1 env a worker, else 1M env steps), seeds 0-2."""
@@ -711,20 +723,16 @@ SUITES = {
         target=18.0,
         by_hand=True,
     ),
-    "a2c-pong-zoo": Suite(
+    "a2c-pong-zoo": pong_zoo_suite(
         "A2C on PongNoFrameskip-v4 (RL Zoo's frames) from pixels, its preset, 10M env steps",
         ["a2c_cartpole.py", "--train", "--env=PongNoFrameskip-v4", "--max-steps=10000000"],
         "The Atari preset (as a2c-pong) on the frames RL Zoo measured A2C on (no sticky "
         "actions; RL Zoo's A2C: 17.3 after 10M env steps), 10M env steps (40M frames); the "
         "greedy mean is the best evaluated model's (every 500k steps) over 10 new games. Target: "
-        "+18 greedy. Hours long: started in the background, continued with --resume across "
-        "sessions, and recorded with --from-runs, each part with its commit.",
-        [0],
-        env="PongNoFrameskip-v4",
+        "+18 greedy.",
         target=18.0,
-        by_hand=True,
     ),
-    "sb3-a2c-pong-zoo": Suite(
+    "sb3-a2c-pong-zoo": pong_zoo_suite(
         "Peer: Stable-Baselines3 A2C, RL Zoo's Atari settings, PongNoFrameskip-v4",
         ["benchmarks/sb3_a2c.py", "--env=PongNoFrameskip-v4", "--max_steps=4000000"]
         + ["--eval_episodes=10"],
@@ -732,24 +740,16 @@ SUITES = {
         "0.25, RMSpropTFLike with eps 1e-5, n_steps 5) on RL Zoo's frames (SB3's AtariWrapper "
         "on PongNoFrameskip-v4, 4 frames stacked), on the machine of a2c-pong-zoo, for the "
         "first 4M of the zoo's 10M env steps; the greedy mean is the final model's over 10 new "
-        "games; its seconds of training include its checkpoints. Target: +18 greedy. Started "
-        "in the background, continued with --resume, recorded with --from-runs.",
-        [0],
-        env="PongNoFrameskip-v4",
+        "games; its seconds of training include its checkpoints. Target: +18 greedy.",
         target=18.0,
-        by_hand=True,
     ),
-    "a3c-pong-zoo": Suite(
+    "a3c-pong-zoo": pong_zoo_suite(
         "A3C on PongNoFrameskip-v4 (RL Zoo's frames) from pixels, its preset, 10M env steps",
         ["a3c_cartpole.py", "--train", "--env=PongNoFrameskip-v4", "--max-steps=10000000"],
         "A3C's Atari preset (as a3c-pong: 2 worker threads of 8 envs, TensorFlow 1's RMSprop "
         "shared) on RL Zoo's frames, 10M env steps; the greedy mean is the best evaluated "
-        "model's (every 500k steps) over 10 new games. Target: +15 greedy. Started in the "
-        "background, continued with --resume, recorded with --from-runs.",
-        [0],
-        env="PongNoFrameskip-v4",
+        "model's (every 500k steps) over 10 new games. Target: +15 greedy.",
         target=15.0,
-        by_hand=True,
     ),
     "a3c-pong": Suite(
         "A3C on ALE/Pong-v5 from pixels, its preset (2 worker threads x 8 envs, 4M env steps)",
