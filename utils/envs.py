@@ -608,10 +608,13 @@ def record_difference(saved: dict, current: dict) -> tuple[str, str] | None:
         return record_words(saved, {}, []), record_words(current, {}, [])
     mine, theirs = record_parts(saved), record_parts(current)
     missing = object()
+    # An env object's id is the name this process registered it under (CartPoleEnv-2 when
+    # another object of its class came first): what it holds is its identity, not its name.
+    names = ("id",) if saved.get("made_by") else ()
     keys = [
         key
         for key in dict.fromkeys([*mine, *theirs])
-        if not same_part(mine.get(key, missing), theirs.get(key, missing))
+        if key not in names and not same_part(mine.get(key, missing), theirs.get(key, missing))
     ]
     if not keys:
         return None
