@@ -78,6 +78,17 @@ class Evaluation(NamedTuple):
     episodes: int  # training episodes finished before it
     result: EvalResult
 
+    def record(self) -> dict:
+        """As a checkpoint keeps it (JSON): ``{"env_steps", "episodes", "returns"}``."""
+        returns = self.result.returns.tolist()
+        return {"env_steps": self.env_steps, "episodes": self.episodes, "returns": returns}
+
+    @classmethod
+    def from_record(cls, record: dict, threshold: float | None) -> Evaluation:
+        """The evaluation a ``record`` holds, judged against the env's ``threshold``."""
+        returns = np.asarray(record["returns"], np.float64)
+        return cls(record["env_steps"], record["episodes"], EvalResult(returns, threshold))
+
 
 class GreedyPolicy:
     """The greedy action of a model's distribution (``argmax_a pi(a|s)`` for a categorical

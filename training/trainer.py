@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from typing import Protocol
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -34,7 +33,7 @@ from training.callbacks import (
     with_defaults,
 )
 from training.episode_log import Episode, EpisodeLog
-from training.evaluation import EvalResult, Evaluation, evaluate, greedy_policy
+from training.evaluation import Evaluation, evaluate, greedy_policy
 from training.state import TrainingState, run_identity
 from utils.checkpoint import all_finite, model_path, save_weights
 from utils.envs import reward_threshold
@@ -167,11 +166,7 @@ class Trainer:
                 raise ValueError("resume needs a save_dir")
             self.state.restore()
             self.evaluations = [  # the earlier parts' evaluations, for the plot and callbacks
-                Evaluation(
-                    saved["env_steps"],
-                    saved["episodes"],
-                    EvalResult(np.asarray(saved["returns"], np.float64), self.threshold),
-                )
+                Evaluation.from_record(saved, self.threshold)
                 for saved in self.state.saved_evaluations()
             ]
             # The optimizer's checkpointed learning rate gives way to this run's (--lr); a
@@ -369,16 +364,7 @@ class Trainer:
             return None
         with self.algorithm.paused():
             self.state.parts.record(self.episode_log.env_steps, self.train_seconds, outcome)
-            self.state.set_evaluations(
-                [
-                    {
-                        "env_steps": e.env_steps,
-                        "episodes": e.episodes,
-                        "returns": e.result.returns.tolist(),
-                    }
-                    for e in self.evaluations
-                ]
-            )
+            self.state.set_evaluations([e.record() for e in self.evaluations])
             return self.state.save()
 
     def _save_model(self) -> None:
